@@ -1,10 +1,11 @@
-"""The `relmig` command: one Typer app, one sub-module per command group."""
+"""The `relmig` command: one Typer app; each command lives with its group's module."""
 
 from __future__ import annotations
 
 import typer
 
 from relmig import __version__
+from relmig.cli import job_cmds, project_cmds
 
 app = typer.Typer(
     name="relmig",
@@ -28,6 +29,13 @@ def root(
     ),
 ) -> None:
     """Migrate relational databases into MongoDB and keep them in sync until cutover."""
+
+
+app.command("import")(project_cmds.import_schema)
+app.command("preview")(project_cmds.preview)
+app.command("snapshot")(job_cmds.snapshot)
+app.command("verify")(job_cmds.verify_cmd)
+app.add_typer(job_cmds.jobs_app, name="jobs")
 
 
 def main() -> None:

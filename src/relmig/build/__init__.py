@@ -1,0 +1,1 @@
+"""Document building: mapping rules applied to source rows, producing complete documents."""

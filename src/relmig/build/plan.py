@@ -1,0 +1,209 @@
+"""Compile mapping rules into plans: which columns to select and where each value goes.
+
+Compiling once per job keeps the per-row work to index lookups and the converters that the
+column types need, which is what lets the builder keep up with the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from relmig.build.coerce import COERCIONS
+from relmig.project.model import (
+    CollectionRule,
+    EmbedRule,
+    FieldRule,
+    Project,
+    Table,
+    TableFilter,
+)
+from relmig.source.sql import SqlSource
+from relmig.source.values import Converter, Unconvertible
+
+
+@dataclass(slots=True)
+class FieldPlan:
+    column: str
+    index: int
+    path: tuple[str, ...]
+    convert: Converter | None
+    omit_null: bool
+
+
+@dataclass(slots=True)
+class NodePlan:
+    """One table's rows as they appear at one place of the document."""
+
+    table: Table
+    select_sql: str
+    columns: list[str]
+    key_index: list[int]
+    fields: list[FieldPlan]
+    links: list[LinkPlan] = field(default_factory=list)
+    where: str | None = None
+
+    def index_of(self, column: str) -> int:
+        return self.columns.index(column)
+
+
+@dataclass(slots=True)
+class LinkPlan:
+    """An embedding: how a node's rows find their rows of `node`, and where they go."""
+
+    kind: Literal["array", "document"]
+    node: NodePlan
+    path: tuple[str, ...]
+    parent_index: list[int]
+    match_columns: list[str]
+    match_index: list[int]
+    merge: bool = False
+    primitive: FieldPlan | None = None
+    sort: list[tuple[int, bool]] = field(default_factory=list)
+    limit: int | None = None
+
+
+@dataclass(slots=True)
+class RootPlan:
+    collection: CollectionRule
+    node: NodePlan
+    id_mode: Literal["objectid", "inherit", "wrap"]
+    key_columns: list[str]
+    key_convert: list[Converter | None]
+    key_paths: list[tuple[str, ...]]
+    limit: int | None = None
+
+
+def compile_collection(
+    project: Project, collection: CollectionRule, source: SqlSource, *, filters: bool = True
+) -> RootPlan:
+    """`filters=False` ignores the snapshot-only table filters (CDC reads current state)."""
+    table_filters = project.filters if filters else {}
+    table = project.table(collection.table)
+    id_mode = collection.id
+    if id_mode == "inherit" and len(table.primary_key) > 1:
+        id_mode = "wrap"  # a composite key can only be inherited as a sub-document
+    builder = _NodeBuilder(project, source, table_filters)
+    fields = dict(collection.fields)
+    if id_mode == "objectid":
+        # The key stays in the document (and gets a unique index) so rows remain addressable.
+        for col in table.primary_key:
+            rule = fields.get(col)
+            if rule is not None and not rule.include:
+                fields[col] = rule.model_copy(update={"include": True})
+    else:
+        for col in table.primary_key:
+            fields[col] = FieldRule(include=False)
+    node = builder.node(table, fields, collection.embeds, extra=table.primary_key)
+    key_paths = [_field_path(col, collection.fields.get(col)) for col in table.primary_key]
+    key_convert = [source.converter_for(table.column(c)) for c in table.primary_key]
+    limit = table_filters.get(table.id, TableFilter()).limit
+    return RootPlan(
+        collection, node, id_mode, list(table.primary_key), key_convert, key_paths, limit
+    )
+
+
+def _field_path(column: str, rule: FieldRule | None) -> tuple[str, ...]:
+    """A renamed field's dots make sub-documents; a column's own name is kept whole."""
+    if rule is not None and rule.name:
+        return tuple(rule.name.split("."))
+    return (column,)
+
+
+def _coerced(convert: Converter | None, coerce: Callable[[Any], Any]) -> Converter:
+    if convert is None:
+        return lambda v: None if v is None else coerce(v)
+    return lambda v: None if v is None else _coerce_converted(convert(v), coerce)
+
+
+def _coerce_converted(value: Any, coerce: Callable[[Any], Any]) -> Any:
+    if value is None or isinstance(value, Unconvertible):
+        return value
+    return coerce(value)
+
+
+class _NodeBuilder:
+    def __init__(
+        self, project: Project, source: SqlSource, filters: dict[str, TableFilter]
+    ) -> None:
+        self.project = project
+        self.source = source
+        self.filters = filters
+
+    def node(
+        self,
+        table: Table,
+        rules: dict[str, FieldRule],
+        embeds: list[EmbedRule],
+        extra: list[str],
+    ) -> NodePlan:
+        """Plan a node; `extra` are columns needed for joins even if not mapped."""
+        columns: list[str] = []
+
+        def need(col: str) -> int:
+            if col not in columns:
+                columns.append(col)
+            return columns.index(col)
+
+        fields: list[FieldPlan] = []
+        for col in table.columns:
+            rule = rules.get(col.name, FieldRule())
+            if not rule.include:
+                continue
+            convert = self.source.converter_for(col)
+            if rule.type is not None:
+                convert = _coerced(convert, COERCIONS[rule.type])
+            fields.append(
+                FieldPlan(
+                    column=col.name,
+                    index=need(col.name),
+                    path=_field_path(col.name, rule),
+                    convert=convert,
+                    omit_null=rule.nulls == "omit",
+                )
+            )
+        key_index = [need(c) for c in table.primary_key]
+        for col in extra:
+            need(col)
+        links = [self._link(table, embed, need) for embed in embeds]
+        select_sql = ", ".join(self.source.select_expression(table.column(c)) for c in columns)
+        where = self.filters.get(table.id, TableFilter()).where
+        return NodePlan(table, select_sql, columns, key_index, fields, links, where)
+
+    def _link(self, table: Table, embed: EmbedRule, need: Callable[[str], int]) -> LinkPlan:
+        child = self.project.table(embed.table)
+        if embed.kind == "array":
+            fk = child.foreign_key(embed.foreign_key)
+            parent_cols, match_cols = fk.ref_columns, fk.columns
+        else:
+            fk = table.foreign_key(embed.foreign_key)
+            parent_cols, match_cols = fk.columns, fk.ref_columns
+        parent_index = [need(c) for c in parent_cols]
+        sort_cols = [s.column for s in embed.sort]
+        extra = [*match_cols, *sort_cols]
+        if embed.primitive:
+            extra.append(embed.primitive)
+        node = self.node(child, embed.fields, embed.embeds, extra=extra)
+        primitive = None
+        if embed.primitive:
+            col = child.column(embed.primitive)
+            rule = embed.fields.get(col.name, FieldRule())
+            convert = self.source.converter_for(col)
+            if rule.type is not None:
+                convert = _coerced(convert, COERCIONS[rule.type])
+            primitive = FieldPlan(
+                col.name, node.index_of(col.name), (), convert, rule.nulls == "omit"
+            )
+        return LinkPlan(
+            kind=embed.kind,
+            node=node,
+            path=tuple(embed.field.split(".")) if embed.field else (),
+            parent_index=parent_index,
+            match_columns=list(match_cols),
+            match_index=[node.index_of(c) for c in match_cols],
+            merge=embed.merge,
+            primitive=primitive,
+            sort=[(node.index_of(s.column), s.descending) for s in embed.sort],
+            limit=embed.limit,
+        )

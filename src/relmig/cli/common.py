@@ -1,0 +1,78 @@
+"""What every command shares: the console, error reporting and how to reach source and target."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from relmig.errors import RelmigError
+from relmig.project.model import SourceSettings
+from relmig.source.connect import open_source
+from relmig.source.sql import SqlSource
+from relmig.target.writer import MongoTarget
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TARGET_ENV = "RELMIG_TARGET_URI"
+
+
+def user_errors(func: F) -> F:
+    """Turn RelmigError into a clear message and exit code 2, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RelmigError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def source_password(settings: SourceSettings) -> str | None:
+    """From the environment variable the project names, else a prompt on a terminal."""
+    value = os.environ.get(settings.password_env)
+    if value is None and sys.stdin.isatty():
+        value = typer.prompt(
+            f"Password for {settings.user}@{settings.host} ({settings.password_env} is not set)",
+            hide_input=True,
+            default="",
+            show_default=False,
+        )
+    return value
+
+
+@contextmanager
+def connected_source(settings: SourceSettings) -> Iterator[SqlSource]:
+    source = open_source(settings, source_password(settings))
+    try:
+        source.conn  # noqa: B018 - connect now, so a bad source fails before any work
+        yield source
+    finally:
+        source.close()
+
+
+@contextmanager
+def connected_target(uri: str | None, database: str) -> Iterator[MongoTarget]:
+    uri = uri or os.environ.get(TARGET_ENV)
+    if not uri:
+        raise RelmigError(f"no target: pass --target mongodb://… or set {TARGET_ENV}")
+    target = MongoTarget(uri, database)
+    try:
+        yield target
+    finally:
+        target.close()

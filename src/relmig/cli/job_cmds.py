@@ -1,0 +1,236 @@
+"""Commands that run jobs against a target and report on them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table as RichTable
+
+from relmig.cli.common import connected_source, connected_target, console, err_console, user_errors
+from relmig.errors import RelmigError
+from relmig.project.file import load_project
+from relmig.runtime.policy import JobFailed
+from relmig.runtime.snapshot import SnapshotOptions, run_snapshot_job
+from relmig.runtime.store import StateStore
+from relmig.verify.compare import VerifyReport, verify
+
+TARGET_HELP = "MongoDB URI (default: $RELMIG_TARGET_URI)."
+
+
+def _collections(value: list[str] | None) -> list[str] | None:
+    return list(value) if value else None
+
+
+@user_errors
+def snapshot(
+    project_file: Path = typer.Argument(..., help="Project file."),
+    target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
+    database: str = typer.Option(
+        None, "--database", "-d", help="Target database (default: project name)."
+    ),
+    drop: bool = typer.Option(False, "--drop", help="Drop the destination collections first."),
+    on_error: str = typer.Option("FAIL", "--on-error", help="FAIL, WARN or SKIP."),
+    max_errors: int = typer.Option(None, "--max-errors", help="Stop after this many errors."),
+    verify_after: bool = typer.Option(False, "--verify", help="Verify the target afterwards."),
+    batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Root rows per batch."),
+    collection: list[str] = typer.Option(
+        None, "--collection", "-c", help="Only these collections."
+    ),
+    resume: str = typer.Option(
+        None, "--resume", help="Resume this snapshot job from its checkpoints."
+    ),
+) -> None:
+    """Copy the source into MongoDB with the project's mapping (a snapshot job)."""
+    on_error = on_error.upper()
+    if on_error not in ("FAIL", "WARN", "SKIP"):
+        raise RelmigError(f"--on-error must be FAIL, WARN or SKIP, not {on_error!r}")
+    project = load_project(project_file)
+    store = StateStore()
+    if resume:
+        job = store.job(resume)
+        if job is None:
+            raise RelmigError(f"no job {resume!r} in the state store {store.url}")
+        if job["status"] == "COMPLETED":
+            raise RelmigError(f"job {resume} is already COMPLETED")
+    options = SnapshotOptions(
+        drop=drop,
+        on_error=on_error,
+        max_errors=max_errors,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        collections=_collections(collection),
+    )
+    db_name = database or project.name
+    with connected_source(project.source) as source, connected_target(target, db_name) as tgt:
+        with _progress() as bars:
+            tasks: dict[str, TaskID] = {}
+
+            def on_progress(name: str, done: int, total: int | None) -> None:
+                if name not in tasks:
+                    tasks[name] = bars.add_task(name, total=total)
+                bars.update(tasks[name], completed=done, total=max(total or 0, done) or None)
+
+            try:
+                job_id, result = run_snapshot_job(
+                    project, source, tgt, store, options, job_id=resume, on_progress=on_progress
+                )
+            except JobFailed as exc:
+                raise RelmigError(f"snapshot job failed: {exc}") from None
+        rows = sum(result.rows.values())
+        console.print(
+            f"Job [bold]{job_id}[/] COMPLETED: {rows} documents in {len(result.rows)} collections "
+            f"in {result.seconds:.1f}s ({rows / max(result.seconds, 1e-9):.0f} rows/s), "
+            f"{result.errors} issues."
+        )
+        if result.errors:
+            console.print(f"See the issues with: relmig jobs show {job_id}")
+        if verify_after:
+            report = verify(project, source, tgt, collections=options.collections)
+            _print_report(report)
+            if not report.ok:
+                raise typer.Exit(1)
+
+
+@user_errors
+def verify_cmd(
+    project_file: Path = typer.Argument(..., help="Project file."),
+    target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
+    database: str = typer.Option(
+        None, "--database", "-d", help="Target database (default: project name)."
+    ),
+    collection: list[str] = typer.Option(
+        None, "--collection", "-c", help="Only these collections."
+    ),
+    no_filters: bool = typer.Option(
+        False, "--no-filters", help="Ignore the snapshot table filters."
+    ),
+) -> None:
+    """Compare the target with a fresh snapshot computed from the source; exit 0 only if equal."""
+    project = load_project(project_file)
+    with (
+        connected_source(project.source) as source,
+        connected_target(target, database or project.name) as tgt,
+    ):
+        report = verify(
+            project, source, tgt, collections=_collections(collection), filters=not no_filters
+        )
+    _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_report(report: VerifyReport) -> None:
+    table = RichTable(title="Verification")
+    for col in ("collection", "expected", "in target", "missing", "extra", "different", "result"):
+        table.add_column(col, justify="right" if col not in ("collection", "result") else "left")
+    for c in report.collections:
+        table.add_row(
+            c.name,
+            str(c.expected),
+            str(c.actual),
+            str(c.missing),
+            str(c.extra),
+            str(c.different),
+            "[green]equal[/]" if c.ok else "[red]DIFFERENT[/]",
+        )
+    console.print(table)
+    for c in report.collections:
+        for d in c.examples:
+            err_console.print(f"  {c.name}: {d.kind} {d.key} {d.detail}".rstrip())
+    console.print(
+        "[green]verify: target equals source[/]"
+        if report.ok
+        else "[red]verify: differences found[/]"
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+jobs_app = typer.Typer(help="List and inspect jobs.", no_args_is_help=True)
+
+
+@jobs_app.command("list")
+@user_errors
+def jobs_list() -> None:
+    """All jobs, newest first."""
+    table = RichTable()
+    for col in ("id", "project", "mode", "status", "stage", "created", "issues"):
+        table.add_column(col)
+    for job in StateStore().list_jobs():
+        table.add_row(
+            job["id"],
+            job["project"],
+            job["mode"],
+            job["status"],
+            job["stage"],
+            f"{job['created_at']:%Y-%m-%d %H:%M:%S}",
+            str(job["error_count"]),
+        )
+    console.print(table)
+
+
+@jobs_app.command("show")
+@user_errors
+def jobs_show(
+    job_id: str = typer.Argument(..., help="Job id."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """A job's status, progress per collection and its Issues list."""
+    store = StateStore()
+    job = store.job(job_id)
+    if job is None:
+        raise RelmigError(f"no job {job_id!r} in the state store {store.url}")
+    progress = store.progress_of(job_id)
+    issues = store.issues_of(job_id)
+    if as_json:
+        console.print_json(
+            json.dumps({"job": job, "progress": progress, "issues": issues}, default=str)
+        )
+        return
+    console.print(f"[bold]{job['id']}[/] {job['mode']} {job['status']} stage {job['stage']}")
+    if job["failure"]:
+        console.print(f"[red]failure:[/] {job['failure']}")
+    table = RichTable(title="Progress")
+    for col in ("collection", "table", "rows", "of", "done"):
+        table.add_column(col)
+    for p in progress:
+        table.add_row(
+            p["collection"],
+            p["table_id"],
+            str(p["rows_done"]),
+            str(p["rows_total"]),
+            "yes" if p["done"] else "no",
+        )
+    console.print(table)
+    if issues:
+        itable = RichTable(title=f"Issues ({len(issues)})")
+        for col in ("severity", "collection", "table", "key", "field", "detail"):
+            itable.add_column(col)
+        for i in issues:
+            itable.add_row(
+                i["severity"],
+                i["collection"] or "",
+                i["table_id"] or "",
+                i["key"] or "",
+                i["field"] or "",
+                i["detail"],
+            )
+        console.print(itable)

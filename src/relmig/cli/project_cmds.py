@@ -1,0 +1,134 @@
+"""Commands that create and inspect project files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from bson import json_util
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from relmig.build.builder import DocumentBuilder
+from relmig.build.plan import compile_collection
+from relmig.cli.common import connected_source, console, source_password, user_errors
+from relmig.errors import RelmigError
+from relmig.project.casing import Casing
+from relmig.project.file import load_project, save_project
+from relmig.project.initial import InitialMapping, initial_collections
+from relmig.project.model import Project, SourceSettings
+from relmig.schema.introspect import import_tables
+
+DIALECTS = {
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
+
+
+def parse_source_url(url: str, password_env: str) -> tuple[SourceSettings, str | None]:
+    """`postgresql://user[:password]@host[:port]/database?schema=a,b`; the password is not kept."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise RelmigError(
+            f"not a source URL: {url!r} (expected postgresql://user@host:port/db)"
+        ) from None
+    dialect = DIALECTS.get(parsed.get_backend_name())
+    if dialect is None:
+        raise RelmigError(
+            f"unsupported source {parsed.get_backend_name()!r}: use postgresql or mysql"
+        )
+    if not parsed.database or not parsed.username:
+        raise RelmigError(f"the source URL {url!r} must name a user and a database")
+    schemas = parsed.query.get("schema", "")
+    schema_list = [
+        s for s in (schemas if isinstance(schemas, str) else ",".join(schemas)).split(",") if s
+    ]
+    settings = SourceSettings(
+        dialect=dialect,  # type: ignore[arg-type]
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port,
+        database=parsed.database,
+        user=parsed.username,
+        password_env=password_env,
+        schemas=schema_list,
+    )
+    return settings, parsed.password
+
+
+@user_errors
+def import_schema(
+    source: str = typer.Argument(
+        ..., help="Source URL, e.g. postgresql://user@host:5432/db?schema=public"
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Project file to write."),
+    name: str = typer.Option(None, help="Project name (default: the database name)."),
+    mapping: str = typer.Option(
+        "recommended", help="Initial mapping: recommended, one-to-one or empty."
+    ),
+    casing: str = typer.Option(
+        "keep", help="Field casing: keep, camel, pascal, snake, lower, upper."
+    ),
+    tables: list[str] = typer.Option(
+        None, "--table", help="Only these tables (schema.table); repeatable."
+    ),
+    password_env: str = typer.Option(
+        "RELMIG_SOURCE_PASSWORD", help="Environment variable holding the password."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing project file."),
+) -> None:
+    """Import a live schema into a new project file with an initial mapping."""
+    if mapping not in ("recommended", "one-to-one", "empty"):
+        raise RelmigError(f"--mapping must be recommended, one-to-one or empty, not {mapping!r}")
+    if casing not in ("keep", "camel", "pascal", "snake", "lower", "upper"):
+        raise RelmigError(
+            f"--casing must be keep, camel, pascal, snake, lower or upper, not {casing!r}"
+        )
+    if output.exists() and not force:
+        raise RelmigError(f"{output} already exists (use --force to overwrite)")
+    settings, url_password = parse_source_url(source, password_env)
+    password = url_password if url_password is not None else source_password(settings)
+    found = import_tables(settings, password, only=tables or None)
+    if not found:
+        raise RelmigError(
+            f"no tables found in {settings.database} (schemas: {settings.schemas or 'default'})"
+        )
+    if not settings.schemas:
+        settings.schemas = sorted({t.schema_ for t in found})
+    chosen_mapping: InitialMapping = mapping  # type: ignore[assignment]
+    chosen_casing: Casing = casing  # type: ignore[assignment]
+    project = Project(
+        name=name or settings.database,
+        source=settings,
+        tables=found,
+        collections=initial_collections(found, chosen_mapping, chosen_casing),
+    )
+    save_project(project, output)
+    console.print(
+        f"Imported {len(found)} tables into [bold]{output}[/] with the {mapping} mapping "
+        f"({len(project.collections)} collections)."
+    )
+
+
+@user_errors
+def preview(
+    project_file: Path = typer.Argument(..., help="Project file."),
+    collection: str = typer.Argument(None, help="Collection (default: the first)."),
+    limit: int = typer.Option(1, help="How many documents."),
+) -> None:
+    """Print sample documents built from real source rows."""
+    project = load_project(project_file)
+    if not project.collections:
+        raise RelmigError(f"{project_file} maps no collections")
+    try:
+        rule = project.collection(collection) if collection else project.collections[0]
+    except KeyError:
+        raise RelmigError(f"{project_file} has no collection {collection!r}") from None
+    with connected_source(project.source) as source:
+        builder = DocumentBuilder(compile_collection(project, rule, source), source)
+        page = next(iter(builder.scan(batch_size=limit)), None)
+    for built in page.built if page else []:
+        console.print_json(json.dumps(built.doc, default=json_util.default, ensure_ascii=False))

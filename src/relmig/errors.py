@@ -1,0 +1,21 @@
+"""User-facing errors. The CLI prints their message and exits non-zero, without a traceback."""
+
+
+class RelmigError(Exception):
+    """A problem the user can fix: bad input, an unreachable server, a missing prerequisite."""
+
+
+class ProjectFileError(RelmigError):
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid project file {path}:\n{lines}")
+
+
+class SourceError(RelmigError):
+    """The source database could not be reached or queried."""
+
+
+class TargetError(RelmigError):
+    """The MongoDB target could not be reached or refused a write wholesale."""

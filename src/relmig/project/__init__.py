@@ -1,0 +1,1 @@
+"""The project file: source connection, relational model and MongoDB mapping rules."""

@@ -1,0 +1,118 @@
+"""Initial mappings for a new project: one-to-one, recommended, or empty.
+
+The recommended mapping follows the foreign keys:
+- A child whose primary key contains its foreign key to a parent (order lines of an order) only
+  exists through that parent, so it becomes an embedded array there instead of a collection.
+  Its other foreign keys become embedded documents (each line embeds its product).
+- A root that references a lookup table (a table with no foreign keys of its own, such as
+  categories or shippers) embeds that row as a sub-document.
+- Everything else stays a collection, referenced by key, so no document grows without bound.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from relmig.project.casing import Casing, apply_casing
+from relmig.project.model import CollectionRule, EmbedRule, FieldRule, ForeignKey, Table
+
+InitialMapping = Literal["one-to-one", "recommended", "empty"]
+
+
+def initial_collections(
+    tables: list[Table], mapping: InitialMapping, casing: Casing = "keep"
+) -> list[CollectionRule]:
+    if mapping == "empty":
+        return []
+    with_pk = [t for t in tables if t.primary_key]
+    if mapping == "one-to-one":
+        return [_collection(t, casing, []) for t in with_pk]
+    by_id = {t.id: t for t in with_pk}
+    owner = {t.id: fk for t in with_pk if (fk := _owning_fk(t, by_id)) is not None}
+    collections = []
+    for table in with_pk:
+        if table.id in owner:
+            continue
+        embeds = [
+            _child_array(child, owner[child.id], by_id, casing)
+            for child in with_pk
+            if child.id in owner and owner[child.id].ref_table == table.id
+        ]
+        embeds += [
+            _document(fk, by_id[fk.ref_table], casing, [])
+            for fk in table.foreign_keys
+            if fk.ref_table in by_id
+            and _is_lookup(by_id[fk.ref_table])
+            and fk.ref_table != table.id
+        ]
+        collections.append(_collection(table, casing, embeds))
+    return collections
+
+
+def _owning_fk(table: Table, tables: dict[str, Table]) -> ForeignKey | None:
+    """The first foreign key that is part of the primary key and points at another table."""
+    for fk in table.foreign_keys:
+        if (
+            fk.ref_table != table.id
+            and fk.ref_table in tables
+            and set(fk.columns) < set(table.primary_key)
+        ):
+            return fk
+    return None
+
+
+def _is_lookup(table: Table) -> bool:
+    return not table.foreign_keys
+
+
+def _child_array(
+    child: Table, fk: ForeignKey, tables: dict[str, Table], casing: Casing
+) -> EmbedRule:
+    documents = [
+        _document(other, tables[other.ref_table], casing, [])
+        for other in child.foreign_keys
+        if other is not fk and other.ref_table in tables and other.ref_table != child.id
+    ]
+    return EmbedRule(
+        kind="array",
+        table=child.id,
+        foreign_key=fk.name,
+        field=apply_casing(child.name, casing),
+        fields=_fields(child, casing, exclude=fk.columns),
+        embeds=documents,
+    )
+
+
+def _document(fk: ForeignKey, parent: Table, casing: Casing, embeds: list[EmbedRule]) -> EmbedRule:
+    name = fk.columns[0] if len(fk.columns) == 1 else parent.name
+    for suffix in ("_id", "ID", "Id", "_key"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    return EmbedRule(
+        kind="document",
+        table=parent.id,
+        foreign_key=fk.name,
+        field=apply_casing(name, casing),
+        fields=_fields(parent, casing),
+        embeds=embeds,
+    )
+
+
+def _collection(table: Table, casing: Casing, embeds: list[EmbedRule]) -> CollectionRule:
+    return CollectionRule(
+        name=table.name, table=table.id, id="inherit", fields=_fields(table, casing), embeds=embeds
+    )
+
+
+def _fields(table: Table, casing: Casing, exclude: list[str] | None = None) -> dict[str, FieldRule]:
+    """Only the columns whose rule differs from the default, so the file stays short."""
+    out: dict[str, FieldRule] = {}
+    for col in table.columns:
+        if exclude and col.name in exclude:
+            out[col.name] = FieldRule(include=False)
+            continue
+        cased = apply_casing(col.name, casing)
+        if cased != col.name:
+            out[col.name] = FieldRule(name=cased)
+    return out

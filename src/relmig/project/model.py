@@ -1,0 +1,184 @@
+"""Pydantic model of the project file.
+
+The file is the contract between the user (who reads, diffs and edits it) and every job, so it is
+strict: unknown keys are errors, and every cross-reference (tables, columns, foreign keys) is
+checked when the file is loaded rather than when a job trips over it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+BsonType = Literal[
+    "string", "int32", "int64", "double", "decimal", "bool", "date", "objectId", "binary"
+]
+Dialect = Literal["postgresql", "mysql"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- relational model -------------------------------------------------------------------------
+
+
+class Column(Strict):
+    name: str
+    type: str
+    nullable: bool = True
+    default: str | None = None
+
+
+class ForeignKey(Strict):
+    name: str
+    columns: list[str] = Field(min_length=1)
+    ref_table: str
+    ref_columns: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _same_arity(self) -> ForeignKey:
+        if len(self.columns) != len(self.ref_columns):
+            raise ValueError("columns and ref_columns must have the same length")
+        return self
+
+
+class Index(Strict):
+    name: str
+    columns: list[str]
+    unique: bool = False
+
+
+class Table(Strict):
+    schema_: str = Field(alias="schema")
+    name: str
+    columns: list[Column]
+    primary_key: list[str] = []
+    foreign_keys: list[ForeignKey] = []
+    indexes: list[Index] = []
+    estimated_rows: int | None = None
+
+    @property
+    def id(self) -> str:
+        """The name rules and filters use to refer to the table: `schema.name`."""
+        return f"{self.schema_}.{self.name}"
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    def foreign_key(self, name: str) -> ForeignKey:
+        for fk in self.foreign_keys:
+            if fk.name == name:
+                return fk
+        raise KeyError(name)
+
+
+# --- MongoDB model ----------------------------------------------------------------------------
+
+
+class FieldRule(Strict):
+    """Options for one column. A dotted `name` makes a sub-document."""
+
+    include: bool = True
+    name: str | None = None
+    type: BsonType | None = None
+    nulls: Literal["null", "omit"] = "null"
+
+
+class SortKey(Strict):
+    column: str
+    descending: bool = False
+
+
+class EmbedRule(Strict):
+    """An *Embedded array* (child rows) or *Embedded documents* (the referenced row) rule.
+
+    `foreign_key` names the constraint that links the two tables: for an array it is declared on
+    the embedded (child) table, for a document it is declared on the table that embeds.
+    """
+
+    kind: Literal["array", "document"]
+    table: str
+    foreign_key: str
+    field: str
+    fields: dict[str, FieldRule] = {}
+    embeds: list[EmbedRule] = []
+    # Embedded array options.
+    primitive: str | None = None
+    sort: list[SortKey] = []
+    limit: Annotated[int, Field(gt=0)] | None = None
+    # Embedded document option.
+    merge: bool = False
+
+    @model_validator(mode="after")
+    def _options_fit_kind(self) -> EmbedRule:
+        if self.kind == "document" and (self.primitive or self.sort or self.limit):
+            raise ValueError("primitive, sort and limit apply to embedded arrays only")
+        if self.kind == "array" and self.merge:
+            raise ValueError("merge applies to embedded documents only")
+        if self.primitive and self.embeds:
+            raise ValueError("an array of primitive values cannot embed further tables")
+        return self
+
+
+class CollectionRule(Strict):
+    """A *New documents* rule: one document per row of `table` in collection `name`."""
+
+    name: str
+    table: str
+    id: Literal["objectid", "inherit", "wrap"] = "inherit"
+    fields: dict[str, FieldRule] = {}
+    embeds: list[EmbedRule] = []
+
+
+class TableFilter(Strict):
+    """Snapshot-only filter, as in Relational Migrator: a WHERE clause and/or a row limit."""
+
+    where: str | None = None
+    limit: Annotated[int, Field(gt=0)] | None = None
+
+
+class SourceSettings(Strict):
+    """Where the source is. The password never lives here: it comes from `password_env`."""
+
+    dialect: Dialect
+    host: str = "127.0.0.1"
+    port: int | None = None
+    database: str
+    user: str
+    password_env: str = "RELMIG_SOURCE_PASSWORD"
+    schemas: list[str] = []
+
+
+class Project(Strict):
+    version: Literal[1] = SCHEMA_VERSION
+    name: str
+    source: SourceSettings
+    tables: list[Table]
+    collections: list[CollectionRule] = []
+    filters: dict[str, TableFilter] = {}
+
+    def table(self, table_id: str) -> Table:
+        for table in self.tables:
+            if table.id == table_id:
+                return table
+        raise KeyError(table_id)
+
+    def collection(self, name: str) -> CollectionRule:
+        for coll in self.collections:
+            if coll.name == name:
+                return coll
+        raise KeyError(name)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Project:
+        from relmig.project.validate import check_references
+
+        check_references(self)
+        return self

@@ -1,0 +1,265 @@
+"""The snapshot job: drive the document builder over every root key and write in batches.
+
+Reading and building run on the calling thread while the previous batch is written on another,
+so the source and the target work at the same time. A batch is checkpointed (last root key per
+collection) only after the target has it, so a killed snapshot resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from relmig.build.builder import Built, DocumentBuilder, Page
+from relmig.build.plan import RootPlan, compile_collection
+from relmig.project.model import Project
+from relmig.runtime.keys import dumps_key, loads_key, show_key
+from relmig.runtime.policy import ErrorPolicy, JobFailed, OnError
+from relmig.runtime.store import IssueRecord, StateStore, utcnow
+from relmig.source.sql import SqlSource
+from relmig.target.writer import MongoTarget
+
+ProgressCallback = Callable[[str, int, int | None], None]
+
+
+@dataclass(slots=True)
+class SnapshotOptions:
+    drop: bool = False
+    on_error: OnError = "FAIL"
+    max_errors: int | None = None
+    batch_size: int = 1000
+    collections: list[str] | None = None
+
+
+@dataclass(slots=True)
+class SnapshotResult:
+    rows: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+    seconds: float = 0.0
+
+
+class SnapshotRun:
+    def __init__(
+        self,
+        project: Project,
+        source: SqlSource,
+        target: MongoTarget,
+        store: StateStore,
+        job_id: str,
+        options: SnapshotOptions,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.project = project
+        self.source = source
+        self.target = target
+        self.store = store
+        self.job_id = job_id
+        self.options = options
+        self.on_progress = on_progress or (lambda *_: None)
+        self.policy = ErrorPolicy(options.on_error, options.max_errors)
+
+    def plans(self) -> list[RootPlan]:
+        wanted = self.options.collections
+        return [
+            compile_collection(self.project, c, self.source)
+            for c in self.project.collections
+            if wanted is None or c.name in wanted
+        ]
+
+    def run(self, *, resume: bool = False) -> SnapshotResult:
+        started = time.monotonic()
+        plans = self.plans()
+        self.target.prepare(plans, drop=self.options.drop and not resume)
+        result = SnapshotResult()
+        checkpoints = {p["collection"]: p for p in self.store.progress_of(self.job_id)}
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relmig-writer") as writer:
+            for plan in plans:
+                saved = checkpoints.get(plan.collection.name)
+                result.rows[plan.collection.name] = self._collection(plan, saved, writer)
+        result.errors = self.policy.seen
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _collection(
+        self, plan: RootPlan, saved: dict[str, Any] | None, writer: ThreadPoolExecutor
+    ) -> int:
+        name = plan.collection.name
+        total = self._total(plan)
+        if saved is None:
+            self.store.start_collection(self.job_id, name, plan.node.table.id, total)
+            after, done_rows = None, 0
+        else:
+            if saved["done"]:
+                self.on_progress(name, saved["rows_done"], saved["rows_total"])
+                return int(saved["rows_done"])
+            after = loads_key(saved["last_key"]) if saved["last_key"] else None
+            done_rows = int(saved["rows_done"])
+        self.on_progress(name, done_rows, total)
+        builder = DocumentBuilder(plan, self.source)
+        pending: deque[Future[int]] = deque()
+        try:
+            for page in builder.scan(after, self.options.batch_size):
+                pending.append(writer.submit(self._write_page, name, page))
+                while len(pending) > 1:
+                    done_rows += pending.popleft().result()
+                    self.on_progress(name, done_rows, total)
+            while pending:
+                done_rows += pending.popleft().result()
+                self.on_progress(name, done_rows, total)
+        finally:
+            for fut in pending:
+                fut.cancel()
+        self.store.checkpoint(self.job_id, name, None, 0, done=True)
+        self.on_progress(name, done_rows, total)
+        return done_rows
+
+    def _total(self, plan: RootPlan) -> int | None:
+        table = plan.node.table
+        if plan.node.where:
+            total: int | None = self.source.count(table, plan.node.where)
+        else:
+            total = self.source.estimate_rows(table)
+        if plan.limit is not None:
+            total = plan.limit if total is None else min(total, plan.limit)
+        return total
+
+    def _write_page(self, collection: str, page: Page) -> int:
+        """Apply the error policy, write, then checkpoint. Runs on the writer thread."""
+        to_write = self._screen(collection, page.built)
+        failures = self.target.write(collection, to_write)
+        if failures:
+            # A refused document is not in the target, whatever the policy: always an error.
+            table = self._root_table(collection)
+            records = [
+                IssueRecord(
+                    "ERROR",
+                    collection,
+                    table,
+                    show_key(to_write[f.position].key),
+                    None,
+                    f"the target refused the document: {f.reason}",
+                )
+                for f in failures
+            ]
+            self.store.add_issues(self.job_id, records)
+            self.policy.count(len(records), _example(records[0]))
+        last = dumps_key(page.last_key) if page.last_key is not None else None
+        self.store.checkpoint(self.job_id, collection, last, page.rows)
+        return page.rows
+
+    def _root_table(self, collection: str) -> str:
+        return self.project.collection(collection).table
+
+    def _screen(self, collection: str, built: list[Built]) -> list[Built]:
+        """Record every problem and keep the documents the policy lets through."""
+        keep: list[Built] = []
+        records: list[IssueRecord] = []
+        profile = self.target.profile
+        for b in built:
+            target_problems = profile.problems(b.doc)
+            if not b.problems and not target_problems:
+                keep.append(b)
+                continue
+            for p in b.problems:
+                records.append(
+                    IssueRecord(
+                        self.policy.severity,
+                        collection,
+                        p.table,
+                        show_key(p.key),
+                        p.field,
+                        p.reason,
+                    )
+                )
+            for path, reason in target_problems:
+                records.append(
+                    IssueRecord(
+                        self.policy.severity,
+                        collection,
+                        self._root_table(collection),
+                        show_key(b.key),
+                        path,
+                        f"the target cannot store this value: {reason}",
+                    )
+                )
+            if self.policy.on_error == "WARN" and "_id" not in {p.field for p in b.problems}:
+                for path, _ in target_problems:
+                    _drop_path(b.doc, path.split("."))
+                keep.append(b)
+        if records:
+            self.store.add_issues(self.job_id, records)
+            self.policy.count(len(records), _example(records[0]))
+        return keep
+
+
+def _example(record: IssueRecord) -> str:
+    where = f"{record.table_id} key {record.key}"
+    if record.field:
+        where += f" column {record.field}"
+    return f"{where}: {record.detail}"
+
+
+def _drop_path(node: Any, parts: list[str]) -> None:
+    """Remove a dotted path (array positions are numbers) from a document."""
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, dict):
+            if part not in node:
+                return
+            if last:
+                del node[part]
+                return
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            if last:
+                node[int(part)] = None
+                return
+            node = node[int(part)]
+        else:
+            return
+
+
+def run_snapshot_job(
+    project: Project,
+    source: SqlSource,
+    target: MongoTarget,
+    store: StateStore,
+    options: SnapshotOptions,
+    *,
+    job_id: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[str, SnapshotResult]:
+    """Create (or resume) a snapshot job and run it to COMPLETED or FAILED."""
+    resume = job_id is not None
+    if job_id is None:
+        job_id = store.create_job(
+            project.name,
+            "snapshot",
+            target.uri_for_display,
+            target.db.name,
+            {
+                "drop": options.drop,
+                "on_error": options.on_error,
+                "max_errors": options.max_errors,
+                "batch_size": options.batch_size,
+            },
+        )
+    else:
+        store.update_job(job_id, status="RUNNING", failure=None, ended_at=None)
+    run = SnapshotRun(project, source, target, store, job_id, options, on_progress)
+    try:
+        result = run.run(resume=resume)
+    except JobFailed as exc:
+        store.update_job(job_id, status="FAILED", failure=str(exc), ended_at=utcnow())
+        raise
+    except BaseException as exc:
+        store.update_job(
+            job_id, status="FAILED", failure=str(exc) or type(exc).__name__, ended_at=utcnow()
+        )
+        raise
+    store.update_job(job_id, status="COMPLETED", stage="DONE", ended_at=utcnow())
+    return job_id, result

@@ -1,0 +1,249 @@
+"""The state store: jobs, per-collection snapshot checkpoints and the Issues list.
+
+SQLAlchemy Core keeps one code path for the default SQLite file and for a shared PostgreSQL
+database (`RELMIG_STATE_URL`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("project", sa.String(200), nullable=False),
+    sa.Column("mode", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("cdc_status", sa.String(20), nullable=False, default="NOT_STARTED"),
+    sa.Column("stage", sa.String(40), nullable=False),
+    sa.Column("target_uri", sa.Text, nullable=False),
+    sa.Column("target_db", sa.String(200), nullable=False),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
+    sa.Column("failure", sa.Text),
+    sa.Column("error_count", sa.Integer, nullable=False, default=0),
+)
+
+progress = sa.Table(
+    "progress",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("collection", sa.String(200), primary_key=True),
+    sa.Column("table_id", sa.String(400), nullable=False),
+    sa.Column("rows_total", sa.BigInteger),
+    sa.Column("rows_done", sa.BigInteger, nullable=False, default=0),
+    sa.Column("last_key", sa.Text),
+    sa.Column("done", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+
+issues = sa.Table(
+    "issues",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("severity", sa.String(10), nullable=False),
+    sa.Column("collection", sa.String(200)),
+    sa.Column("table_id", sa.String(400)),
+    sa.Column("key", sa.Text),
+    sa.Column("field", sa.String(400)),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def relmig_home() -> Path:
+    return Path(os.environ.get("RELMIG_HOME", Path.home() / ".relmig"))
+
+
+def default_url() -> str:
+    url = os.environ.get("RELMIG_STATE_URL")
+    if url:
+        return url
+    home = relmig_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'state.db'}"
+
+
+@dataclass(slots=True)
+class IssueRecord:
+    severity: str
+    collection: str | None
+    table_id: str | None
+    key: str | None
+    field: str | None
+    detail: str
+
+
+class StateStore:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_url()
+        self.engine = sa.create_engine(self.url)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def create_job(
+        self, project: str, mode: str, target_uri: str, target_db: str, options: dict[str, Any]
+    ) -> str:
+        job_id = "job-" + secrets.token_hex(4)
+        now = utcnow()
+        with self._tx() as conn:
+            conn.execute(
+                jobs.insert().values(
+                    id=job_id,
+                    project=project,
+                    mode=mode,
+                    status="RUNNING",
+                    cdc_status="NOT_STARTED",
+                    stage="SNAPSHOT",
+                    target_uri=target_uri,
+                    target_db=target_db,
+                    options=options,
+                    created_at=now,
+                    started_at=now,
+                    heartbeat_at=now,
+                    error_count=0,
+                )
+            )
+        return job_id
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(jobs.select().where(jobs.c.id == job_id)).mappings().first()
+        return dict(row) if row else None
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(jobs.select().order_by(jobs.c.created_at.desc())).mappings()
+            return [dict(r) for r in rows]
+
+    def update_job(self, job_id: str, **values: Any) -> None:
+        with self._tx() as conn:
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+
+    # --- snapshot progress and checkpoints ----------------------------------------------------
+
+    def start_collection(
+        self, job_id: str, collection: str, table_id: str, total: int | None
+    ) -> None:
+        with self._tx() as conn:
+            exists = conn.execute(
+                sa.select(progress.c.collection).where(
+                    progress.c.job_id == job_id, progress.c.collection == collection
+                )
+            ).first()
+            if exists is None:
+                conn.execute(
+                    progress.insert().values(
+                        job_id=job_id,
+                        collection=collection,
+                        table_id=table_id,
+                        rows_total=total,
+                        rows_done=0,
+                        done=False,
+                        updated_at=utcnow(),
+                    )
+                )
+            else:
+                conn.execute(
+                    progress.update()
+                    .where(progress.c.job_id == job_id, progress.c.collection == collection)
+                    .values(rows_total=total)
+                )
+
+    def checkpoint(
+        self, job_id: str, collection: str, last_key: str | None, rows: int, done: bool = False
+    ) -> None:
+        """Record that every root up to `last_key` is durably in the target."""
+        with self._tx() as conn:
+            conn.execute(
+                progress.update()
+                .where(progress.c.job_id == job_id, progress.c.collection == collection)
+                .values(
+                    last_key=last_key,
+                    rows_done=progress.c.rows_done + rows,
+                    done=done,
+                    updated_at=utcnow(),
+                )
+            )
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(heartbeat_at=utcnow()))
+
+    def progress_of(self, job_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                progress.select().where(progress.c.job_id == job_id).order_by(progress.c.collection)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    # --- issues -------------------------------------------------------------------------------
+
+    def add_issues(self, job_id: str, records: list[IssueRecord]) -> None:
+        if not records:
+            return
+        now = utcnow()
+        with self._tx() as conn:
+            conn.execute(
+                issues.insert(),
+                [
+                    {"job_id": job_id, "at": now, **{k: getattr(r, k) for k in r.__slots__}}
+                    for r in records
+                ],
+            )
+            errors = sum(1 for r in records if r.severity == "ERROR")
+            warnings = len(records) - errors
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id)
+                .values(error_count=jobs.c.error_count + errors + warnings)
+            )
+
+    def issues_of(self, job_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                issues.select().where(issues.c.job_id == job_id).order_by(issues.c.id).limit(limit)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the CLI and a server read while a job writes; FULL sync makes a checkpoint durable.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, default=str)

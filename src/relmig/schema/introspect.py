@@ -1,0 +1,148 @@
+"""Relational model from a live database, through SQLAlchemy's inspector.
+
+The inspector already knows each dialect's catalog queries; we only add what it lacks: row
+estimates and, on MariaDB, which LONGTEXT columns are really JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, Inspector
+
+from relmig.errors import SourceError
+from relmig.project.model import Column, ForeignKey, Index, SourceSettings, Table
+from relmig.source.connect import open_source
+
+
+def import_tables(
+    settings: SourceSettings, password: str | None = None, only: Iterable[str] | None = None
+) -> list[Table]:
+    """Every base table of the configured schemas (or `only` these `schema.table` ids)."""
+    source = open_source(settings, password)
+    engine = sa.create_engine(source.sqlalchemy_url(), connect_args=_connect_args(settings))
+    try:
+        try:
+            inspector = sa.inspect(engine)
+            schemas = settings.schemas or [_default_schema(inspector, settings)]
+        except sa.exc.SQLAlchemyError as exc:
+            msg = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+            raise SourceError(f"cannot read the schema of the {source.where}: {msg}") from None
+        wanted = set(only) if only is not None else None
+        tables = [
+            _table(inspector, engine, schema, name)
+            for schema in schemas
+            for name in sorted(inspector.get_table_names(schema=schema))
+            if wanted is None or f"{schema}.{name}" in wanted
+        ]
+        _attach_estimates(engine, settings, tables)
+        if settings.dialect == "mysql":
+            _mark_mariadb_json(engine, tables)
+        return tables
+    finally:
+        engine.dispose()
+
+
+def _connect_args(settings: SourceSettings) -> dict[str, object]:
+    return {"connect_timeout": 10}
+
+
+def _default_schema(inspector: Inspector, settings: SourceSettings) -> str:
+    return inspector.default_schema_name or settings.database
+
+
+def _table(inspector: Inspector, engine: Engine, schema: str, name: str) -> Table:
+    columns = [
+        Column(
+            name=col["name"],
+            type=_type_name(col["type"], engine),
+            nullable=bool(col.get("nullable", True)),
+            default=None if col.get("default") is None else str(col["default"]),
+        )
+        for col in inspector.get_columns(name, schema=schema)
+    ]
+    pk = inspector.get_pk_constraint(name, schema=schema).get("constrained_columns") or []
+    fks = [
+        ForeignKey(
+            name=fk.get("name") or f"fk_{name}_{'_'.join(fk['constrained_columns'])}",
+            columns=fk["constrained_columns"],
+            ref_table=f"{fk.get('referred_schema') or schema}.{fk['referred_table']}",
+            ref_columns=fk["referred_columns"],
+        )
+        for fk in inspector.get_foreign_keys(name, schema=schema)
+    ]
+    indexes: list[Index] = []
+    seen: set[str] = set()
+    for uc in inspector.get_unique_constraints(name, schema=schema):
+        indexes.append(Index(name=uc["name"], columns=uc["column_names"], unique=True))
+        seen.add(uc["name"])
+    for ix in inspector.get_indexes(name, schema=schema):
+        if ix["name"] in seen or any(c is None for c in ix["column_names"]):
+            continue  # expression indexes cannot be mapped to fields
+        indexes.append(
+            Index(name=ix["name"], columns=list(ix["column_names"]), unique=bool(ix["unique"]))
+        )
+    return Table(
+        schema=schema,
+        name=name,
+        columns=columns,
+        primary_key=pk,
+        foreign_keys=fks,
+        indexes=indexes,
+    )
+
+
+def _type_name(type_: sa.types.TypeEngine[object], engine: Engine) -> str:
+    try:
+        return str(type_.compile(dialect=engine.dialect)).lower()
+    except Exception:  # NullType and exotic types SQLAlchemy cannot render
+        return str(type_).lower() or "unknown"
+
+
+def _attach_estimates(engine: Engine, settings: SourceSettings, tables: list[Table]) -> None:
+    if not tables:
+        return
+    with engine.connect() as conn:
+        if settings.dialect == "postgresql":
+            rows = conn.execute(
+                sa.text(
+                    "SELECT n.nspname, c.relname, c.reltuples::bigint FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
+                )
+            )
+        else:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT table_schema, table_name, table_rows FROM information_schema.tables "
+                    "WHERE table_type = 'BASE TABLE'"
+                )
+            )
+        estimates = {(r[0], r[1]): r[2] for r in rows}
+    for table in tables:
+        estimate = estimates.get((table.schema_, table.name))
+        # PostgreSQL reports -1 for a table never vacuumed or analyzed: unknown, not empty.
+        table.estimated_rows = None if estimate is None or estimate < 0 else int(estimate)
+
+
+def _mark_mariadb_json(engine: Engine, tables: list[Table]) -> None:
+    """MariaDB's JSON is LONGTEXT with a json_valid() check; report it as json."""
+    with engine.connect() as conn:
+        try:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT constraint_schema, table_name, check_clause "
+                    "FROM information_schema.check_constraints"
+                )
+            ).all()
+        except sa.exc.SQLAlchemyError:
+            return  # MySQL proper has a native JSON type and no such checks to read
+    by_table = {t.id: t for t in tables}
+    for schema, table_name, clause in rows:
+        table = by_table.get(f"{schema}.{table_name}")
+        if table is None or not clause.lower().startswith("json_valid("):
+            continue
+        column = clause[len("json_valid(") : -1].strip("`")
+        for col in table.columns:
+            if col.name == column:
+                col.type = "json"

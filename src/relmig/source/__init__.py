@@ -1,0 +1,1 @@
+"""Source databases: connections, snapshot reads and (later) change streams."""

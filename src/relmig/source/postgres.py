@@ -1,0 +1,80 @@
+"""PostgreSQL source: psycopg 3 for queries (the replication stream lives elsewhere)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import URL
+
+from relmig.project.model import Column, Table
+from relmig.source import postgres_types
+from relmig.source.sql import Row, SqlSource
+from relmig.source.values import Converter
+
+
+class PostgresSource(SqlSource):
+    default_port = 5432
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        s = self.settings
+        conn = psycopg.connect(
+            host=s.host,
+            port=self.port,
+            dbname=s.database,
+            user=s.user,
+            password=self.password,
+            autocommit=True,
+            connect_timeout=10,
+            application_name="relmig",
+        )
+        conn.execute("SET TIME ZONE 'UTC'")
+        postgres_types.configure_connection(conn)
+        return conn
+
+    def _after_error(self) -> None:
+        # Autocommit connections need nothing, but a broken one must be replaced.
+        if self._conn is not None and self._conn.closed:
+            self._conn = None
+
+    def sqlalchemy_url(self) -> URL:
+        s = self.settings
+        return URL.create(
+            "postgresql+psycopg",
+            username=s.user,
+            password=self.password,
+            host=s.host,
+            port=self.port,
+            database=s.database,
+        )
+
+    def estimate_rows(self, table: Table) -> int | None:
+        rows = self.fetch(
+            "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+            (table.schema_, table.name),
+        )
+        # -1 means never vacuumed or analyzed: unknown, not empty.
+        return int(rows[0][0]) if rows and rows[0][0] >= 0 else None
+
+    def quote(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def select_expression(self, column: Column) -> str:
+        return postgres_types.select_expression(column.type, self.quote(column.name))
+
+    def converter_for(self, column: Column) -> Converter | None:
+        return postgres_types.converter_for(column.type)
+
+    def after_key(self, key_columns: Sequence[str], after: Row) -> tuple[str, list[Any]]:
+        cols = ", ".join(self.quote(c) for c in key_columns)
+        marks = ", ".join(["%s"] * len(key_columns))
+        return f"({cols}) > ({marks})", list(after)
+
+    def in_predicate(self, columns: Sequence[str], keys: Sequence[Row]) -> tuple[str, list[Any]]:
+        # One array parameter keeps the statement text constant, so the plan is reused and
+        # large key sets do not hit the 65535-parameter limit.
+        if len(columns) == 1:
+            return f"{self.quote(columns[0])} = ANY(%s)", [[k[0] for k in keys]]
+        return super().in_predicate(columns, keys)

@@ -1,0 +1,166 @@
+"""The SQL side of a source: connections, identifier quoting and the queries every reader needs.
+
+Each database gets a subclass (postgres.py, mysql.py). The document builder and the snapshot only
+talk to this interface, as Debezium's engine talks to its connectors.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from relmig.errors import SourceError
+from relmig.project.model import Column, SourceSettings, Table
+from relmig.source.values import Converter
+
+Row = tuple[Any, ...]
+
+
+class SqlSource(ABC):
+    """A live source database. One instance owns one DB-API connection, used by one thread."""
+
+    default_port: int
+
+    def __init__(self, settings: SourceSettings, password: str | None = None) -> None:
+        self.settings = settings
+        self.password = password if password is not None else os.environ.get(settings.password_env)
+        self._conn: Any = None
+
+    # --- connection ---------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self.settings.port or self.default_port
+
+    @property
+    def where(self) -> str:
+        s = self.settings
+        return f"{s.dialect} source {s.user}@{s.host}:{self.port}/{s.database}"
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None:
+            try:
+                self._conn = self._connect()
+            except Exception as exc:  # every driver has its own error tree
+                raise SourceError(
+                    f"cannot connect to the {self.where}: {_first_line(exc)}"
+                ) from None
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> SqlSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abstractmethod
+    def _connect(self) -> Any: ...
+
+    @abstractmethod
+    def sqlalchemy_url(self) -> Any:
+        """A SQLAlchemy URL for schema introspection (the inspector does that job well)."""
+
+    # --- SQL text -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def quote(self, name: str) -> str: ...
+
+    def qualified(self, table: Table) -> str:
+        return f"{self.quote(table.schema_)}.{self.quote(table.name)}"
+
+    @abstractmethod
+    def select_expression(self, column: Column) -> str: ...
+
+    @abstractmethod
+    def converter_for(self, column: Column) -> Converter | None: ...
+
+    @abstractmethod
+    def after_key(self, key_columns: Sequence[str], after: Row) -> tuple[str, list[Any]]:
+        """`key > after`, in the form the server answers from the primary key index."""
+
+    def in_predicate(self, columns: Sequence[str], keys: Sequence[Row]) -> tuple[str, list[Any]]:
+        if len(columns) == 1:
+            marks = ", ".join(["%s"] * len(keys))
+            return f"{self.quote(columns[0])} IN ({marks})", [k[0] for k in keys]
+        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        lhs = "(" + ", ".join(self.quote(c) for c in columns) + ")"
+        params = [v for k in keys for v in k]
+        return f"{lhs} IN ({', '.join([row] * len(keys))})", params
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+        except SourceError:
+            raise
+        except Exception as exc:
+            self._after_error()
+            raise SourceError(f"query failed on the {self.where}: {_first_line(exc)}") from None
+
+    def _after_error(self) -> None:  # noqa: B027 - optional hook, most drivers need nothing
+        """Leave the connection usable after a failed statement."""
+
+    def scan_page(
+        self,
+        table: Table,
+        select: str,
+        key_columns: Sequence[str],
+        after: Row | None,
+        limit: int,
+        where: str | None = None,
+    ) -> list[Row]:
+        """One keyset page: rows after `after` in key order. Memory is bounded by `limit`."""
+        conditions = [f"({where})"] if where else []
+        params: list[Any] = []
+        if after is not None:
+            predicate, params = self.after_key(key_columns, after)
+            conditions.append(predicate)
+        order = ", ".join(self.quote(c) for c in key_columns)
+        sql = f"SELECT {select} FROM {self.qualified(table)}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += f" ORDER BY {order} LIMIT {int(limit)}"
+        return self.fetch(sql, params)
+
+    def rows_matching(
+        self,
+        table: Table,
+        select: str,
+        columns: Sequence[str],
+        keys: Sequence[Row],
+        where: str | None = None,
+    ) -> list[Row]:
+        """Rows whose `columns` equal one of `keys`: the batched lookup behind every embedding."""
+        if not keys:
+            return []
+        predicate, params = self.in_predicate(columns, keys)
+        sql = f"SELECT {select} FROM {self.qualified(table)} WHERE {predicate}"
+        if where:
+            sql += f" AND ({where})"
+        return self.fetch(sql, params)
+
+    @abstractmethod
+    def estimate_rows(self, table: Table) -> int | None:
+        """The catalog's row estimate (for progress only); None when the catalog has none."""
+
+    def count(self, table: Table, where: str | None = None) -> int:
+        sql = f"SELECT COUNT(*) FROM {self.qualified(table)}"
+        if where:
+            sql += f" WHERE ({where})"
+        return int(self.fetch(sql)[0][0])
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

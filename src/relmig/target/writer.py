@@ -1,0 +1,145 @@
+"""The MongoDB writer: idempotent bulk upserts keyed by each document's source key.
+
+Every write is a replace-by-key with upsert, so applying a batch twice (a resumed snapshot, a
+replayed change) converges on the same documents.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import MongoClient, ReplaceOne
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    ConnectionFailure,
+    OperationFailure,
+    PyMongoError,
+)
+from pymongo.write_concern import WriteConcern
+from relmig.target.profile import TargetProfile
+
+from relmig.build.builder import Built
+from relmig.build.plan import NodePlan, RootPlan
+from relmig.errors import TargetError
+
+RETRIES = 5
+
+
+@dataclass(slots=True)
+class WriteFailure:
+    """A document the server refused: which one (by position in the batch) and why."""
+
+    position: int
+    reason: str
+
+
+class MongoTarget:
+    def __init__(self, uri: str, database: str) -> None:
+        self.uri = uri
+        self.client: MongoClient[dict[str, Any]] = MongoClient(
+            uri, serverSelectionTimeoutMS=10_000, connectTimeoutMS=10_000, tz_aware=True
+        )
+        try:
+            self.client.admin.command("ping")
+            self.profile = TargetProfile.from_client(self.client)
+        except PyMongoError as exc:
+            self.client.close()
+            raise TargetError(f"cannot reach the MongoDB target {_safe(uri)}: {exc}") from None
+        # Majority before we checkpoint: an acknowledged position must survive a failover.
+        self.db = self.client.get_database(database, write_concern=WriteConcern("majority"))
+
+    @property
+    def uri_for_display(self) -> str:
+        return _safe(self.uri)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def prepare(self, plans: Sequence[RootPlan], *, drop: bool) -> None:
+        """Drop (if asked) and create the indexes that addressing and later lookups need."""
+        for plan in plans:
+            coll = self.db[plan.collection.name]
+            if drop:
+                coll.drop()
+            for keys, unique in _indexes(plan):
+                name = "relmig_" + "_".join(k for k, _ in keys)
+                coll.create_index(keys, name=name[:120], unique=unique)
+
+    def write(self, collection: str, batch: Sequence[Built]) -> list[WriteFailure]:
+        """Upsert the batch; returns the documents the server refused (the rest are durable)."""
+        if not batch:
+            return []
+        ops = [ReplaceOne(b.filter, b.doc, upsert=True) for b in batch]
+        try:
+            self._with_retries(lambda: self.db[collection].bulk_write(ops, ordered=False))
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if exc.details.get("writeConcernErrors"):
+                raise TargetError(
+                    f"write concern failed on {collection}: {exc.details['writeConcernErrors']}"
+                ) from None
+            return [WriteFailure(e["index"], e.get("errmsg", str(e))) for e in errors]
+        return []
+
+    def delete(self, collection: str, filters: Iterable[dict[str, Any]]) -> None:
+        from pymongo import DeleteOne
+
+        ops = [DeleteOne(f) for f in filters]
+        if ops:
+            self._with_retries(lambda: self.db[collection].bulk_write(ops, ordered=False))
+
+    def _with_retries(self, call: Any) -> Any:
+        """Retry connection-level failures with backoff; upserts make the retry harmless."""
+        delay = 0.2
+        for attempt in range(RETRIES):
+            try:
+                return call()
+            except (AutoReconnect, ConnectionFailure) as exc:
+                if attempt == RETRIES - 1:
+                    raise TargetError(f"lost the MongoDB target {_safe(self.uri)}: {exc}") from None
+                time.sleep(delay)
+                delay *= 2
+            except BulkWriteError:
+                raise
+            except OperationFailure as exc:
+                raise TargetError(f"the MongoDB target refused a write: {exc}") from None
+        raise AssertionError("unreachable")
+
+
+def _indexes(plan: RootPlan) -> list[tuple[list[tuple[str, int]], bool]]:
+    out: list[tuple[list[tuple[str, int]], bool]] = []
+    if plan.id_mode == "objectid":
+        out.append(([(".".join(p), 1) for p in plan.key_paths], True))
+    for link in plan.node.links:
+        _embedded_key_indexes(link.node, link.path, link.primitive is None, out)
+    return out
+
+
+def _embedded_key_indexes(
+    node: NodePlan,
+    prefix: tuple[str, ...],
+    addressable: bool,
+    out: list[tuple[list[tuple[str, int]], bool]],
+) -> None:
+    """Index each embedded row's key, so the roots holding a row can be found from its key."""
+    if not addressable:
+        return
+    by_column = {f.column: f.path for f in node.fields}
+    if all(col in by_column for col in node.table.primary_key):
+        out.append(([(".".join(prefix + by_column[c]), 1) for c in node.table.primary_key], False))
+    for link in node.links:
+        _embedded_key_indexes(link.node, prefix + link.path, link.primitive is None, out)
+
+
+def _safe(uri: str) -> str:
+    """The URI without its password, for messages and logs."""
+    if "@" not in uri:
+        return uri
+    scheme, rest = uri.split("://", 1) if "://" in uri else ("", uri)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if scheme else f"{user}:***@{host}"

@@ -1,0 +1,1 @@
+"""Verification: the target must equal a fresh snapshot computed from the source."""

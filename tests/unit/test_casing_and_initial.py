@@ -1,0 +1,89 @@
+"""Field casing and the initial mappings."""
+
+from __future__ import annotations
+
+import pytest
+
+from relmig.project.casing import apply_casing
+from relmig.project.initial import initial_collections
+from relmig.project.model import Column, ForeignKey, Table
+
+
+@pytest.mark.parametrize(
+    ("name", "casing", "expected"),
+    [
+        ("order_id", "camel", "orderId"),
+        ("OrderID", "camel", "orderId"),
+        ("Customer Demographics", "snake", "customer_demographics"),
+        ("shipCity", "snake", "ship_city"),
+        ("ship_city", "pascal", "ShipCity"),
+        ("größe", "upper", "GRÖSSE"),
+        ("it's", "camel", "its"),
+        ("a.b", "keep", "a_b"),
+        ("order", "keep", "order"),
+    ],
+)
+def test_casing(name: str, casing: str, expected: str) -> None:
+    assert apply_casing(name, casing) == expected  # type: ignore[arg-type]
+
+
+def _t(name: str, cols: list[str], pk: list[str], fks: list[ForeignKey] | None = None) -> Table:
+    return Table(
+        schema="s",
+        name=name,
+        columns=[Column(name=c, type="integer") for c in cols],
+        primary_key=pk,
+        foreign_keys=fks or [],
+    )
+
+
+TABLES = [
+    _t("categories", ["id", "name"], ["id"]),
+    _t(
+        "products",
+        ["id", "category_id"],
+        ["id"],
+        [
+            ForeignKey(
+                name="p_cat", columns=["category_id"], ref_table="s.categories", ref_columns=["id"]
+            )
+        ],
+    ),
+    _t("orders", ["id", "customer"], ["id"]),
+    _t(
+        "order_lines",
+        ["order_id", "product_id", "qty"],
+        ["order_id", "product_id"],
+        [
+            ForeignKey(
+                name="l_order", columns=["order_id"], ref_table="s.orders", ref_columns=["id"]
+            ),
+            ForeignKey(
+                name="l_product", columns=["product_id"], ref_table="s.products", ref_columns=["id"]
+            ),
+        ],
+    ),
+    _t("logs", ["msg"], []),
+]
+
+
+def test_one_to_one_maps_every_table_with_a_key() -> None:
+    names = [c.name for c in initial_collections(TABLES, "one-to-one")]
+    assert names == ["categories", "products", "orders", "order_lines"]
+
+
+def test_recommended_embeds_owned_children_and_lookups() -> None:
+    colls = {c.name: c for c in initial_collections(TABLES, "recommended", "camel")}
+    assert set(colls) == {"categories", "products", "orders"}
+    lines = colls["orders"].embeds[0]
+    assert (lines.kind, lines.table, lines.field) == ("array", "s.order_lines", "orderLines")
+    assert lines.fields["order_id"].include is False
+    assert [(e.kind, e.table, e.field) for e in lines.embeds] == [
+        ("document", "s.products", "product")
+    ]
+    assert [(e.kind, e.field) for e in colls["products"].embeds] == [("document", "category")]
+    assert colls["products"].fields["category_id"].name == "categoryId"
+
+
+def test_empty_mapping() -> None:
+    assert initial_collections(TABLES, "empty") == []
