@@ -10,8 +10,8 @@ import yaml
 from relmig.errors import ProjectFileError
 from relmig.project.file import dump_project, load_project, save_project
 from relmig.project.model import (
-    Column,
     CollectionRule,
+    Column,
     EmbedRule,
     ForeignKey,
     Project,
@@ -110,7 +110,7 @@ def test_wrong_foreign_key_direction_is_explained(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(
-        ProjectFileError, match="public.customers has no foreign key 'orders_customer_fk'"
+        ProjectFileError, match=r"public\.customers has no foreign key 'orders_customer_fk'"
     ):
         load_project(path)
 
