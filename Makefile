@@ -34,7 +34,7 @@ services-down:
 
 demo: venv
 	dev/services up
-	$(PY) -m relmig.demo
+	dev/demo
 
 # Services are stopped whatever pytest returns, so the next run starts clean.
 test: venv

@@ -10,9 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bson import Decimal128
+
 from relmig.build.coerce import COERCIONS
 from relmig.project.model import (
     CollectionRule,
+    Column,
     EmbedRule,
     FieldRule,
     Project,
@@ -21,6 +24,8 @@ from relmig.project.model import (
 )
 from relmig.source.sql import SqlSource
 from relmig.source.values import Converter, Unconvertible
+
+DecimalMode = Literal["decimal128", "string", "double"]
 
 
 @dataclass(slots=True)
@@ -76,15 +81,24 @@ class RootPlan:
 
 
 def compile_collection(
-    project: Project, collection: CollectionRule, source: SqlSource, *, filters: bool = True
+    project: Project,
+    collection: CollectionRule,
+    source: SqlSource,
+    *,
+    filters: bool = True,
+    decimals: DecimalMode = "decimal128",
 ) -> RootPlan:
-    """`filters=False` ignores the snapshot-only table filters (CDC reads current state)."""
+    """`filters=False` ignores the snapshot-only table filters (CDC reads current state).
+
+    `decimals` is how the target stores exact numbers: Decimal128 where it can, else a string
+    (exact) or a double (approximate), chosen by the job.
+    """
     table_filters = project.filters if filters else {}
     table = project.table(collection.table)
     id_mode = collection.id
     if id_mode == "inherit" and len(table.primary_key) > 1:
         id_mode = "wrap"  # a composite key can only be inherited as a sub-document
-    builder = _NodeBuilder(project, source, table_filters)
+    builder = _NodeBuilder(project, source, table_filters, decimals)
     fields = dict(collection.fields)
     if id_mode == "objectid":
         # The key stays in the document (and gets a unique index) so rows remain addressable.
@@ -111,6 +125,20 @@ def _field_path(column: str, rule: FieldRule | None) -> tuple[str, ...]:
     return (column,)
 
 
+DECIMAL_FORMS: dict[str, Callable[[Decimal128], Any]] = {
+    "string": lambda d: str(d.to_decimal()),
+    "double": lambda d: float(d.to_decimal()),
+}
+
+
+def _decimals_as(convert: Converter, form: Callable[[Decimal128], Any]) -> Converter:
+    def converted(value: Any) -> Any:
+        out = convert(value)
+        return form(out) if type(out) is Decimal128 else out
+
+    return converted
+
+
 def _coerced(convert: Converter | None, coerce: Callable[[Any], Any]) -> Converter:
     if convert is None:
         return lambda v: None if v is None else coerce(v)
@@ -125,11 +153,24 @@ def _coerce_converted(value: Any, coerce: Callable[[Any], Any]) -> Any:
 
 class _NodeBuilder:
     def __init__(
-        self, project: Project, source: SqlSource, filters: dict[str, TableFilter]
+        self,
+        project: Project,
+        source: SqlSource,
+        filters: dict[str, TableFilter],
+        decimals: DecimalMode,
     ) -> None:
         self.project = project
         self.source = source
         self.filters = filters
+        self.decimals = decimals
+
+    def converter(self, column: Column, rule: FieldRule) -> Converter | None:
+        convert = self.source.converter_for(column)
+        if convert is not None and self.decimals != "decimal128":
+            convert = _decimals_as(convert, DECIMAL_FORMS[self.decimals])
+        if rule.type is not None:
+            convert = _coerced(convert, COERCIONS[rule.type])
+        return convert
 
     def node(
         self,
@@ -151,9 +192,7 @@ class _NodeBuilder:
             rule = rules.get(col.name, FieldRule())
             if not rule.include:
                 continue
-            convert = self.source.converter_for(col)
-            if rule.type is not None:
-                convert = _coerced(convert, COERCIONS[rule.type])
+            convert = self.converter(col, rule)
             fields.append(
                 FieldPlan(
                     column=col.name,
@@ -189,9 +228,7 @@ class _NodeBuilder:
         if embed.primitive:
             col = child.column(embed.primitive)
             rule = embed.fields.get(col.name, FieldRule())
-            convert = self.source.converter_for(col)
-            if rule.type is not None:
-                convert = _coerced(convert, COERCIONS[rule.type])
+            convert = self.converter(col, rule)
             primitive = FieldPlan(
                 col.name, node.index_of(col.name), (), convert, rule.nulls == "omit"
             )

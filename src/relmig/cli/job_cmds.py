@@ -130,8 +130,9 @@ def verify_cmd(
 
 def _print_report(report: VerifyReport) -> None:
     table = RichTable(title="Verification")
-    for col in ("collection", "expected", "in target", "missing", "extra", "different", "result"):
-        table.add_column(col, justify="right" if col not in ("collection", "result") else "left")
+    columns = ("collection", "expected", "in target", "missing", "extra", "different", "issues")
+    for col in (*columns, "result"):
+        table.add_column(col, justify="left" if col in ("collection", "result") else "right")
     for c in report.collections:
         table.add_row(
             c.name,
@@ -140,6 +141,7 @@ def _print_report(report: VerifyReport) -> None:
             str(c.missing),
             str(c.extra),
             str(c.different),
+            str(c.unmigratable),
             "[green]equal[/]" if c.ok else "[red]DIFFERENT[/]",
         )
     console.print(table)

@@ -8,13 +8,13 @@ from typing import Literal
 
 Casing = Literal["keep", "camel", "pascal", "snake", "lower", "upper"]
 
-_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+_SEPARATORS = re.compile(r"[\s_\-.]+")
 _HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def words(name: str) -> list[str]:
     out: list[str] = []
-    for chunk in _WORDS.findall(name.replace("'", "")):
+    for chunk in _SEPARATORS.split(name.replace("'", "")):
         out.extend(w for w in _HUMP.split(chunk) if w)
     return out
 

@@ -78,7 +78,9 @@ def _child_array(
         table=child.id,
         foreign_key=fk.name,
         field=apply_casing(child.name, casing),
-        fields=_fields(child, casing, exclude=fk.columns),
+        fields=_yield_to_embeds(
+            child, _fields(child, casing, exclude=fk.columns), documents, casing
+        ),
         embeds=documents,
     )
 
@@ -101,8 +103,24 @@ def _document(fk: ForeignKey, parent: Table, casing: Casing, embeds: list[EmbedR
 
 def _collection(table: Table, casing: Casing, embeds: list[EmbedRule]) -> CollectionRule:
     return CollectionRule(
-        name=table.name, table=table.id, id="inherit", fields=_fields(table, casing), embeds=embeds
+        name=table.name,
+        table=table.id,
+        id="inherit",
+        fields=_yield_to_embeds(table, _fields(table, casing), embeds, casing),
+        embeds=embeds,
     )
+
+
+def _yield_to_embeds(
+    table: Table, fields: dict[str, FieldRule], embeds: list[EmbedRule], casing: Casing
+) -> dict[str, FieldRule]:
+    """A sub-document named like its foreign key column replaces that column (it holds the key)."""
+    taken = {e.field for e in embeds}
+    for col in table.columns:
+        rule = fields.get(col.name, FieldRule())
+        if rule.include and (rule.name or col.name) in taken:
+            fields[col.name] = FieldRule(include=False)
+    return fields
 
 
 def _fields(table: Table, casing: Casing, exclude: list[str] | None = None) -> dict[str, FieldRule]:

@@ -62,6 +62,7 @@ def _check_collection(
             f"{where}: table {coll.table} has no primary key, so its rows cannot be addressed"
         )
     _check_fields(coll.fields, table, f"{where}.fields", out)
+    _check_collisions(table, coll.fields, coll.embeds, where, out)
     for j, embed in enumerate(coll.embeds):
         _check_embed(embed, table, tables, f"{where}.embeds[{j}]", out)
 
@@ -97,6 +98,8 @@ def _check_embed(
     if not table.primary_key:
         out.append(f"{where}: table {table.id} has no primary key, so its rows cannot be addressed")
     _check_fields(embed.fields, table, f"{where}.fields", out)
+    if embed.primitive is None:
+        _check_collisions(table, embed.fields, embed.embeds, where, out)
     columns = {c.name for c in table.columns}
     if embed.primitive is not None and embed.primitive not in columns:
         out.append(f"{where}.primitive: table {table.id} has no column {embed.primitive!r}")
@@ -105,3 +108,25 @@ def _check_embed(
             out.append(f"{where}.sort: table {table.id} has no column {key.column!r}")
     for j, child in enumerate(embed.embeds):
         _check_embed(child, table, tables, f"{where}.embeds[{j}]", out)
+
+
+def _check_collisions(
+    table: Table, fields: dict[str, FieldRule], embeds: list[EmbedRule], where: str, out: list[str]
+) -> None:
+    """Two values may not land on the same field: one would silently overwrite the other."""
+    owners: dict[str, str] = {}
+    for col in table.columns:
+        rule = fields.get(col.name)
+        if rule is not None and not rule.include:
+            continue
+        name = rule.name if rule is not None and rule.name else col.name
+        _claim(owners, name, f"column {col.name!r}", where, out)
+    for embed in embeds:
+        if embed.field and not embed.merge:
+            _claim(owners, embed.field, f"the embedded {embed.table}", where, out)
+
+
+def _claim(owners: dict[str, str], name: str, owner: str, where: str, out: list[str]) -> None:
+    if name in owners:
+        out.append(f"{where}: field {name!r} is mapped twice ({owners[name]} and {owner})")
+    owners[name] = owner

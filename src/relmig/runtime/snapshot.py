@@ -65,7 +65,7 @@ class SnapshotRun:
     def plans(self) -> list[RootPlan]:
         wanted = self.options.collections
         return [
-            compile_collection(self.project, c, self.source)
+            compile_collection(self.project, c, self.source, decimals=self.target.decimals)
             for c in self.project.collections
             if wanted is None or c.name in wanted
         ]

@@ -20,13 +20,13 @@ from pymongo.errors import (
     PyMongoError,
 )
 from pymongo.write_concern import WriteConcern
-from relmig.target.profile import TargetProfile
 
 from relmig.build.builder import Built
-from relmig.build.plan import NodePlan, RootPlan
+from relmig.build.plan import DecimalMode, NodePlan, RootPlan
 from relmig.errors import TargetError
+from relmig.target.profile import TargetProfile
 
-RETRIES = 5
+RETRIES = 3
 
 
 @dataclass(slots=True)
@@ -38,7 +38,7 @@ class WriteFailure:
 
 
 class MongoTarget:
-    def __init__(self, uri: str, database: str) -> None:
+    def __init__(self, uri: str, database: str, decimals: str = "auto") -> None:
         self.uri = uri
         self.client: MongoClient[dict[str, Any]] = MongoClient(
             uri, serverSelectionTimeoutMS=10_000, connectTimeoutMS=10_000, tz_aware=True
@@ -51,6 +51,9 @@ class MongoTarget:
             raise TargetError(f"cannot reach the MongoDB target {_safe(uri)}: {exc}") from None
         # Majority before we checkpoint: an acknowledged position must survive a failover.
         self.db = self.client.get_database(database, write_concern=WriteConcern("majority"))
+        if decimals == "auto":
+            decimals = "decimal128" if self.profile.decimal128 else "string"
+        self.decimals: DecimalMode = decimals  # type: ignore[assignment]
 
     @property
     def uri_for_display(self) -> str:
@@ -71,19 +74,44 @@ class MongoTarget:
 
     def write(self, collection: str, batch: Sequence[Built]) -> list[WriteFailure]:
         """Upsert the batch; returns the documents the server refused (the rest are durable)."""
+        return self._write(collection, batch, 0)
+
+    def _write(self, collection: str, batch: Sequence[Built], offset: int) -> list[WriteFailure]:
         if not batch:
             return []
         ops = [ReplaceOne(b.filter, b.doc, upsert=True) for b in batch]
         try:
-            self._with_retries(lambda: self.db[collection].bulk_write(ops, ordered=False))
+            self._with_retries(
+                lambda: self.db[collection].bulk_write(ops, ordered=False),
+                attempts=RETRIES if offset == 0 and len(ops) > 1 else 1,
+            )
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if exc.details.get("writeConcernErrors"):
                 raise TargetError(
                     f"write concern failed on {collection}: {exc.details['writeConcernErrors']}"
                 ) from None
-            return [WriteFailure(e["index"], e.get("errmsg", str(e))) for e in errors]
+            return [WriteFailure(offset + e["index"], e.get("errmsg", str(e))) for e in errors]
+        except TargetError:
+            # Some servers (FerretDB v1) drop the connection on a value they cannot decode
+            # instead of answering with a write error. If the server is still there, split the
+            # batch until the refused documents are isolated, so one bad row fails alone.
+            if not self._alive():
+                raise
+            if len(batch) == 1:
+                return [WriteFailure(offset, "the target closed the connection on this document")]
+            half = len(batch) // 2
+            return self._write(collection, batch[:half], offset) + self._write(
+                collection, batch[half:], offset + half
+            )
         return []
+
+    def _alive(self) -> bool:
+        try:
+            self.client.admin.command("ping")
+        except PyMongoError:
+            return False
+        return True
 
     def delete(self, collection: str, filters: Iterable[dict[str, Any]]) -> None:
         from pymongo import DeleteOne
@@ -92,14 +120,14 @@ class MongoTarget:
         if ops:
             self._with_retries(lambda: self.db[collection].bulk_write(ops, ordered=False))
 
-    def _with_retries(self, call: Any) -> Any:
+    def _with_retries(self, call: Any, attempts: int = RETRIES) -> Any:
         """Retry connection-level failures with backoff; upserts make the retry harmless."""
         delay = 0.2
-        for attempt in range(RETRIES):
+        for attempt in range(attempts):
             try:
                 return call()
             except (AutoReconnect, ConnectionFailure) as exc:
-                if attempt == RETRIES - 1:
+                if attempt == attempts - 1:
                     raise TargetError(f"lost the MongoDB target {_safe(self.uri)}: {exc}") from None
                 time.sleep(delay)
                 delay *= 2
