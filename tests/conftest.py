@@ -1,0 +1,97 @@
+"""Shared fixtures: where the local dev services (dev/services) listen and how to log in.
+
+Settings come from dev/ports.env; an environment variable of the same name wins.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def dev_settings() -> dict[str, str]:
+    """dev/ports.env, with same-named environment variables winning."""
+    settings: dict[str, str] = {}
+    for raw in (REPO / "dev" / "ports.env").read_text().splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            settings[key.strip()] = os.environ.get(key.strip()) or value.strip()
+    return settings
+
+
+def dev_dir() -> Path:
+    """Data, pid files and logs of dev/services (RELMIG_DEV_DIR, default <repo>/.dev)."""
+    return Path(os.environ.get("RELMIG_DEV_DIR") or REPO / ".dev")
+
+
+def kafka_bootstrap_servers(settings: dict[str, str]) -> str:
+    """Every node of the running cluster, so clients still bootstrap when one node is down."""
+    if os.environ.get("RELMIG_KAFKA_BOOTSTRAP"):
+        return os.environ["RELMIG_KAFKA_BOOTSTRAP"]
+    try:
+        nodes = int((dev_dir() / "kafka" / "nodes").read_text())
+    except (OSError, ValueError):
+        nodes = 1
+    base = int(settings["RELMIG_KAFKA_BROKER_PORT"])
+    return ",".join(f"{settings['RELMIG_HOST']}:{base + i}" for i in range(nodes))
+
+
+@pytest.fixture(scope="session")
+def services_settings() -> dict[str, str]:
+    return dev_settings()
+
+
+@pytest.fixture(scope="session")
+def services_dir() -> Path:
+    """dev/services' data, run (pid files, sockets) and logs directory."""
+    return dev_dir()
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(services_settings) -> str:
+    """libpq URI of the `relmig` role (LOGIN REPLICATION CREATEDB, owns database `relmig`)."""
+    s = services_settings
+    return (
+        f"postgresql://{s['RELMIG_PG_USER']}:{s['RELMIG_PG_PASSWORD']}@{s['RELMIG_HOST']}:"
+        f"{s['RELMIG_PG_PORT']}/{s['RELMIG_PG_DB']}?connect_timeout=10"
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(services_settings) -> str:
+    """libpq URI of a superuser (`relmig_admin`), for tests that need one."""
+    s = services_settings
+    return (
+        f"postgresql://{s['RELMIG_PG_ADMIN_USER']}:{s['RELMIG_PG_ADMIN_PASSWORD']}@"
+        f"{s['RELMIG_HOST']}:{s['RELMIG_PG_PORT']}/{s['RELMIG_PG_DB']}?connect_timeout=10"
+    )
+
+
+@pytest.fixture(scope="session")
+def mysql_params(services_settings) -> dict:
+    """pymysql.connect() keyword arguments for the `relmig` account (ALL PRIVILEGES ON *.*)."""
+    s = services_settings
+    return {
+        "host": s["RELMIG_HOST"],
+        "port": int(s["RELMIG_MYSQL_PORT"]),
+        "user": s["RELMIG_MYSQL_USER"],
+        "password": s["RELMIG_MYSQL_PASSWORD"],
+        "database": s["RELMIG_MYSQL_DB"],
+        "connect_timeout": 10,
+    }
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(services_settings) -> str:
+    s = services_settings
+    return f"mongodb://{s['RELMIG_HOST']}:{s['RELMIG_MONGO_PORT']}/"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(services_settings) -> str:
+    return kafka_bootstrap_servers(services_settings)
