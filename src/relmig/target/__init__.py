@@ -1,0 +1,1 @@
+"""MongoDB targets: server capabilities and the document writer."""
