@@ -32,6 +32,15 @@ def wait_for(cond, what: str, timeout: float = WAIT):
         time.sleep(0.5)
 
 
+def running(pid: int) -> bool:
+    """Alive and not a zombie (orphans are reaped by init, a little later)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 def produce(producer: Producer, topic: str, numbers: range) -> None:
     errors: list[KafkaError] = []
 
@@ -115,7 +124,7 @@ def test_acks_all_writes_survive_a_killed_broker(kafka_bootstrap, services_dir):
         produce(producer, topic, range(PER_ROUND))
 
         os.kill(pid, signal.SIGKILL)  # the leader of partition 0
-        wait_for(lambda: not Path(f"/proc/{pid}").exists(), f"kafka node {victim} to die", 15)
+        wait_for(lambda: not running(pid), f"kafka node {victim} to die", 15)
 
         produce(producer, topic, range(PER_ROUND, 2 * PER_ROUND))
         seen = consume_all(kafka_bootstrap, topic, 2 * PER_ROUND)
