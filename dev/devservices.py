@@ -1031,15 +1031,17 @@ class Kafka:
             stopped |= stop_process(pid, ["kafka.Kafka", str(self.props(n))], None)
         return stopped
 
+    def layout(self) -> str:
+        return f"nodes={self.nodes} ports={kafka_ports(1)[0]},{kafka_ports(1)[1]}"
+
     def ensure(self) -> str:
-        """Start the missing nodes; rebuild the cluster if the node count changed."""
-        recorded = kafka_nodes_recorded()
+        """Start the missing nodes; rebuild the cluster if the node count or ports changed."""
+        layout_file = self.base / "layout"
+        recorded = layout_file.read_text().strip() if layout_file.exists() else ""
         running = self.running_nodes()
-        if recorded != self.nodes or any(n > self.nodes for n in running):
+        if recorded != self.layout():
             if running or self.base.exists():
-                say(
-                    f"kafka: switching from {recorded or '?'} to {self.nodes} node(s) (wiping data)"
-                )
+                say(f"kafka: changing from [{recorded or '?'}] to [{self.layout()}] (wiping data)")
             self.stop()
             shutil.rmtree(self.base, ignore_errors=True)
             running = []
@@ -1050,7 +1052,9 @@ class Kafka:
             except Exception:
                 if wait_until(lambda: bool(self.check()), 20, 1):
                     return "already running: " + self.check()
-                raise
+            say("kafka: running but not answering, restarting it")
+            self.stop()
+            to_start = list(range(1, self.nodes + 1))
         for n in to_start:
             check_ports(self.name, list(kafka_ports(n)), self.log(n))
         self.base.mkdir(parents=True, exist_ok=True)
@@ -1059,6 +1063,7 @@ class Kafka:
             cid_file.write_text(new_cluster_id() + "\n")
         cluster_id = cid_file.read_text().strip()
         (self.base / "nodes").write_text(f"{self.nodes}\n")
+        layout_file.write_text(self.layout() + "\n")
 
         def fmt(n: int) -> None:
             self._write_props(n)
