@@ -278,7 +278,8 @@ def run(cmd: list[str], timeout: float, log: Path | None = None, **kw) -> str:
         with log.open("a") as f:
             f.write(res.stdout)
     if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:3])} ... failed ({res.returncode}):\n{res.stdout}")
+        tail = "\n".join(res.stdout.splitlines()[-40:])
+        raise RuntimeError(f"{' '.join(cmd[:3])} ... failed ({res.returncode}):\n{tail}")
     return res.stdout
 
 
@@ -474,6 +475,7 @@ def install_kafka() -> None:
         shutil.rmtree(home / "libs", ignore_errors=True)
         tmp.rename(home / "libs")
         (home / ".complete").write_text(version + "\n")
+        say(f"  got Kafka {version}")
         return
     raise RuntimeError("\n".join(errors))
 
@@ -497,7 +499,7 @@ def ensure_installed(services: list[str]) -> None:
         if pkgs:
             timed("Debian packages " + " ".join(pkgs), lambda: apt_install(pkgs))
         if need_kafka:
-            timed(f"Kafka jars ({', '.join(KAFKA_VERSIONS)}) via Maven", install_kafka)
+            timed("Kafka jars via Maven", install_kafka)
 
     jobs = {"packages": apt_then_kafka}
     if need_ferretdb:
