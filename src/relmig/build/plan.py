@@ -132,11 +132,17 @@ DECIMAL_FORMS: dict[str, Callable[[Decimal128], Any]] = {
 
 
 def _decimals_as(convert: Converter, form: Callable[[Decimal128], Any]) -> Converter:
-    def converted(value: Any) -> Any:
-        out = convert(value)
-        return form(out) if type(out) is Decimal128 else out
+    def replace(value: Any) -> Any:
+        kind = type(value)
+        if kind is Decimal128:
+            return form(value)
+        if kind is list:
+            return [replace(v) for v in value]
+        if kind is dict:
+            return {k: replace(v) for k, v in value.items()}
+        return value
 
-    return converted
+    return lambda value: replace(convert(value))
 
 
 def _coerced(convert: Converter | None, coerce: Callable[[Any], Any]) -> Converter:

@@ -21,7 +21,7 @@ def import_tables(
 ) -> list[Table]:
     """Every base table of the configured schemas (or `only` these `schema.table` ids)."""
     source = open_source(settings, password)
-    engine = sa.create_engine(source.sqlalchemy_url(), connect_args=_connect_args(settings))
+    engine = sa.create_engine(source.sqlalchemy_url(), connect_args={"connect_timeout": 10})
     try:
         try:
             inspector = sa.inspect(engine)
@@ -37,15 +37,12 @@ def import_tables(
             if wanted is None or f"{schema}.{name}" in wanted
         ]
         _attach_estimates(engine, settings, tables)
+        _name_unknown_types(engine, settings, tables)
         if settings.dialect == "mysql":
             _mark_mariadb_json(engine, tables)
         return tables
     finally:
         engine.dispose()
-
-
-def _connect_args(settings: SourceSettings) -> dict[str, object]:
-    return {"connect_timeout": 10}
 
 
 def _default_schema(inspector: Inspector, settings: SourceSettings) -> str:
@@ -93,11 +90,34 @@ def _table(inspector: Inspector, engine: Engine, schema: str, name: str) -> Tabl
     )
 
 
+UNKNOWN_TYPE = "?"
+
+
 def _type_name(type_: sa.types.TypeEngine[object], engine: Engine) -> str:
+    if isinstance(type_, sa.types.NullType):
+        return UNKNOWN_TYPE  # filled in from the catalog by _name_unknown_types
     try:
         return str(type_.compile(dialect=engine.dialect)).lower()
-    except Exception:  # NullType and exotic types SQLAlchemy cannot render
-        return str(type_).lower() or "unknown"
+    except sa.exc.CompileError:
+        return UNKNOWN_TYPE
+
+
+def _name_unknown_types(engine: Engine, settings: SourceSettings, tables: list[Table]) -> None:
+    """Types SQLAlchemy does not know (xml, point, inet4…) take the catalog's own name."""
+    unknown = [(t, c) for t in tables for c in t.columns if c.type == UNKNOWN_TYPE]
+    if not unknown:
+        return
+    name = "udt_name" if settings.dialect == "postgresql" else "column_type"
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                f"SELECT table_schema, table_name, column_name, {name} "
+                "FROM information_schema.columns"
+            )
+        ).all()
+    catalog = {(r[0], r[1], r[2]): str(r[3]).lower() for r in rows}
+    for table, col in unknown:
+        col.type = catalog.get((table.schema_, table.name, col.name), "unknown")
 
 
 def _attach_estimates(engine: Engine, settings: SourceSettings, tables: list[Table]) -> None:

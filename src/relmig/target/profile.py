@@ -83,6 +83,11 @@ class TargetProfile:
         """FerretDB v1 drops the connection on any Decimal128 value (seen on v1.24.2)."""
         return not self.ferretdb_v1
 
+    @property
+    def replace_by_delete(self) -> bool:
+        """FerretDB v1 stalls on bulk replaces of existing documents (seen on v1.24.2)."""
+        return self.ferretdb_v1
+
     def problems(self, doc: Mapping[str, Any]) -> list[tuple[str, str]]:
         """``(dotted path, reason)`` for every value this target would refuse; ``[]`` if none.
 

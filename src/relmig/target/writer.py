@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import bson
 from pymongo import MongoClient, ReplaceOne
 from pymongo.errors import (
     AutoReconnect,
@@ -27,6 +28,7 @@ from relmig.errors import TargetError
 from relmig.target.profile import TargetProfile
 
 RETRIES = 3
+DUPLICATE_KEY = 11000
 
 
 @dataclass(slots=True)
@@ -73,25 +75,21 @@ class MongoTarget:
                 coll.create_index(keys, name=name[:120], unique=unique)
 
     def write(self, collection: str, batch: Sequence[Built]) -> list[WriteFailure]:
-        """Upsert the batch; returns the documents the server refused (the rest are durable)."""
-        return self._write(collection, batch, 0)
+        """Make each document of the batch the one stored under its key.
 
-    def _write(self, collection: str, batch: Sequence[Built], offset: int) -> list[WriteFailure]:
+        Returns the documents the server refused; the rest are durable when this returns.
+        New keys are inserted in bulk (the fast path of a snapshot); keys already present
+        (a resumed or repeated run, a CDC recompute) are replaced.
+        """
+        return self._write(collection, list(batch), 0)
+
+    def _write(self, collection: str, batch: list[Built], offset: int) -> list[WriteFailure]:
         if not batch:
             return []
-        ops = [ReplaceOne(b.filter, b.doc, upsert=True) for b in batch]
         try:
-            self._with_retries(
-                lambda: self.db[collection].bulk_write(ops, ordered=False),
-                attempts=RETRIES if offset == 0 and len(ops) > 1 else 1,
-            )
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if exc.details.get("writeConcernErrors"):
-                raise TargetError(
-                    f"write concern failed on {collection}: {exc.details['writeConcernErrors']}"
-                ) from None
-            return [WriteFailure(offset + e["index"], e.get("errmsg", str(e))) for e in errors]
+            existing, failures = self._insert(collection, batch, offset)
+            if existing:
+                self._replace(collection, [batch[i - offset] for i in existing])
         except TargetError:
             # Some servers (FerretDB v1) drop the connection on a value they cannot decode
             # instead of answering with a write error. If the server is still there, split the
@@ -104,7 +102,55 @@ class MongoTarget:
             return self._write(collection, batch[:half], offset) + self._write(
                 collection, batch[half:], offset + half
             )
-        return []
+        return failures
+
+    def _insert(
+        self, collection: str, batch: list[Built], offset: int
+    ) -> tuple[list[int], list[WriteFailure]]:
+        """Insert all; return the positions whose key already exists, and the refusals."""
+        docs = [dict(b.doc) for b in batch]  # insert_many adds _id to what it is given
+        try:
+            self._with_retries(
+                lambda: self.db[collection].insert_many(docs, ordered=False),
+                attempts=RETRIES if offset == 0 and len(docs) > 1 else 1,
+            )
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise TargetError(
+                    f"write concern failed on {collection}: {exc.details['writeConcernErrors']}"
+                ) from None
+            existing: list[int] = []
+            failures: list[WriteFailure] = []
+            for err in exc.details.get("writeErrors", []):
+                if err.get("code") == DUPLICATE_KEY:
+                    existing.append(offset + err["index"])
+                else:
+                    failures.append(WriteFailure(offset + err["index"], err.get("errmsg", "")))
+            return existing, failures
+        return [], []
+
+    def _replace(self, collection: str, batch: list[Built]) -> None:
+        coll = self.db[collection]
+        if not self.profile.replace_by_delete:
+            ops = [ReplaceOne(b.filter, b.doc, upsert=True) for b in batch]
+            self._with_retries(lambda: coll.bulk_write(ops, ordered=False))
+            return
+        # FerretDB v1 stalls on bulk replaces that match existing documents (its connection
+        # pool runs dry past a few dozen per command) and has no transactions, so replace is
+        # delete + insert there. ObjectIds are carried over, so a document keeps its _id.
+        filters = [b.filter for b in batch]
+        kept = {}
+        if "_id" not in filters[0]:
+            for doc in coll.find({"$or": filters}):
+                kept[_key_of(doc, filters[0])] = doc["_id"]
+        docs = []
+        for b in batch:
+            doc = dict(b.doc)
+            if kept:
+                doc["_id"] = kept.get(_key_of(doc, b.filter), doc.get("_id"))
+            docs.append(doc)
+        self._with_retries(lambda: coll.delete_many({"$or": filters}))
+        self._with_retries(lambda: coll.insert_many(docs, ordered=False))
 
     def _alive(self) -> bool:
         try:
@@ -161,6 +207,17 @@ def _embedded_key_indexes(
         out.append(([(".".join(prefix + by_column[c]), 1) for c in node.table.primary_key], False))
     for link in node.links:
         _embedded_key_indexes(link.node, prefix + link.path, link.primitive is None, out)
+
+
+def _key_of(doc: dict[str, Any], template: dict[str, Any]) -> bytes:
+    """The key values of `doc` at the filter's dotted paths, in a hashable exact form."""
+    values = []
+    for path in template:
+        node: Any = doc
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        values.append(node)
+    return bson.encode({"k": values})
 
 
 def _safe(uri: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import bson
-from bson.codec_options import CodecOptions
+from bson.codec_options import CodecOptions, DatetimeConversion
 
 from relmig.build.builder import Built, DocumentBuilder
 from relmig.build.plan import RootPlan, compile_collection
@@ -26,7 +26,8 @@ from relmig.source.sql import SqlSource
 from relmig.target.profile import TargetProfile
 from relmig.target.writer import MongoTarget
 
-CODEC = CodecOptions(tz_aware=True)
+# DATETIME_AUTO: dates outside Python's range (stored as DatetimeMS) must decode, not raise.
+CODEC = CodecOptions(tz_aware=True, datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 
 @dataclass(slots=True)
