@@ -80,9 +80,7 @@ def default_url() -> str:
     url = os.environ.get("RELMIG_STATE_URL")
     if url:
         return url
-    home = relmig_home()
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{home / 'state.db'}"
+    return f"sqlite:///{relmig_home() / 'state.db'}"
 
 
 @dataclass(slots=True)
@@ -98,6 +96,9 @@ class IssueRecord:
 class StateStore:
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_url()
+        parsed = sa.engine.make_url(self.url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(self.url)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)

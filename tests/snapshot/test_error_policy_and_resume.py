@@ -1,0 +1,154 @@
+"""The error policy on rows the target cannot store, and resuming a snapshot killed halfway."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from relmig.errors import RelmigError
+from relmig.project.file import save_project
+from relmig.project.model import Project
+from relmig.runtime.snapshot import SnapshotOptions, run_snapshot_job
+from relmig.runtime.store import StateStore
+from relmig.verify.compare import verify
+
+pytestmark = pytest.mark.services
+
+
+def _zoo_only(project: Project) -> Project:
+    project.collections = [c for c in project.collections if c.table.endswith(".type_zoo")]
+    return project
+
+
+def _zoo_ids(source) -> tuple[set[int], set[int]]:
+    rows = source.fetch(
+        f"SELECT id, is_edge FROM {source.quote(source.settings.schemas[0])}.type_zoo"
+    )
+    return {r[0] for r in rows if not r[1]}, {r[0] for r in rows if r[1]}
+
+
+def test_fail_policy_stops_and_records(
+    sample_settings, source, target, store, make_project
+) -> None:
+    project = _zoo_only(make_project(sample_settings))
+    with pytest.raises(RelmigError, match="first error"):
+        run_snapshot_job(project, source, target, store, SnapshotOptions(on_error="FAIL"))
+    job = store.list_jobs()[0]
+    assert job["status"] == "FAILED" and "first error" in job["failure"]
+    issues = store.issues_of(job["id"])
+    assert issues and all(i["key"] and i["table_id"].endswith("type_zoo") for i in issues)
+
+
+def test_skip_policy_records_every_bad_row(
+    sample_settings, source, target, store, make_project
+) -> None:
+    project = _zoo_only(make_project(sample_settings))
+    clean, edge = _zoo_ids(source)
+    job_id, _ = run_snapshot_job(project, source, target, store, SnapshotOptions(on_error="SKIP"))
+    assert store.job(job_id)["status"] == "COMPLETED"
+    stored = {d["_id"] for d in target.db.type_zoo.find({}, {"_id": 1})}
+    issues = store.issues_of(job_id)
+    flagged = {int(i["key"]) for i in issues}
+    assert stored.isdisjoint(flagged)
+    assert 7 in flagged, "the 65-digit decimal (row 7 in both dialects) is recorded"
+    assert len(flagged & edge) >= 4
+    assert stored | flagged == clean | edge, "every row is either stored or recorded"
+    assert all(i["field"] and i["detail"] for i in issues)
+    assert verify(project, source, target).ok
+
+
+def test_warn_policy_writes_rows_without_the_bad_values(
+    sample_settings, source, target, store, make_project
+) -> None:
+    project = _zoo_only(make_project(sample_settings))
+    _, edge = _zoo_ids(source)
+    job_id, _ = run_snapshot_job(project, source, target, store, SnapshotOptions(on_error="WARN"))
+    issues = store.issues_of(job_id)
+    warned = {int(i["key"]) for i in issues if i["severity"] == "WARNING"}
+    assert 7 in warned and len(warned & edge) >= 4
+    stored = {d["_id"] for d in target.db.type_zoo.find({}, {"_id": 1})}
+    assert warned <= stored, "WARN keeps the row, without the value"
+    wide = next(i for i in issues if i["key"] == "7")
+    assert wide["field"] == "c_numeric" and "Decimal128" in wide["detail"]
+    doc = target.db.type_zoo.find_one({"_id": 7})
+    assert "c_numeric" not in doc and doc["edge_case"], "the row is kept without the value"
+
+
+def test_threshold_stops_after_n_errors(
+    sample_settings, source, target, store, make_project
+) -> None:
+    project = _zoo_only(make_project(sample_settings))
+    with pytest.raises(RelmigError, match="limit 2"):
+        run_snapshot_job(
+            project, source, target, store, SnapshotOptions(on_error="SKIP", max_errors=2)
+        )
+    assert store.list_jobs()[0]["status"] == "FAILED"
+
+
+def test_killed_snapshot_resumes_from_its_checkpoint(
+    pg_sample, target, tmp_path: Path, make_project, mongo_uri: str
+) -> None:
+    """kill -9 halfway, resume: nothing starts over, nothing is lost or duplicated."""
+    project = make_project(pg_sample)
+    project.collections = [c for c in project.collections if c.name == "orders"]
+    path = tmp_path / "p.yaml"
+    save_project(project, path)
+    env = {**os.environ, "RELMIG_HOME": str(tmp_path / "home")}
+    args = [
+        sys.executable,
+        "-m",
+        "relmig.cli",
+        "snapshot",
+        str(path),
+        "--target",
+        mongo_uri,
+        "--database",
+        target.db.name,
+        "--batch-size",
+        "5",
+    ]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    store = StateStore(f"sqlite:///{tmp_path / 'home' / 'state.db'}")
+    deadline = time.monotonic() + 60
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        progress = store.list_jobs() and store.progress_of(store.list_jobs()[0]["id"])
+        done = progress[0]["rows_done"] if progress else 0
+        if done >= 60:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, (
+        f"the snapshot ended before it could be killed: {proc.stderr.read()}"
+    )
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    job = store.list_jobs()[0]
+    checkpoint = store.progress_of(job["id"])[0]
+    assert 0 < checkpoint["rows_done"] < 300 and checkpoint["last_key"]
+    assert job["status"] == "RUNNING"  # a dead process cannot mark itself
+
+    resumed = subprocess.run(
+        [*args[:-2], "--batch-size", "50", "--resume", job["id"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    final = store.progress_of(job["id"])[0]
+    assert final["done"] and final["rows_done"] == 300, "rows are counted once"
+    assert store.job(job["id"])["status"] == "COMPLETED"
+    assert target.db.orders.count_documents({}) == 300
+    with_source = __import__("relmig.source.connect", fromlist=["open_source"]).open_source(
+        pg_sample
+    )
+    try:
+        assert verify(project, with_source, target).ok
+    finally:
+        with_source.close()
