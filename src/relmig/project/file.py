@@ -30,7 +30,9 @@ def load_project(path: str | Path) -> Project:
 
 def dump_project(project: Project) -> str:
     data = project.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    data = {"version": project.version, **data}
+    # The source is shown in full, so the file says where the password comes from.
+    data = {"version": project.version, **data, "source": project.source.model_dump(mode="json")}
+    data = {k: data[k] for k in ("version", "name", "source", *data) if k in data}
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
