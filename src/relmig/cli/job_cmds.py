@@ -71,6 +71,11 @@ def snapshot(
     )
     db_name = database or project.name
     with connected_source(project.source) as source, connected_target(target, db_name) as tgt:
+        if tgt.decimals != "decimal128":
+            console.print(
+                f"note: this target cannot store Decimal128; exact numbers are stored as "
+                f"{tgt.decimals}s."
+            )
         with _progress() as bars:
             tasks: dict[str, TaskID] = {}
 
@@ -130,7 +135,7 @@ def verify_cmd(
 
 def _print_report(report: VerifyReport) -> None:
     table = RichTable(title="Verification")
-    columns = ("collection", "expected", "in target", "missing", "extra", "different", "issues")
+    columns = ("collection", "expected", "target", "missing", "extra", "diff", "issues")
     for col in (*columns, "result"):
         table.add_column(col, justify="left" if col in ("collection", "result") else "right")
     for c in report.collections:
