@@ -10,11 +10,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from relmig.cli.common import connected_source, connected_target, console, err_console, user_errors
 from relmig.errors import RelmigError
@@ -160,12 +163,20 @@ def _print_report(report: VerifyReport) -> None:
     )
 
 
+class RateColumn(ProgressColumn):
+    """Rows per second, as rich measures it over the recent updates."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f} rows/s" if task.speed else "", style="cyan")
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.percentage:>5.1f}%"),
+        RateColumn(),
         TimeRemainingColumn(),
         console=console,
     )
