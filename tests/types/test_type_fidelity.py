@@ -34,7 +34,7 @@ from pymongo.errors import AutoReconnect, OperationFailure
 
 from relmig.source import mysql_types, postgres_types
 from relmig.source.values import Unconvertible
-from relmig.target.profile import TargetProfile
+from relmig.target.profile import TargetProfile, drop_path
 
 pytestmark = pytest.mark.services
 
@@ -82,28 +82,6 @@ def same(actual: Any, expected: Any) -> bool:
 
 def bson_roundtrip(doc: dict[str, Any]) -> dict[str, Any]:
     return bson.decode(bson.encode(doc), codec_options=CODEC)
-
-
-def drop_path(doc: Any, path: str) -> None:
-    """Remove a reported path (as the WARN policy does): key from dict, null in array."""
-    parts = path.split(".")
-    node = doc
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if isinstance(node, dict):
-            if part not in node:
-                return
-            if last:
-                del node[part]
-                return
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            if last:
-                node[int(part)] = None
-                return
-            node = node[int(part)]
-        else:
-            return
 
 
 def server_accepts(db: Database[dict[str, Any]], collection: str, doc: dict[str, Any]) -> bool:

@@ -21,6 +21,7 @@ from relmig.runtime.keys import dumps_key, loads_key, show_key
 from relmig.runtime.policy import ErrorPolicy, JobFailed, OnError
 from relmig.runtime.store import IssueRecord, StateStore, utcnow
 from relmig.source.sql import SqlSource
+from relmig.target.profile import drop_path
 from relmig.target.writer import MongoTarget
 
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -188,7 +189,7 @@ class SnapshotRun:
                 )
             if self.policy.on_error == "WARN" and "_id" not in {p.field for p in b.problems}:
                 for path, _ in target_problems:
-                    _drop_path(b.doc, path.split("."))
+                    drop_path(b.doc, path)
                 keep.append(b)
         if records:
             self.store.add_issues(self.job_id, records)
@@ -201,26 +202,6 @@ def _example(record: IssueRecord) -> str:
     if record.field:
         where += f" column {record.field}"
     return f"{where}: {record.detail}"
-
-
-def _drop_path(node: Any, parts: list[str]) -> None:
-    """Remove a dotted path (array positions are numbers) from a document."""
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if isinstance(node, dict):
-            if part not in node:
-                return
-            if last:
-                del node[part]
-                return
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            if last:
-                node[int(part)] = None
-                return
-            node = node[int(part)]
-        else:
-            return
 
 
 def run_snapshot_job(

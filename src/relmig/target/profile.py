@@ -21,7 +21,7 @@ from bson.decimal128 import Decimal128
 from bson.int64 import Int64
 from bson.objectid import ObjectId
 
-__all__ = ["TargetProfile"]
+__all__ = ["TargetProfile", "drop_path"]
 
 _DOLLAR_TOP = "field names starting with '$' are update operators to a replace/upsert"
 
@@ -185,3 +185,25 @@ def _walk_array(items: list[Any] | tuple[Any, ...], path: str, out: list[tuple[s
             reason = _scalar_problem(t, value)
             if reason is not None:
                 out.append((f"{path}.{index}", reason))
+
+
+def drop_path(doc: Any, path: str) -> None:
+    """Remove a path `problems()` reported: the key from its document, or null in an array."""
+    node = doc
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, dict):
+            if part not in node:
+                return
+            if last:
+                del node[part]
+                return
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            if last:
+                node[int(part)] = None
+                return
+            node = node[int(part)]
+        else:
+            return
