@@ -194,7 +194,11 @@ class Insert:
 
 @dataclass(frozen=True, slots=True)
 class Update:
-    """``old`` is None, the key columns ('K', others null) or the whole old row ('O')."""
+    """``old`` is None, the key columns ('K', others null) or the whole old row ('O').
+
+    Even with ``old`` the whole row ('O', REPLICA IDENTITY FULL), ``new`` has
+    :data:`UNCHANGED` for untouched TOAST columns; their value is in ``old``.
+    """
 
     relation_id: int
     new: TupleData
@@ -342,14 +346,14 @@ class _Reader:
         pos = self.pos
         end = pos + st.size
         if end > len(self.buf):
-            raise self.fail(f"truncated, needs {st.size} more bytes")
+            raise self.fail(f"truncated, needs {st.size} bytes")
         self.pos = end
         return st.unpack_from(self.buf, pos)
 
     def u8(self) -> int:
         pos = self.pos
         if pos >= len(self.buf):
-            raise self.fail("truncated, needs 1 more byte")
+            raise self.fail("truncated, needs 1 byte")
         self.pos = pos + 1
         return self.buf[pos]
 
@@ -360,7 +364,7 @@ class _Reader:
         pos = self.pos
         end = pos + size
         if end > len(self.buf):
-            raise self.fail(f"truncated, needs {size} more bytes")
+            raise self.fail(f"truncated, needs {size} bytes")
         self.pos = end
         return self.buf[pos:end]
 
@@ -385,19 +389,19 @@ class _Reader:
         for _ in range(count):
             if pos >= size:
                 self.pos = pos
-                raise self.fail("truncated tuple data, needs 1 more byte")
+                raise self.fail("truncated tuple data, needs 1 byte")
             kind = buf[pos]
             pos += 1
             if kind in (0x74, 0x62):  # 't', 'b'
                 if pos + 4 > size:
                     self.pos = pos
-                    raise self.fail("truncated tuple data, needs 4 more bytes")
+                    raise self.fail("truncated tuple data, needs 4 bytes")
                 (length,) = unpack(buf, pos)
                 pos += 4
                 end = pos + length
                 if end > size:
                     self.pos = pos
-                    raise self.fail(f"truncated tuple data, needs {length} more bytes")
+                    raise self.fail(f"truncated tuple data, needs {length} bytes")
                 values.append(buf[pos:end])
                 pos = end
             elif kind == 0x6E:  # 'n'
@@ -410,7 +414,7 @@ class _Reader:
         self.pos = pos
         return TupleData("".join(kinds), tuple(values))
 
-    def old_kind(self, allowed: bytes) -> str:
+    def marker(self, allowed: bytes) -> str:
         at = self.pos
         marker = self.u8()
         if marker not in allowed:
@@ -470,25 +474,25 @@ def _type(r: _Reader, streamed: bool) -> Type:
 def _insert(r: _Reader, streamed: bool) -> Insert:
     xid = _xid(r, streamed)
     relation_id = r.u32()
-    r.old_kind(b"N")
+    r.marker(b"N")
     return Insert(relation_id, r.tuple_data(), xid)
 
 
 def _update(r: _Reader, streamed: bool) -> Update:
     xid = _xid(r, streamed)
     relation_id = r.u32()
-    marker = r.old_kind(b"KON")
+    marker = r.marker(b"KON")
     if marker == "N":
         return Update(relation_id, r.tuple_data(), None, None, xid)
     old = r.tuple_data()
-    r.old_kind(b"N")
+    r.marker(b"N")
     return Update(relation_id, r.tuple_data(), old, marker, xid)  # type: ignore[arg-type]
 
 
 def _delete(r: _Reader, streamed: bool) -> Delete:
     xid = _xid(r, streamed)
     relation_id = r.u32()
-    marker = r.old_kind(b"KO")
+    marker = r.marker(b"KO")
     return Delete(relation_id, r.tuple_data(), marker, xid)  # type: ignore[arg-type]
 
 
