@@ -48,6 +48,8 @@ class DocumentBuilder:
     def __init__(self, plan: RootPlan, source: SqlSource) -> None:
         self.plan = plan
         self.source = source
+        # The common case (one key column stored as it is read) skips the general path.
+        self._plain_id = plan.id_mode == "inherit" and plan.key_convert == [None]
 
     @property
     def collection(self) -> str:
@@ -95,6 +97,8 @@ class DocumentBuilder:
 
     def _identity(self, key: Row) -> tuple[Any, dict[str, Any], list[Problem]]:
         plan = self.plan
+        if self._plain_id:
+            return key[0], {"_id": key[0]}, []
         values = []
         problems = []
         for col, convert, raw in zip(plan.key_columns, plan.key_convert, key, strict=True):

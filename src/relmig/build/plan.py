@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 from bson import Decimal128
@@ -125,24 +126,35 @@ def _field_path(column: str, rule: FieldRule | None) -> tuple[str, ...]:
     return (column,)
 
 
-DECIMAL_FORMS: dict[str, Callable[[Decimal128], Any]] = {
-    "string": lambda d: str(d.to_decimal()),
-    "double": lambda d: float(d.to_decimal()),
-}
+DECIMAL_FORMS: dict[str, Callable[[Decimal], Any]] = {"string": str, "double": float}
 
 
-def _decimals_as(convert: Converter, form: Callable[[Decimal128], Any]) -> Converter:
+def _decimals_as(convert: Converter, form: Callable[[Decimal], Any]) -> Converter:
+    """Re-express the Decimal128 values a converter makes, inside arrays and JSON too.
+
+    A source Decimal that a Decimal128 holds exactly is used as is, skipping the round trip
+    through Decimal128, which was the slowest step of a snapshot; the rest (too many digits,
+    NaN, decimals inside arrays and JSON) goes through the converter and its checks.
+    """
+
     def replace(value: Any) -> Any:
         kind = type(value)
         if kind is Decimal128:
-            return form(value)
+            return form(value.to_decimal())
         if kind is list:
             return [replace(v) for v in value]
         if kind is dict:
             return {k: replace(v) for k, v in value.items()}
         return value
 
-    return lambda value: replace(convert(value))
+    def converted(value: Any) -> Any:
+        if type(value) is Decimal:
+            _, digits, exp = value.as_tuple()
+            if type(exp) is int and len(digits) <= 34 and -6176 <= exp <= 6111:
+                return form(value)  # finite and exactly what a Decimal128 would hold
+        return replace(convert(value))
+
+    return converted
 
 
 def _coerced(convert: Converter | None, coerce: Callable[[Any], Any]) -> Converter:
