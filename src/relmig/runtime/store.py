@@ -7,7 +7,6 @@ database (`RELMIG_STATE_URL`).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -221,12 +220,10 @@ class StateStore:
                     for r in records
                 ],
             )
-            errors = sum(1 for r in records if r.severity == "ERROR")
-            warnings = len(records) - errors
             conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id)
-                .values(error_count=jobs.c.error_count + errors + warnings)
+                .values(error_count=jobs.c.error_count + len(records))
             )
 
     def issues_of(self, job_id: str, limit: int = 1000) -> list[dict[str, Any]]:
@@ -244,7 +241,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
-
-
-def as_json(value: Any) -> str:
-    return json.dumps(value, default=str)

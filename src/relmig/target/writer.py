@@ -7,7 +7,7 @@ replayed change) converges on the same documents.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,13 +158,6 @@ class MongoTarget:
         except PyMongoError:
             return False
         return True
-
-    def delete(self, collection: str, filters: Iterable[dict[str, Any]]) -> None:
-        from pymongo import DeleteOne
-
-        ops = [DeleteOne(f) for f in filters]
-        if ops:
-            self._with_retries(lambda: self.db[collection].bulk_write(ops, ordered=False))
 
     def _with_retries(self, call: Any, attempts: int = RETRIES) -> Any:
         """Retry connection-level failures with backoff; upserts make the retry harmless."""
