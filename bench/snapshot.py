@@ -180,7 +180,8 @@ class Services:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    # pymongo appends its timeouts and the whole topology to the reason.
+    return text.splitlines()[0].split(" (configured timeouts", 1)[0]
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -1082,8 +1083,6 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             f"Batch size: {args.batch_size} documents per page and per write; "
             f"{args.repeat} ceiling/relmig pair(s) per case\n\n"
             + outline
-            + "\n"
-            + "".join(f"{c.short}: {c.label}  \n" for c in cases)
             + "\n"
             + table
             + "\n"
