@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 KAFKA_NODES ?= 3
 
-.PHONY: venv lock lint services-up services-down demo test bench clean
+.PHONY: venv lock lint chromium services-up services-down demo test bench clean
 
 venv: $(VENV)/.installed
 
@@ -26,6 +26,13 @@ lint: venv
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
+# The browser tests drive Debian's chromium (Playwright cannot download its own browsers here).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends chromium \
+	  || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }; }
+
 services-up: venv
 	dev/services up --kafka-nodes $(KAFKA_NODES)
 
@@ -37,7 +44,7 @@ demo: venv
 	dev/demo
 
 # Services are stopped whatever pytest returns, so the next run starts clean.
-test: venv
+test: venv chromium
 	dev/services up --kafka-nodes $(KAFKA_NODES)
 	set -o pipefail; status=0; \
 	  $(VENV)/bin/pytest --cov=relmig --cov-report=term $(PYTEST_ARGS) || status=$$?; \
