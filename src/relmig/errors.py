@@ -19,3 +19,11 @@ class SourceError(RelmigError):
 
 class TargetError(RelmigError):
     """The MongoDB target could not be reached or refused a write wholesale."""
+
+
+class SchemaChanged(SourceError):
+    """DDL changed a mapped table during CDC: retrying cannot help, the project must change."""
+
+
+class PositionLost(SourceError):
+    """The source no longer has the job's position (slot dropped or invalidated, binlog purged)."""

@@ -81,6 +81,10 @@ class DocumentBuilder:
         )
         return self._roots(rows)
 
+    def filter_for(self, key: Row) -> dict[str, Any]:
+        """How the target addresses the root with this key (to delete one that is gone)."""
+        return self._identity(key)[1]
+
     # --- internals ----------------------------------------------------------------------------
 
     def _roots(self, rows: list[Row]) -> list[Built]:

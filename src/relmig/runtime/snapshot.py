@@ -14,14 +14,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from relmig.build.builder import Built, DocumentBuilder, Page
+from relmig.build.builder import DocumentBuilder, Page
 from relmig.build.plan import RootPlan, compile_collection
 from relmig.project.model import Project
-from relmig.runtime.keys import dumps_key, loads_key, show_key
+from relmig.runtime.gate import IssueGate
+from relmig.runtime.keys import dumps_key, loads_key
 from relmig.runtime.policy import ErrorPolicy, JobFailed, OnError
-from relmig.runtime.store import IssueRecord, StateStore, utcnow
+from relmig.runtime.store import StateStore, utcnow
 from relmig.source.sql import SqlSource
-from relmig.target.profile import drop_path
 from relmig.target.writer import MongoTarget
 
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -53,7 +53,9 @@ class SnapshotRun:
         job_id: str,
         options: SnapshotOptions,
         on_progress: ProgressCallback | None = None,
+        gate: IssueGate | None = None,
     ) -> None:
+        """`gate` lets a continuous job share one error budget between snapshot and CDC."""
         self.project = project
         self.source = source
         self.target = target
@@ -61,7 +63,10 @@ class SnapshotRun:
         self.job_id = job_id
         self.options = options
         self.on_progress = on_progress or (lambda *_: None)
-        self.policy = ErrorPolicy(options.on_error, options.max_errors)
+        self.gate = gate or IssueGate(
+            project, target, store, job_id, ErrorPolicy(options.on_error, options.max_errors)
+        )
+        self.policy = self.gate.policy
 
     def plans(self) -> list[RootPlan]:
         wanted = self.options.collections
@@ -129,79 +134,11 @@ class SnapshotRun:
         return total
 
     def _write_page(self, collection: str, page: Page) -> int:
-        """Apply the error policy, write, then checkpoint. Runs on the writer thread."""
-        to_write = self._screen(collection, page.built)
-        failures = self.target.write(collection, to_write)
-        if failures:
-            # A refused document is not in the target, whatever the policy: always an error.
-            table = self._root_table(collection)
-            records = [
-                IssueRecord(
-                    "ERROR",
-                    collection,
-                    table,
-                    show_key(to_write[f.position].key),
-                    None,
-                    f"the target refused the document: {f.reason}",
-                )
-                for f in failures
-            ]
-            self.store.add_issues(self.job_id, records)
-            self.policy.count(len(records), _example(records[0]))
+        """Write through the error policy, then checkpoint. Runs on the writer thread."""
+        self.gate.write(collection, page.built)
         last = dumps_key(page.last_key) if page.last_key is not None else None
         self.store.checkpoint(self.job_id, collection, last, page.rows)
         return page.rows
-
-    def _root_table(self, collection: str) -> str:
-        return self.project.collection(collection).table
-
-    def _screen(self, collection: str, built: list[Built]) -> list[Built]:
-        """Record every problem and keep the documents the policy lets through."""
-        keep: list[Built] = []
-        records: list[IssueRecord] = []
-        profile = self.target.profile
-        for b in built:
-            target_problems = profile.problems(b.doc)
-            if not b.problems and not target_problems:
-                keep.append(b)
-                continue
-            for p in b.problems:
-                records.append(
-                    IssueRecord(
-                        self.policy.severity,
-                        collection,
-                        p.table,
-                        show_key(p.key),
-                        p.field,
-                        p.reason,
-                    )
-                )
-            for path, reason in target_problems:
-                records.append(
-                    IssueRecord(
-                        self.policy.severity,
-                        collection,
-                        self._root_table(collection),
-                        show_key(b.key),
-                        path,
-                        f"the target cannot store this value: {reason}",
-                    )
-                )
-            if self.policy.on_error == "WARN" and "_id" not in {p.field for p in b.problems}:
-                for path, _ in target_problems:
-                    drop_path(b.doc, path)
-                keep.append(b)
-        if records:
-            self.store.add_issues(self.job_id, records)
-            self.policy.count(len(records), _example(records[0]))
-        return keep
-
-
-def _example(record: IssueRecord) -> str:
-    where = f"{record.table_id} key {record.key}"
-    if record.field:
-        where += f" column {record.field}"
-    return f"{where}: {record.detail}"
 
 
 def run_snapshot_job(

@@ -37,6 +37,24 @@ jobs = sa.Table(
     sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
     sa.Column("failure", sa.Text),
     sa.Column("error_count", sa.Integer, nullable=False, default=0),
+    # Continuous jobs: what resume needs, where CDC stands, and what the CLI/UI show.
+    sa.Column("project_doc", sa.JSON),
+    sa.Column("position", sa.Text),
+    sa.Column("failed_at", sa.DateTime(timezone=True)),
+    sa.Column("request", sa.String(20)),
+    sa.Column("slot_dropped", sa.Boolean, nullable=False, default=False),
+    sa.Column("events_total", sa.BigInteger, nullable=False, default=0),
+    sa.Column("last_event_at", sa.DateTime(timezone=True)),
+    sa.Column("lag_seconds", sa.Float),
+    sa.Column("slot_lag_bytes", sa.BigInteger),
+)
+
+event_counts = sa.Table(
+    "event_counts",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("events", sa.BigInteger, nullable=False),
 )
 
 progress = sa.Table(
@@ -102,6 +120,24 @@ class StateStore:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a store file was created (additive changes only)."""
+        inspector = sa.inspect(self.engine)
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(self.engine.dialect)
+                    default = column.default.arg if column.default is not None else None
+                    tail = f" NOT NULL DEFAULT {int(default)}" if default is not None else ""
+                    with self._tx() as conn:
+                        conn.execute(
+                            sa.text(
+                                f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{tail}"
+                            )
+                        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -114,7 +150,13 @@ class StateStore:
     # --- jobs ---------------------------------------------------------------------------------
 
     def create_job(
-        self, project: str, mode: str, target_uri: str, target_db: str, options: dict[str, Any]
+        self,
+        project: str,
+        mode: str,
+        target_uri: str,
+        target_db: str,
+        options: dict[str, Any],
+        project_doc: dict[str, Any] | None = None,
     ) -> str:
         job_id = "job-" + secrets.token_hex(4)
         now = utcnow()
@@ -130,6 +172,7 @@ class StateStore:
                     target_uri=target_uri,
                     target_db=target_db,
                     options=options,
+                    project_doc=project_doc,
                     created_at=now,
                     started_at=now,
                     heartbeat_at=now,
@@ -151,6 +194,88 @@ class StateStore:
     def update_job(self, job_id: str, **values: Any) -> None:
         with self._tx() as conn:
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+
+    def beat(self, job_id: str) -> None:
+        self.update_job(job_id, heartbeat_at=utcnow())
+
+    def fail(self, job_id: str, reason: str, at: dt.datetime | None = None) -> None:
+        at = at or utcnow()
+        self.update_job(job_id, status="FAILED", failure=reason, failed_at=at, ended_at=at)
+
+    def mark_stale(
+        self, stale_after: dt.timedelta, now: dt.datetime | None = None, dead: list[str] = ()
+    ) -> list[str]:
+        """Jobs whose process died (`dead`, or a heartbeat older than `stale_after`) fail.
+
+        The failure time is the last heartbeat, so the recovery window counts from when the
+        job really stopped, not from when someone noticed.
+        """
+        now = now or utcnow()
+        found = []
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.id, jobs.c.heartbeat_at).where(
+                    jobs.c.status.in_(("RUNNING", "CANCELLING"))
+                )
+            ).all()
+            for job_id, beat in rows:
+                if beat is None:
+                    continue
+                if job_id in dead or _aware(beat) < now - stale_after:
+                    conn.execute(
+                        jobs.update()
+                        .where(jobs.c.id == job_id)
+                        .values(
+                            status="FAILED",
+                            cdc_status=sa.case(
+                                (jobs.c.cdc_status == "RUNNING", "FAILED"),
+                                else_=jobs.c.cdc_status,
+                            ),
+                            failure="stopped unexpectedly (no heartbeat since "
+                            f"{_aware(beat):%Y-%m-%d %H:%M:%S} UTC)",
+                            failed_at=_aware(beat),
+                            ended_at=_aware(beat),
+                        )
+                    )
+                    found.append(job_id)
+        return found
+
+    # --- CDC position and statistics ----------------------------------------------------------
+
+    def save_position(
+        self, job_id: str, position: str, events: int, last_event_at: dt.datetime | None
+    ) -> None:
+        """Record that every change up to `position` is durably in the target."""
+        now = utcnow()
+        minute = now.replace(second=0, microsecond=0)
+        with self._tx() as conn:
+            values: dict[str, Any] = {
+                "position": position,
+                "heartbeat_at": now,
+                "events_total": jobs.c.events_total + events,
+            }
+            if last_event_at is not None:
+                values["last_event_at"] = last_event_at
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+            if events:
+                updated = conn.execute(
+                    event_counts.update()
+                    .where(event_counts.c.job_id == job_id, event_counts.c.minute == minute)
+                    .values(events=event_counts.c.events + events)
+                ).rowcount
+                if not updated:
+                    conn.execute(
+                        event_counts.insert().values(job_id=job_id, minute=minute, events=events)
+                    )
+
+    def events_since(self, job_id: str, since: dt.datetime) -> int:
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(event_counts.c.events), 0)).where(
+                    event_counts.c.job_id == job_id, event_counts.c.minute >= since
+                )
+            ).scalar_one()
+        return int(total)
 
     # --- snapshot progress and checkpoints ----------------------------------------------------
 
@@ -232,6 +357,11 @@ class StateStore:
                 issues.select().where(issues.c.job_id == job_id).order_by(issues.c.id).limit(limit)
             ).mappings()
             return [dict(r) for r in rows]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; every time we store is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -98,10 +98,17 @@ class SqlSource(ABC):
     # --- queries ------------------------------------------------------------------------------
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._run(sql, params, rows=True)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """A statement that returns no rows (DDL, slot management)."""
+        self._run(sql, params, rows=False)
+
+    def _run(self, sql: str, params: Sequence[Any], *, rows: bool) -> list[Row]:
         try:
             with self.conn.cursor() as cur:
                 cur.execute(sql, params)
-                return list(cur.fetchall())
+                return list(cur.fetchall()) if rows else []
         except SourceError:
             raise
         except Exception as exc:

@@ -50,7 +50,9 @@ class MongoTarget:
             self.profile = TargetProfile.from_client(self.client)
         except PyMongoError as exc:
             self.client.close()
-            raise TargetError(f"cannot reach the MongoDB target {_safe(uri)}: {exc}") from None
+            raise TargetError(
+                f"cannot reach the MongoDB target {display_uri(uri)}: {exc}"
+            ) from None
         # Majority before we checkpoint: an acknowledged position must survive a failover.
         self.db = self.client.get_database(database, write_concern=WriteConcern("majority"))
         if decimals == "auto":
@@ -59,7 +61,7 @@ class MongoTarget:
 
     @property
     def uri_for_display(self) -> str:
-        return _safe(self.uri)
+        return display_uri(self.uri)
 
     def close(self) -> None:
         self.client.close()
@@ -82,6 +84,20 @@ class MongoTarget:
         (a resumed or repeated run, a CDC recompute) are replaced.
         """
         return self._write(collection, list(batch), 0)
+
+    def delete(self, collection: str, filters: Sequence[dict[str, Any]]) -> None:
+        """Remove the documents of roots that no longer exist; durable when this returns."""
+        if not filters:
+            return
+        if all(list(f) == ["_id"] for f in filters):
+            query: dict[str, Any] = {"_id": {"$in": [f["_id"] for f in filters]}}
+        else:
+            query = {"$or": list(filters)}
+        self._with_retries(lambda: self.db[collection].delete_many(query))
+
+    def clear(self, collection: str) -> None:
+        """Empty a collection, keeping its indexes (a TRUNCATE of its root table)."""
+        self._with_retries(lambda: self.db[collection].delete_many({}))
 
     def _write(self, collection: str, batch: list[Built], offset: int) -> list[WriteFailure]:
         if not batch:
@@ -167,7 +183,9 @@ class MongoTarget:
                 return call()
             except (AutoReconnect, ConnectionFailure) as exc:
                 if attempt == attempts - 1:
-                    raise TargetError(f"lost the MongoDB target {_safe(self.uri)}: {exc}") from None
+                    raise TargetError(
+                        f"lost the MongoDB target {display_uri(self.uri)}: {exc}"
+                    ) from None
                 time.sleep(delay)
                 delay *= 2
             except BulkWriteError:
@@ -213,7 +231,7 @@ def _key_of(doc: dict[str, Any], template: dict[str, Any]) -> bytes:
     return bson.encode({"k": values})
 
 
-def _safe(uri: str) -> str:
+def display_uri(uri: str) -> str:
     """The URI without its password, for messages and logs."""
     if "@" not in uri:
         return uri

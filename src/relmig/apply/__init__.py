@@ -1,0 +1,1 @@
+"""Applying changes: route them to roots, rebuild those roots, write them."""

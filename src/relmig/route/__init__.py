@@ -1,0 +1,1 @@
+"""Routing: which root documents a change affects."""

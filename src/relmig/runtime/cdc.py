@@ -1,0 +1,162 @@
+"""The CDC loop of a job: read → route → rebuild → write → checkpoint, until asked to stop.
+
+A position is saved in the state store and confirmed to the source only after every change up
+to it is durably in the target (DESIGN-NOTES §2.2). Transient losses of the source or the target
+are retried with backoff from the last checkpoint; the replay converges because recompute is
+idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from relmig.apply.applier import ChangeApplier
+from relmig.build.plan import RootPlan, compile_collection
+from relmig.errors import PositionLost, SchemaChanged, SourceError, TargetError
+from relmig.project.model import Project
+from relmig.runtime.gate import IssueGate
+from relmig.runtime.store import IssueRecord, StateStore, utcnow
+from relmig.source.capture import ChangeCapture
+from relmig.source.changes import Transaction
+from relmig.source.sql import SqlSource
+from relmig.target.writer import MongoTarget
+from relmig.transport.inprocess import InProcessTransport
+
+log = logging.getLogger(__name__)
+
+# Retry policy for a lost source or target connection: 1, 2, 4, … 32 s between attempts,
+# 8 attempts (about two minutes), reset after every successful batch. Then the job fails and
+# stays resumable for its recovery window.
+RETRY_DELAYS = (1, 2, 4, 8, 16, 32, 32, 32)
+
+
+@dataclass(slots=True)
+class CdcSettings:
+    slot_lag_warning_bytes: int = 1 << 30
+    lag_check_seconds: float = 5.0
+    idle_seconds: float = 1.0
+
+
+class Stopped(Exception):
+    """The loop ended because the user asked it to (pause, cancel or complete)."""
+
+    def __init__(self, request: str) -> None:
+        self.request = request
+
+
+def cdc_plans(project: Project, source: SqlSource, target: MongoTarget) -> list[RootPlan]:
+    # Table filters are for the snapshot only: CDC keeps every row in sync.
+    return [
+        compile_collection(project, c, source, filters=False, decimals=target.decimals)
+        for c in project.collections
+    ]
+
+
+class CdcRun:
+    def __init__(
+        self,
+        job_id: str,
+        project: Project,
+        source: SqlSource,
+        target: MongoTarget,
+        store: StateStore,
+        capture: ChangeCapture,
+        gate: IssueGate,
+        settings: CdcSettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.job_id = job_id
+        self.store = store
+        self.capture = capture
+        self.settings = settings or CdcSettings()
+        self.sleep = sleep
+        self.applier = ChangeApplier(cdc_plans(project, source, target), source, target, gate)
+        self._lag_checked = 0.0
+        self._lag_warned = False
+        self._mark: str | None = None
+
+    def run(self) -> str:
+        """Stream until a pause, cancel or complete request; return which one ended it."""
+        self.store.update_job(self.job_id, stage="CDC", cdc_status="RUNNING")
+        failures = 0
+        while True:
+            try:
+                return self._session()
+            except Stopped as stop:
+                return stop.request
+            except (SchemaChanged, PositionLost):
+                raise
+            except (SourceError, TargetError) as exc:
+                if failures >= len(RETRY_DELAYS):
+                    raise
+                delay = RETRY_DELAYS[failures]
+                failures += 1
+                log.warning("job %s: %s; retrying in %ss", self.job_id, exc, delay)
+                self.store.add_issues(
+                    self.job_id,
+                    [IssueRecord("WARNING", None, None, None, None, f"{exc}; retry in {delay}s")],
+                )
+                self.sleep(delay)
+
+    def _session(self) -> str:
+        position = self.store.job(self.job_id)["position"]
+        transport = InProcessTransport(
+            self.capture.stream(position), idle_seconds=self.settings.idle_seconds
+        )
+        try:
+            for batch in transport.batches():
+                txns = [e for e in batch if isinstance(e, Transaction)]
+                if txns:
+                    self.applier.apply(txns)
+                position = batch[-1].position
+                events = sum(len(t.changes) for t in txns)
+                last_commit = txns[-1].commit_time if txns else None
+                # Durable in the target: now, and only now, the position may move on.
+                self.store.save_position(self.job_id, position, events, last_commit)
+                transport.confirm(position)
+                self._observe(position, last_commit)
+                self._requests(position)
+        finally:
+            transport.close()
+        raise AssertionError("the change stream ended")
+
+    def _observe(self, position: str, last_commit: dt.datetime | None) -> None:
+        lag = (utcnow() - last_commit).total_seconds() if last_commit else 0.0
+        values: dict[str, object] = {"lag_seconds": max(lag, 0.0)}
+        if time.monotonic() - self._lag_checked >= self.settings.lag_check_seconds:
+            self._lag_checked = time.monotonic()
+            slot = self.capture.lag(position).bytes
+            values["slot_lag_bytes"] = slot
+            limit = self.settings.slot_lag_warning_bytes
+            if slot is not None and slot > limit and not self._lag_warned:
+                self._lag_warned = True
+                self.store.add_issues(
+                    self.job_id,
+                    [
+                        IssueRecord(
+                            "WARNING",
+                            None,
+                            None,
+                            None,
+                            None,
+                            f"the source retains {slot:,} bytes for this job "
+                            f"(warning threshold {limit:,})",
+                        )
+                    ],
+                )
+        self.store.update_job(self.job_id, **values)
+
+    def _requests(self, position: str) -> None:
+        request = self.store.job(self.job_id)["request"]
+        if request in ("PAUSE", "CANCEL"):
+            raise Stopped(request)
+        if request == "COMPLETE":
+            if self._mark is None:
+                self._mark = self.capture.mark()
+                self.store.update_job(self.job_id, cdc_status="COMPLETING")
+            elif self.capture.reached(position, self._mark):
+                raise Stopped("COMPLETE")

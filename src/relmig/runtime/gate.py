@@ -1,0 +1,105 @@
+"""The error policy at the door of the target: problems become Issues, documents pass or not.
+
+Snapshot and CDC both write through it, so a bad row is recorded with its key and reason and
+handled by FAIL/WARN/SKIP the same way whichever driver built it.
+"""
+
+from __future__ import annotations
+
+from relmig.build.builder import Built
+from relmig.project.model import Project
+from relmig.runtime.keys import show_key
+from relmig.runtime.policy import ErrorPolicy
+from relmig.runtime.store import IssueRecord, StateStore
+from relmig.target.profile import drop_path
+from relmig.target.writer import MongoTarget
+
+
+class IssueGate:
+    def __init__(
+        self,
+        project: Project,
+        target: MongoTarget,
+        store: StateStore,
+        job_id: str,
+        policy: ErrorPolicy,
+    ) -> None:
+        self.project = project
+        self.target = target
+        self.store = store
+        self.job_id = job_id
+        self.policy = policy
+
+    def write(self, collection: str, built: list[Built]) -> None:
+        """Screen, write, and record what the target refused; durable when this returns."""
+        to_write = self.screen(collection, built)
+        failures = self.target.write(collection, to_write)
+        if failures:
+            # A refused document is not in the target, whatever the policy: always an error.
+            table = self.project.collection(collection).table
+            self._record(
+                [
+                    IssueRecord(
+                        "ERROR",
+                        collection,
+                        table,
+                        show_key(to_write[f.position].key),
+                        None,
+                        f"the target refused the document: {f.reason}",
+                    )
+                    for f in failures
+                ]
+            )
+
+    def screen(self, collection: str, built: list[Built]) -> list[Built]:
+        """Record every problem and keep the documents the policy lets through."""
+        keep: list[Built] = []
+        records: list[IssueRecord] = []
+        profile = self.target.profile
+        root_table = self.project.collection(collection).table
+        severity = self.policy.severity
+        for b in built:
+            target_problems = profile.problems(b.doc)
+            if not b.problems and not target_problems:
+                keep.append(b)
+                continue
+            for p in b.problems:
+                records.append(
+                    IssueRecord(
+                        self.policy.severity,
+                        collection,
+                        p.table,
+                        show_key(p.key),
+                        p.field,
+                        p.reason,
+                    )
+                )
+            for path, reason in target_problems:
+                records.append(
+                    IssueRecord(
+                        severity,
+                        collection,
+                        root_table,
+                        show_key(b.key),
+                        path,
+                        f"the target cannot store this value: {reason}",
+                    )
+                )
+            if self.policy.on_error == "WARN" and "_id" not in {p.field for p in b.problems}:
+                for path, _ in target_problems:
+                    drop_path(b.doc, path)
+                keep.append(b)
+        self._record(records)
+        return keep
+
+    def _record(self, records: list[IssueRecord]) -> None:
+        if records:
+            self.store.add_issues(self.job_id, records)
+            self.policy.count(len(records), _example(records[0]))
+
+
+def _example(record: IssueRecord) -> str:
+    where = f"{record.table_id} key {record.key}"
+    if record.field:
+        where += f" column {record.field}"
+    return f"{where}: {record.detail}"

@@ -1,0 +1,470 @@
+"""Job lifecycle: start, run, pause, resume, cancel, complete, and recovery after a crash.
+
+Every control action goes through the state store, so it works the same whether the job runs
+in this process (the server), in another one (`relmig jobs pause` while `relmig run` streams),
+or in none (resuming a job whose process died). A running job beats a heartbeat; any process
+that opens the store through a JobManager marks jobs whose process died FAILED, and such a job
+stays resumable for its recovery window (24 h by default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from relmig.errors import PositionLost, RelmigError
+from relmig.project.model import Project
+from relmig.runtime.cdc import CdcRun, cdc_plans
+from relmig.runtime.gate import IssueGate
+from relmig.runtime.policy import ErrorPolicy, OnError
+from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun
+from relmig.runtime.store import IssueRecord, StateStore, utcnow
+from relmig.source.capture import ChangeCapture, fix_script, open_capture
+from relmig.source.connect import open_source
+from relmig.target.writer import MongoTarget, display_uri
+from relmig.verify.compare import verify
+
+Mode = Literal["snapshot", "continuous", "cdc-only"]
+Clock = Callable[[], dt.datetime]
+
+HEARTBEAT_SECONDS = 2.0
+STALE_AFTER = dt.timedelta(seconds=30)
+ACTIVE = ("RUNNING", "CANCELLING")
+
+
+class JobError(RelmigError):
+    """A request the job's state does not allow; `kind` maps to an HTTP status in the API."""
+
+    def __init__(self, message: str, kind: Literal["not_found", "conflict", "invalid"]) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(slots=True)
+class JobOptions:
+    mode: Mode = "continuous"
+    drop: bool = False
+    on_error: OnError = "FAIL"
+    max_errors: int | None = None
+    verify: bool = False
+    batch_size: int = 1000
+    recovery_hours: float = 24.0
+    drop_slot_after_window: bool = True
+
+
+ProgressCallback = Callable[[str, int, int | None], None]
+
+
+class JobManager:
+    def __init__(self, store: StateStore, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.clock = clock
+        self._threads: dict[str, threading.Thread] = {}
+        self.recover_stale()
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        job = self.store.job(job_id)
+        if job is None:
+            raise JobError(f"no job {job_id!r} in the state store {self.store.url}", "not_found")
+        return job
+
+    def list(self) -> list[dict[str, Any]]:
+        self.recover_stale()
+        return [self.describe(j["id"]) for j in self.store.list_jobs()]
+
+    def describe(self, job_id: str) -> dict[str, Any]:
+        job = self.job(job_id)
+        now = self.clock()
+        out = {k: v for k, v in job.items() if k not in ("project_doc", "request")}
+        out["options"] = job["options"]
+        out["stats"] = {
+            "events_total": job["events_total"],
+            "events_last_minute": self.store.events_since(job_id, now - dt.timedelta(minutes=1)),
+            "events_last_hour": self.store.events_since(job_id, now - dt.timedelta(hours=1)),
+            "last_event_at": job["last_event_at"],
+            "lag_seconds": job["lag_seconds"],
+            "slot_lag_bytes": job["slot_lag_bytes"],
+        }
+        out["progress"] = self.store.progress_of(job_id)
+        resumable, deadline, reason = self._resumability(job, now)
+        out.update(resumable=resumable, resume_deadline=deadline, not_resumable_reason=reason)
+        out["pending_request"] = job["request"]
+        return out
+
+    def _resumability(
+        self, job: dict[str, Any], now: dt.datetime
+    ) -> tuple[bool, dt.datetime | None, str | None]:
+        status = job["status"]
+        if status == "PAUSED":
+            return True, None, None
+        if status != "FAILED":
+            return False, None, f"the job is {status}"
+        if job["mode"] == "snapshot":
+            return True, None, None
+        if job["slot_dropped"]:
+            return False, None, "its replication position was released; start a new job"
+        failed_at = _aware(job["failed_at"] or job["ended_at"] or job["created_at"])
+        deadline = failed_at + dt.timedelta(hours=job["options"].get("recovery_hours", 24.0))
+        if now > deadline:
+            return (
+                False,
+                deadline,
+                (f"its recovery window ended at {deadline:%Y-%m-%d %H:%M} UTC; start a new job"),
+            )
+        return True, deadline, None
+
+    # --- recovery -----------------------------------------------------------------------------
+
+    def recover_stale(self) -> list[str]:
+        """Mark jobs FAILED whose process is gone: a dead local pid, or a stale heartbeat."""
+        me = socket.gethostname()
+        dead = []
+        for job in self.store.list_jobs():
+            if job["status"] not in ACTIVE or job["id"] in self._threads:
+                continue
+            host, _, pid = (job["options"] or {}).get("owner", "").partition(":")
+            if host == me and pid.isdigit() and not _pid_alive(int(pid)):
+                dead.append(job["id"])
+        return self.store.mark_stale(STALE_AFTER, self.clock(), dead=dead)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def check(self, project: Project, password: str | None = None) -> str | None:
+        """The fix script if CDC prerequisites are missing, else None."""
+        capture = open_capture(project, "check", password)
+        try:
+            missing = capture.check()
+        finally:
+            capture.source.close()
+        return fix_script(missing) if missing else None
+
+    def create(
+        self,
+        project: Project,
+        target_uri: str,
+        target_db: str,
+        options: JobOptions,
+        password: str | None = None,
+    ) -> str:
+        """Record a new job after checking what it needs; `run` or `start` executes it."""
+        if options.mode != "snapshot":
+            script = self.check(project, password)
+            if script:
+                raise JobError(
+                    "the source is not ready for CDC, so a "
+                    f"{options.mode} job cannot start. Missing:\n{script}",
+                    "invalid",
+                )
+        self._refuse_overlap(project, target_uri, target_db)
+        job_id = self.store.create_job(
+            project.name,
+            options.mode,
+            display_uri(target_uri),
+            target_db,
+            {**asdict(options), "target_uri_has_secret": display_uri(target_uri) != target_uri},
+            project.model_dump(mode="json", by_alias=True),
+        )
+        self.store.update_job(
+            job_id, stage="SNAPSHOT" if options.mode != "cdc-only" else "CDC", status="PAUSED"
+        )
+        return job_id
+
+    def _refuse_overlap(self, project: Project, target_uri: str, target_db: str) -> None:
+        """Two live jobs writing the same collections would undo each other's work."""
+        mine = {c.name for c in project.collections}
+        for job in self.store.list_jobs():
+            if job["status"] not in (*ACTIVE, "PAUSED") or job["target_db"] != target_db:
+                continue
+            if job["target_uri"] != display_uri(target_uri) or not job["project_doc"]:
+                continue
+            theirs = {c["name"] for c in job["project_doc"].get("collections", [])}
+            shared = sorted(mine & theirs)
+            if shared:
+                raise JobError(
+                    f"job {job['id']} ({job['status']}) already writes {', '.join(shared)} in "
+                    f"{target_db}; cancel or complete it first",
+                    "conflict",
+                )
+
+    def start(
+        self,
+        project: Project,
+        target_uri: str,
+        target_db: str,
+        options: JobOptions,
+        password: str | None = None,
+    ) -> str:
+        """Create and run a job on a background thread (the server's way)."""
+        job_id = self.create(project, target_uri, target_db, options, password)
+        self._spawn(job_id, target_uri, password)
+        return job_id
+
+    def resume(
+        self, job_id: str, target_uri: str | None = None, password: str | None = None
+    ) -> None:
+        self._prepare_resume(job_id)
+        self._spawn(job_id, self._target_uri(job_id, target_uri), password)
+
+    def pause(self, job_id: str) -> None:
+        job = self.job(job_id)
+        if job["status"] != "RUNNING" or job["mode"] == "snapshot":
+            raise JobError(
+                f"job {job_id} is {job['status']} ({job['mode']}); only a RUNNING continuous or "
+                "cdc-only job can be paused",
+                "conflict",
+            )
+        self.store.update_job(job_id, request="PAUSE")
+
+    def cancel(self, job_id: str, password: str | None = None) -> None:
+        job = self.job(job_id)
+        if job["status"] in ("COMPLETED", "CANCELLED"):
+            raise JobError(f"job {job_id} is already {job['status']}", "conflict")
+        if job["status"] in ACTIVE:
+            self.store.update_job(job_id, request="CANCEL", status="CANCELLING")
+            return
+        # Nothing runs it: clean up here.
+        self._cleanup(job_id, password)
+        self.store.update_job(
+            job_id,
+            status="CANCELLED",
+            cdc_status="NOT_STARTED" if job["cdc_status"] == "NOT_STARTED" else "COMPLETED",
+            ended_at=self.clock(),
+        )
+
+    def complete(
+        self, job_id: str, target_uri: str | None = None, password: str | None = None
+    ) -> None:
+        job = self.job(job_id)
+        if job["mode"] == "snapshot" or job["status"] in ("COMPLETED", "CANCELLED"):
+            raise JobError(
+                f"job {job_id} is {job['status']} ({job['mode']}); only a continuous or "
+                "cdc-only job that has not ended can be completed",
+                "conflict",
+            )
+        if job["status"] in ACTIVE:
+            self.store.update_job(job_id, request="COMPLETE")
+            return
+        self._prepare_resume(job_id)
+        self.store.update_job(job_id, request="COMPLETE")
+        self._spawn(job_id, self._target_uri(job_id, target_uri), password)
+
+    def wait(self, job_id: str, timeout: float | None = None) -> None:
+        thread = self._threads.get(job_id)
+        if thread is not None:
+            thread.join(timeout)
+
+    # --- running ------------------------------------------------------------------------------
+
+    def _prepare_resume(self, job_id: str) -> None:
+        job = self.job(job_id)
+        ok, _, reason = self._resumability(job, self.clock())
+        if not ok:
+            if reason and "recovery window" in reason:
+                reason = self._expire(job, reason)
+            raise JobError(f"job {job_id} cannot be resumed: {reason}", "conflict")
+
+    def _expire(self, job: dict[str, Any], reason: str) -> str:
+        """Past the window: release the slot (unless configured not to) so WAL is not kept."""
+        if not job["options"].get("drop_slot_after_window", True) or job["slot_dropped"]:
+            return reason
+        try:
+            self._cleanup(job["id"], None)
+        except RelmigError as exc:
+            return f"{reason} (could not drop its replication slot: {exc})"
+        return reason + "; its replication slot was dropped so the source stops retaining WAL"
+
+    def _cleanup(self, job_id: str, password: str | None) -> None:
+        job = self.job(job_id)
+        if job["mode"] != "snapshot" and not job["slot_dropped"]:
+            capture = open_capture(Project.model_validate(job["project_doc"]), job_id, password)
+            try:
+                capture.cleanup()
+            finally:
+                capture.source.close()
+            self.store.update_job(job_id, slot_dropped=True)
+
+    def _target_uri(self, job_id: str, given: str | None) -> str:
+        job = self.job(job_id)
+        if given:
+            return given
+        if job["options"].get("target_uri_has_secret"):
+            env = os.environ.get("RELMIG_TARGET_URI")
+            if env:
+                return env
+            raise JobError(
+                f"job {job_id}'s target URI has a password, which relmig does not store; "
+                "pass the target URI again (--target or RELMIG_TARGET_URI)",
+                "invalid",
+            )
+        return str(job["target_uri"])
+
+    def _spawn(self, job_id: str, target_uri: str, password: str | None) -> None:
+        self._claim(job_id)
+        thread = threading.Thread(
+            target=self.run,
+            args=(job_id, target_uri, password),
+            name=f"relmig-{job_id}",
+            daemon=True,
+        )
+        self._threads[job_id] = thread
+        thread.start()
+
+    def _claim(self, job_id: str) -> None:
+        job = self.job(job_id)
+        if job["status"] in ACTIVE and job["heartbeat_at"] is not None:
+            beat = _aware(job["heartbeat_at"])
+            if self.clock() - beat < STALE_AFTER:
+                raise JobError(f"job {job_id} is already running", "conflict")
+        options = {**job["options"], "owner": f"{socket.gethostname()}:{os.getpid()}"}
+        self.store.update_job(
+            job_id,
+            status="RUNNING",
+            cdc_status=job["cdc_status"] if job["cdc_status"] != "FAILED" else "RUNNING",
+            failure=None,
+            ended_at=None,
+            heartbeat_at=utcnow(),
+            options=options,
+            request=job["request"] if job["request"] == "COMPLETE" else None,
+        )
+
+    def run(
+        self,
+        job_id: str,
+        target_uri: str,
+        password: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> str:
+        """Run the job on this thread until it ends or is paused; returns its status."""
+        if self.job(job_id)["status"] != "RUNNING":
+            self._claim(job_id)
+        stop_beat = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(job_id, stop_beat), daemon=True)
+        beat.start()
+        try:
+            return self._execute(job_id, target_uri, password, on_progress)
+        except BaseException as exc:
+            failure = str(exc) or type(exc).__name__
+            job = self.store.job(job_id) or {}
+            self.store.fail(job_id, failure, utcnow())
+            if job.get("cdc_status") in ("RUNNING", "COMPLETING"):
+                self.store.update_job(job_id, cdc_status="FAILED")
+            if isinstance(exc, PositionLost):
+                self.store.update_job(job_id, slot_dropped=True)
+            if isinstance(exc, RelmigError):
+                return "FAILED"
+            raise
+        finally:
+            stop_beat.set()
+            beat.join()
+            self._threads.pop(job_id, None)
+
+    def _beat(self, job_id: str, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            self.store.beat(job_id)
+
+    def _execute(
+        self,
+        job_id: str,
+        target_uri: str,
+        password: str | None,
+        on_progress: ProgressCallback | None,
+    ) -> str:
+        job = self.job(job_id)
+        project = Project.model_validate(job["project_doc"])
+        opts = job["options"]
+        source = open_source(project.source, password)
+        target = MongoTarget(target_uri, job["target_db"])
+        capture: ChangeCapture | None = None
+        try:
+            policy = ErrorPolicy(opts["on_error"], opts["max_errors"])
+            gate = IssueGate(project, target, self.store, job_id, policy)
+            if job["mode"] != "snapshot":
+                capture = open_capture(project, job_id, password)
+                if job["position"] is None:
+                    self.store.update_job(job_id, position=capture.start())
+            if job["stage"] == "SNAPSHOT":
+                snapshot = SnapshotOptions(
+                    drop=opts["drop"],
+                    on_error=opts["on_error"],
+                    max_errors=opts["max_errors"],
+                    batch_size=opts["batch_size"],
+                )
+                run = SnapshotRun(
+                    project, source, target, self.store, job_id, snapshot, on_progress
+                )
+                run.policy = policy
+                run.gate = gate
+                run.run(resume=bool(self.store.progress_of(job_id)))
+                if capture is None:
+                    return self._finish(job_id, "COMPLETED", project, source, target)
+                self.store.update_job(job_id, stage="CDC")
+            elif job["position"] is None or job["events_total"] == 0:
+                # cdc-only: the target's collections and indexes, as a snapshot would make them.
+                target.prepare(cdc_plans(project, source, target), drop=opts["drop"])
+            assert capture is not None
+            ended = CdcRun(job_id, project, source, target, self.store, capture, gate).run()
+            if ended == "PAUSE":
+                self.store.update_job(job_id, status="PAUSED", cdc_status="PAUSED", request=None)
+                return "PAUSED"
+            capture.cleanup()
+            self.store.update_job(job_id, slot_dropped=True)
+            if ended == "CANCEL":
+                self.store.update_job(
+                    job_id,
+                    status="CANCELLED",
+                    cdc_status="COMPLETED",
+                    request=None,
+                    ended_at=utcnow(),
+                )
+                return "CANCELLED"
+            self.store.update_job(job_id, cdc_status="COMPLETED", request=None)
+            return self._finish(job_id, "COMPLETED", project, source, target)
+        finally:
+            if capture is not None:
+                capture.source.close()
+            source.close()
+            target.close()
+
+    def _finish(
+        self, job_id: str, status: str, project: Project, source: Any, target: MongoTarget
+    ) -> str:
+        if self.job(job_id)["options"].get("verify"):
+            report = verify(project, source, target)
+            if not report.ok:
+                bad = [c.name for c in report.collections if not c.ok]
+                self.store.add_issues(
+                    job_id,
+                    [
+                        IssueRecord(
+                            "ERROR",
+                            None,
+                            None,
+                            None,
+                            None,
+                            f"verify: the target differs from the source in {', '.join(bad)}",
+                        )
+                    ],
+                )
+        self.store.update_job(job_id, status=status, stage="DONE", ended_at=utcnow())
+        return status
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,92 @@
+"""What a CDC job needs from a source, behind one interface (Debezium's connector, in small).
+
+Each database has its implementation: PostgreSQL (`pg_capture`: publication + pgoutput slot) and
+MySQL/MariaDB (`binlog`: GTID or file:position). The job runtime only talks to this class.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from relmig.project.model import Project
+from relmig.source.changes import ChangeStream
+
+
+@dataclass(slots=True)
+class Prerequisite:
+    """One CDC prerequisite that does not hold, and the SQL that fixes it (None: not SQL)."""
+
+    name: str  # e.g. "wal_level", "replica identity of public.orders"
+    problem: str  # what is wrong, in the user's terms
+    fix: str | None  # SQL statement(s), or None when it needs a config file / restart
+    note: str | None = None  # e.g. "needs a server restart"
+
+
+@dataclass(slots=True)
+class SourceLag:
+    seconds: float | None  # commit time of the newest source change minus now, when known
+    bytes: int | None  # WAL retained for the slot / binlog bytes behind
+
+
+class ChangeCapture(ABC):
+    """CDC for one job: named after the job, so that several jobs never share a slot."""
+
+    def __init__(self, project: Project, job_id: str, password: str | None = None) -> None:
+        self.project = project
+        self.job_id = job_id
+        self.password = password
+
+    @abstractmethod
+    def check(self) -> list[Prerequisite]:
+        """Every missing prerequisite for CDC of the project's mapped tables (empty: ready)."""
+
+    @abstractmethod
+    def start(self) -> str:
+        """Create what the job reads from (slot, publication) and return the position to
+        stream from. Called *before* the snapshot starts, so nothing committed after the
+        snapshot's reads is missed; changes that overlap the snapshot only cause recomputes."""
+
+    @abstractmethod
+    def stream(self, position: str) -> ChangeStream:
+        """Changes committed after `position`, for the project's mapped tables."""
+
+    @abstractmethod
+    def position_problem(self, position: str) -> str | None:
+        """Why the source can no longer stream from `position` (slot gone or invalidated,
+        binlog purged), or None if it can."""
+
+    @abstractmethod
+    def lag(self, position: str) -> SourceLag: ...
+
+    @abstractmethod
+    def mark(self) -> str:
+        """A position the stream will reach once everything committed so far has arrived
+        (what "Complete CDC" drains to)."""
+
+    @abstractmethod
+    def reached(self, position: str, mark: str) -> bool:
+        """Whether an applied `position` is at or past `mark`."""
+
+    @abstractmethod
+    def cleanup(self) -> None:
+        """Drop what `start` created; safe to call twice."""
+
+
+def fix_script(missing: list[Prerequisite]) -> str:
+    """Relational Migrator's "Generate Script": the SQL that fixes what `check` found."""
+    lines = ["-- relmig: CDC prerequisites"]
+    for p in missing:
+        lines.append(f"-- {p.name}: {p.problem}" + (f" ({p.note})" if p.note else ""))
+        lines.append(p.fix if p.fix else "-- (not fixable in SQL; see above)")
+    return "\n".join(lines) + "\n"
+
+
+def open_capture(project: Project, job_id: str, password: str | None = None) -> ChangeCapture:
+    if project.source.dialect == "postgresql":
+        from relmig.source.pg_capture import PostgresCapture
+
+        return PostgresCapture(project, job_id, password)
+    from relmig.source.binlog import BinlogCapture
+
+    return BinlogCapture(project, job_id, password)

@@ -1,0 +1,485 @@
+"""PostgreSQL change capture: a publication and a pgoutput slot per job, read with psycopg2.
+
+psycopg 3 has no replication protocol, so the stream uses psycopg2's
+LogicalReplicationConnection while every query (catalog checks, row loading context,
+heartbeats) uses psycopg 3 (DESIGN-NOTES §4).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import select
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import psycopg2
+from psycopg2.extras import LogicalReplicationConnection
+
+from relmig.errors import PositionLost, SchemaChanged, SourceError
+from relmig.project.model import Project
+from relmig.route.images import before_image_columns
+from relmig.source import pgoutput as pg
+from relmig.source.capture import ChangeCapture, Prerequisite, SourceLag
+from relmig.source.changes import (
+    ChangeStream,
+    Heartbeat,
+    RowChange,
+    TableTruncate,
+    Transaction,
+)
+from relmig.source.postgres import PostgresSource
+from relmig.source.postgres_types import configure_connection
+
+HEARTBEAT_PREFIX = "relmig.heartbeat"
+
+
+def lsn_to_str(lsn: int) -> str:
+    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+
+
+def str_to_lsn(text: str) -> int:
+    hi, lo = text.split("/")
+    return (int(hi, 16) << 32) | int(lo, 16)
+
+
+def slot_name(job_id: str) -> str:
+    """Slot and publication share the job's name, so a leftover one is easy to trace."""
+    return "relmig_" + re.sub(r"[^a-z0-9_]", "_", job_id.lower())
+
+
+class PostgresCapture(ChangeCapture):
+    def __init__(self, project: Project, job_id: str, password: str | None = None) -> None:
+        super().__init__(project, job_id, password)
+        self.source = PostgresSource(project.source, password)
+        self.name = slot_name(job_id)
+        self.tables = _mapped_tables(project)
+
+    # --- prerequisites ------------------------------------------------------------------------
+
+    def check(self) -> list[Prerequisite]:
+        s = self.source
+        missing: list[Prerequisite] = []
+        settings = dict(
+            s.fetch(
+                "SELECT name, setting FROM pg_settings WHERE name IN "
+                "('wal_level', 'max_replication_slots', 'max_wal_senders')"
+            )
+        )
+        if settings.get("wal_level") != "logical":
+            missing.append(
+                Prerequisite(
+                    "wal_level",
+                    f"wal_level is {settings.get('wal_level')!r}, CDC needs 'logical'",
+                    "ALTER SYSTEM SET wal_level = 'logical';",
+                    "takes effect after a server restart",
+                )
+            )
+        for name in ("max_replication_slots", "max_wal_senders"):
+            if int(settings.get(name, 0)) < 1:
+                missing.append(
+                    Prerequisite(
+                        name,
+                        f"{name} is {settings.get(name)}, CDC needs at least one free",
+                        f"ALTER SYSTEM SET {name} = 10;",
+                        "takes effect after a server restart",
+                    )
+                )
+        user = s.settings.user
+        (can_replicate,) = s.fetch(
+            "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user"
+        )[0]
+        if not can_replicate:
+            missing.append(
+                Prerequisite(
+                    "REPLICATION role attribute",
+                    f"role {user} cannot open a replication connection",
+                    f"ALTER ROLE {s.quote(user)} WITH REPLICATION;",
+                )
+            )
+        needs_full = before_image_columns(self.project)
+        for table_id in self.tables:
+            table = self.project.table(table_id)
+            rows = s.fetch(
+                "SELECT c.relreplident, pg_has_role(c.relowner, 'USAGE'), "
+                "has_table_privilege(c.oid, 'SELECT') FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s",
+                (table.schema_, table.name),
+            )
+            qualified = s.qualified(table)
+            if not rows:
+                missing.append(Prerequisite(f"table {table_id}", "does not exist", None))
+                continue
+            identity, owner, can_select = rows[0]
+            if not table.primary_key and identity != "f":
+                missing.append(
+                    Prerequisite(
+                        f"primary key of {table_id}",
+                        "the table has no primary key, so its rows cannot be addressed",
+                        f"ALTER TABLE {qualified} ADD PRIMARY KEY (...);",
+                    )
+                )
+            if identity == "n" or (table_id in needs_full and identity != "f"):
+                why = (
+                    "updates and deletes would fail at the source"
+                    if identity == "n"
+                    else "an embedded table needs its whole old row to find the documents "
+                    f"that held it (columns {', '.join(needs_full[table_id])})"
+                )
+                missing.append(
+                    Prerequisite(
+                        f"replica identity of {table_id}",
+                        f"REPLICA IDENTITY is {_IDENTITY[identity]}: {why}",
+                        f"ALTER TABLE {qualified} REPLICA IDENTITY FULL;",
+                    )
+                )
+            if not owner:
+                missing.append(
+                    Prerequisite(
+                        f"ownership of {table_id}",
+                        f"role {user} does not own the table, so it cannot add it to a publication",
+                        f"ALTER TABLE {qualified} OWNER TO {s.quote(user)};",
+                    )
+                )
+            if not can_select:
+                missing.append(
+                    Prerequisite(
+                        f"SELECT on {table_id}",
+                        f"role {user} cannot read the table",
+                        f"GRANT SELECT ON {qualified} TO {s.quote(user)};",
+                    )
+                )
+        return missing
+
+    # --- slot and publication -----------------------------------------------------------------
+
+    def start(self) -> str:
+        s = self.source
+        published = ", ".join(s.qualified(self.project.table(t)) for t in self.tables)
+        if not s.fetch("SELECT 1 FROM pg_publication WHERE pubname = %s", (self.name,)):
+            s.execute(f"CREATE PUBLICATION {s.quote(self.name)} FOR TABLE {published}")
+        row = s.fetch(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+            (self.name,),
+        )
+        if row:
+            return str(row[0][0])
+        (lsn,) = s.fetch(
+            "SELECT lsn::text FROM pg_create_logical_replication_slot(%s, 'pgoutput')",
+            (self.name,),
+        )[0]
+        return str(lsn)
+
+    def cleanup(self) -> None:
+        s = self.source
+        s.fetch(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE slot_name = %s AND NOT active",
+            (self.name,),
+        )
+        s.execute(f"DROP PUBLICATION IF EXISTS {s.quote(self.name)}")
+
+    def position_problem(self, position: str) -> str | None:
+        rows = self.source.fetch(
+            "SELECT wal_status, confirmed_flush_lsn::text FROM pg_replication_slots "
+            "WHERE slot_name = %s",
+            (self.name,),
+        )
+        if not rows:
+            return (
+                f"the replication slot {self.name} no longer exists on the {self.source.where}, "
+                "so the changes since the last checkpoint are gone; start a new job"
+            )
+        status, confirmed = rows[0]
+        if status == "lost":
+            return (
+                f"the replication slot {self.name} was invalidated (the server removed WAL it "
+                "needed, see max_slot_wal_keep_size); start a new job"
+            )
+        if confirmed and str_to_lsn(confirmed) > str_to_lsn(position):
+            return (
+                f"the replication slot {self.name} is at {confirmed}, past the job's checkpoint "
+                f"{position}; changes in between cannot be replayed; start a new job"
+            )
+        return None
+
+    def lag(self, position: str) -> SourceLag:
+        rows = self.source.fetch(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
+            "FROM pg_replication_slots WHERE slot_name = %s",
+            (self.name,),
+        )
+        return SourceLag(None, int(rows[0][0]) if rows and rows[0][0] is not None else None)
+
+    def mark(self) -> str:
+        # The message's transaction commits after it, so its end LSN is past this one.
+        (lsn,) = self.source.fetch(
+            "SELECT pg_logical_emit_message(true, %s, '')::text", (HEARTBEAT_PREFIX,)
+        )[0]
+        return str(lsn)
+
+    def reached(self, position: str, mark: str) -> bool:
+        return str_to_lsn(position) >= str_to_lsn(mark)
+
+    def stream(self, position: str) -> ChangeStream:
+        problem = self.position_problem(position)
+        if problem:
+            raise PositionLost(problem)
+        return PgOutputStream(self, str_to_lsn(position))
+
+
+_IDENTITY = {"d": "DEFAULT", "n": "NOTHING", "f": "FULL", "i": "USING INDEX"}
+
+
+def _mapped_tables(project: Project) -> list[str]:
+    """Every table a collection reads, root or embedded, in project order."""
+    used: set[str] = set()
+
+    def visit(table: str, embeds: list[Any]) -> None:
+        used.add(table)
+        for e in embeds:
+            visit(e.table, e.embeds)
+
+    for c in project.collections:
+        visit(c.table, c.embeds)
+    return [t.id for t in project.tables if t.id in used]
+
+
+class PgOutputStream(ChangeStream):
+    """Committed transactions from a pgoutput slot, with protocol v2 streaming.
+
+    Large transactions arrive in chunks (Stream Start … Stream Stop) and are buffered per xid
+    until their Stream Commit; an abort drops them, or only a subtransaction's part. Feedback
+    is sent on this thread: `confirm` only records the position.
+    """
+
+    def __init__(
+        self, capture: PostgresCapture, start_lsn: int, heartbeat_seconds: float = 10.0
+    ) -> None:
+        self.capture = capture
+        self.heartbeat_seconds = heartbeat_seconds
+        self._last_position = lsn_to_str(start_lsn)
+        self.source = capture.source
+        self.table_ids = set(capture.tables)
+        self.start_lsn = start_lsn
+        self._confirmed = start_lsn
+        self._sent = -1
+        self._lock = threading.Lock()
+        self._columns = self._catalog_columns()
+        self._context = psycopg.connect(**_psycopg_kwargs(self.source), autocommit=True)
+        configure_connection(self._context)
+        self._conn = self._connect()
+        self.cur = self._conn.cursor()
+        self.cur.start_replication(
+            slot_name=capture.name,
+            decode=False,
+            start_lsn=start_lsn,
+            options={
+                "proto_version": "2",
+                "publication_names": capture.name,
+                "streaming": "on",
+                "messages": "true",
+            },
+        )
+        self.relations = pg.RelationCache()
+        self.loader = pg.RowLoader(self._context)
+        self.decoder = pg.Decoder()
+
+    def _connect(self) -> Any:
+        s = self.source
+        try:
+            return psycopg2.connect(
+                host=s.settings.host,
+                port=s.port,
+                dbname=s.settings.database,
+                user=s.settings.user,
+                password=s.password,
+                connection_factory=LogicalReplicationConnection,
+                connect_timeout=10,
+                application_name=f"relmig {self.capture.job_id}",
+                options=pg.STREAM_SESSION_OPTIONS,
+            )
+        except psycopg2.Error as exc:
+            raise SourceError(
+                f"cannot open a replication connection to the {s.where}: "
+                f"{str(exc).strip().splitlines()[0]}"
+            ) from None
+
+    def _catalog_columns(self) -> dict[str, set[str]]:
+        """Mapped columns that exist now; a project column missing means DDL since import."""
+        out: dict[str, set[str]] = {}
+        for table_id in self.table_ids:
+            table = self.capture.project.table(table_id)
+            rows = self.source.fetch(
+                "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                "AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+                (table.schema_, table.name),
+            )
+            present = {r[0] for r in rows}
+            gone = [c.name for c in table.columns if c.name not in present]
+            if gone:
+                raise SchemaChanged(
+                    _ddl_message(table_id, f"column(s) {', '.join(gone)} are gone")
+                )
+            out[table_id] = present
+        return out
+
+    def confirm(self, position: str) -> None:
+        with self._lock:
+            self._confirmed = max(self._confirmed, str_to_lsn(position))
+
+    def close(self) -> None:
+        for closer in (self._conn.close, self._context.close):
+            with contextlib.suppress(Exception):
+                closer()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _feedback(self) -> None:
+        with self._lock:
+            confirmed = self._confirmed
+        if confirmed != self._sent:
+            self.cur.send_feedback(flush_lsn=confirmed, reply=True, force=True)
+            self._sent = confirmed
+        else:
+            self.cur.send_feedback()
+
+    def events(self, idle_seconds: float = 1.0) -> Iterator[Transaction | Heartbeat]:
+        pending: list[RowChange | TableTruncate] = []
+        streamed: dict[int, list[tuple[int | None, RowChange | TableTruncate]]] = {}
+        top_xid: int | None = None
+        last_yield = last_beat = time.monotonic()
+        try:
+            while True:
+                self._feedback()
+                msg = self.cur.read_message()
+                if msg is None:
+                    now = time.monotonic()
+                    if now - last_beat >= self.heartbeat_seconds:
+                        last_beat = now
+                        self._emit_heartbeat()
+                    if now - last_yield >= idle_seconds:
+                        last_yield = now
+                        yield Heartbeat(self._last_position, dt.datetime.now(dt.UTC))
+                    select.select([self._conn], [], [], min(idle_seconds, 0.5))
+                    continue
+                m = self.decoder.decode(msg.payload)
+                kind = type(m)
+                if kind is pg.Begin:
+                    pending = []
+                elif kind is pg.Commit:
+                    if m.end_lsn > self.start_lsn:
+                        last_yield = time.monotonic()
+                        self._last_position = lsn_to_str(m.end_lsn)
+                        yield Transaction(self._last_position, m.commit_time, pending)
+                    pending = []
+                elif kind is pg.StreamStart:
+                    top_xid = m.xid
+                    streamed.setdefault(m.xid, [])
+                elif kind is pg.StreamStop:
+                    top_xid = None
+                elif kind is pg.StreamCommit:
+                    changes = [c for _, c in streamed.pop(m.xid, [])]
+                    if m.end_lsn > self.start_lsn:
+                        last_yield = time.monotonic()
+                        self._last_position = lsn_to_str(m.end_lsn)
+                        yield Transaction(self._last_position, m.commit_time, changes)
+                elif kind is pg.StreamAbort:
+                    if m.subxid == m.xid:
+                        streamed.pop(m.xid, None)
+                    else:
+                        streamed[m.xid] = [e for e in streamed.get(m.xid, []) if e[0] != m.subxid]
+                elif kind is pg.Relation:
+                    self._relation(m)
+                elif kind in (pg.Insert, pg.Update, pg.Delete, pg.Truncate):
+                    change = self._change(m)
+                    if change is None:
+                        continue
+                    if top_xid is not None:
+                        streamed[top_xid].append((m.xid, change))
+                    else:
+                        pending.append(change)
+        except psycopg2.Error as exc:
+            raise SourceError(
+                f"lost the replication stream from the {self.source.where}: "
+                f"{str(exc).strip().splitlines()[0]}"
+            ) from None
+
+    def _emit_heartbeat(self) -> None:
+        """A tiny transactional message in the WAL, like Debezium's heartbeat action query.
+
+        Published tables can be idle while the server writes WAL for others; the message comes
+        back as an empty transaction whose position we confirm, so the slot keeps advancing
+        and retains no WAL for nothing (DESIGN-NOTES §2.1).
+        """
+        self._context.execute("SELECT pg_logical_emit_message(true, %s, '')", (HEARTBEAT_PREFIX,))
+
+    def _relation(self, rel: pg.Relation) -> None:
+        table_id = f"{rel.namespace}.{rel.name}"
+        if table_id in self.table_ids:
+            table = self.capture.project.table(table_id)
+            now = {c.name for c in rel.columns}
+            gone = [c.name for c in table.columns if c.name not in now]
+            if gone:
+                raise SchemaChanged(
+                    _ddl_message(table_id, f"column(s) {', '.join(gone)} dropped or renamed")
+                )
+        self.relations.add(rel)
+
+    def _change(self, m: Any) -> RowChange | TableTruncate | None:
+        if isinstance(m, pg.Truncate):
+            tables = [self._table_id(self.relations[r]) for r in m.relation_ids]
+            mapped = [t for t in tables if t in self.table_ids]
+            return TableTruncate(mapped) if mapped else None
+        rel = self.relations[m.relation_id]
+        table_id = self._table_id(rel)
+        if table_id not in self.table_ids:
+            return None
+        if isinstance(m, pg.Insert):
+            return RowChange(table_id, "c", None, self.loader.load(rel, m.new))
+        if isinstance(m, pg.Update):
+            before = self._old(rel, m.old, m.old_kind) if m.old is not None else None
+            after = self.loader.load(rel, m.new)
+            if before is not None and pg.UNCHANGED in after.values():
+                for name, value in after.items():
+                    if value is pg.UNCHANGED and name in before:
+                        after[name] = before[name]
+            return RowChange(table_id, "u", before, after)
+        return RowChange(table_id, "d", self._old(rel, m.old, m.old_kind), None)
+
+    def _old(self, rel: pg.Relation, data: pg.TupleData, kind: str | None) -> dict[str, Any]:
+        row = self.loader.load(rel, data)
+        if kind == "K":  # key columns only; the others are nulls that mean "not sent"
+            keys = {c.name for c in rel.columns if c.key}
+            row = {k: v for k, v in row.items() if k in keys}
+        return row
+
+    @staticmethod
+    def _table_id(rel: pg.Relation) -> str:
+        return f"{rel.namespace}.{rel.name}"
+
+
+def _ddl_message(table_id: str, what: str) -> str:
+    return (
+        f"DDL on mapped table {table_id} during CDC: {what}; update the project "
+        "(relmig import) and start a new job"
+    )
+
+
+def _psycopg_kwargs(source: PostgresSource) -> dict[str, Any]:
+    s = source.settings
+    return {
+        "host": s.host,
+        "port": source.port,
+        "dbname": s.database,
+        "user": s.user,
+        "password": source.password,
+        "connect_timeout": 10,
+        "application_name": "relmig",
+    }
