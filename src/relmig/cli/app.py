@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from relmig import __version__
-from relmig.cli import job_cmds, project_cmds
+from relmig.cli import job_cmds, project_cmds, server_cmds
 
 app = typer.Typer(
     name="relmig",
@@ -36,6 +36,7 @@ app.command("preview")(project_cmds.preview)
 app.command("snapshot")(job_cmds.snapshot)
 app.command("verify")(job_cmds.verify_cmd)
 app.add_typer(job_cmds.jobs_app, name="jobs")
+app.command("serve")(server_cmds.serve)
 
 
 def main() -> None:

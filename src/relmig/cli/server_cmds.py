@@ -1,0 +1,47 @@
+"""`relmig serve`: the web UI and REST API, with jobs running inside the server process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from relmig import __version__
+from relmig.cli.common import TARGET_ENV, console, user_errors
+from relmig.server.auth import TOKEN_ENV, check_bind, read_token
+
+
+@user_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8278, min=1, max=65535, help="Port to listen on."),
+    token: str = typer.Option(
+        None,
+        envvar=TOKEN_ENV,
+        help="Auth token every API request must carry (prefer the environment variable or "
+        "--token-file: a command-line value is visible to other local users).",
+        show_default=False,
+    ),
+    token_file: Path = typer.Option(None, help="Read the auth token from this file."),
+    target: str = typer.Option(
+        None, "--target", envvar=TARGET_ENV, help="Default MongoDB URI for new jobs."
+    ),
+) -> None:
+    """Serve the web UI and the REST API (/api/v1). Other addresses than loopback need a token."""
+    token = read_token(token, token_file)
+    check_bind(host, token)
+    # Imported here so that the other commands do not pay for the web stack.
+    import uvicorn
+
+    from relmig.server.app import create_app
+    from relmig.server.context import ServerConfig
+
+    app = create_app(ServerConfig(host=host, port=port, token=token, target_uri=target))
+    shown = f"[{host}]" if ":" in host else host
+    console.print(
+        f"relmig {__version__} serving the UI on http://{shown}:{port}/ "
+        f"(API: /api/v1, OpenAPI: /api/v1/openapi.json)"
+        + ("; API requests need the token" if token else ""),
+        soft_wrap=True,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info")

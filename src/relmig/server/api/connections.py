@@ -1,0 +1,197 @@
+"""Source connections: add, test, edit, delete, and list a live database's tables.
+
+A password arrives once, is sealed by the vault, and never leaves again: responses only say where
+it comes from (`stored`, `env` with the variable's name, or `none`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from relmig.errors import SourceError
+from relmig.project.model import Dialect, SourceSettings
+from relmig.schema.introspect import import_tables
+from relmig.server.context import Services, Svc, source_settings
+from relmig.server.errors import ApiError
+
+router = APIRouter(prefix="/connections", tags=["connections"])
+
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ConnectionFields(BaseModel):
+    """A password is either `password` (stored encrypted) or `password_env` (read at use)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: SecretStr | None = None
+    password_env: EnvName | None = None
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> ConnectionFields:
+        if self.password is not None and self.password_env is not None:
+            raise ValueError("give either password or password_env, not both")
+        return self
+
+
+class ConnectionIn(ConnectionFields):
+    name: Name
+    dialect: Dialect
+    host: Name = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    database: Name
+    user: Name
+    schemas: list[str] = []
+
+
+class ConnectionPatch(ConnectionFields):
+    """Only the fields given change; `"password": null` removes a stored password."""
+
+    name: Name | None = None
+    dialect: Dialect | None = None
+    host: Name | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    database: Name | None = None
+    user: Name | None = None
+    schemas: list[str] | None = None
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    name: str
+    dialect: str
+    host: str
+    port: int | None
+    database: str
+    user: str
+    schemas: list[str]
+    password: Literal["stored", "env", "none"]
+    password_env: str | None
+    projects: int
+
+
+class TestResult(BaseModel):
+    ok: bool
+    message: str
+
+
+class TableInfo(BaseModel):
+    id: str
+    schema_: str = Field(alias="schema")
+    name: str
+    columns: int
+    primary_key: list[str]
+    foreign_keys: int
+    estimated_rows: int | None
+
+
+def _out(row: dict[str, Any], svc: Services) -> ConnectionOut:
+    kind = "stored" if row["password_sealed"] else "env" if row["password_env"] else "none"
+    return ConnectionOut(
+        **{k: row[k] for k in ("id", "name", "dialect", "host", "port", "database", "user")},
+        schemas=row["schemas"],
+        password=kind,
+        password_env=row["password_env"],
+        projects=len(svc.records.list_projects(row["id"])),
+    )
+
+
+def _password_values(body: ConnectionFields, svc: Services) -> dict[str, Any]:
+    """The stored columns for the password fields the request set."""
+    if "password" in body.model_fields_set:
+        secret = body.password.get_secret_value() if body.password else ""
+        return {"password_sealed": svc.vault.seal(secret) if secret else None, "password_env": None}
+    if "password_env" in body.model_fields_set:
+        return {"password_sealed": None, "password_env": body.password_env}
+    return {}
+
+
+def _try(svc: Services, settings: SourceSettings, password: str | None) -> TestResult:
+    try:
+        with svc.source(settings, password) as source:
+            return TestResult(ok=True, message=f"connected to the {source.where}")
+    except SourceError as exc:
+        return TestResult(ok=False, message=str(exc))
+
+
+@router.get("")
+def list_connections(svc: Svc) -> list[ConnectionOut]:
+    return [_out(row, svc) for row in svc.records.list_connections()]
+
+
+@router.post("", status_code=201)
+def add_connection(body: ConnectionIn, svc: Svc) -> ConnectionOut:
+    values = body.model_dump(exclude={"password", "password_env"})
+    row = svc.records.add_connection(
+        {"password_sealed": None, "password_env": None, **values, **_password_values(body, svc)}
+    )
+    return _out(row, svc)
+
+
+@router.post("/test")
+def test_new_connection(body: ConnectionIn, svc: Svc) -> TestResult:
+    """Try settings before saving them."""
+    row = body.model_dump(exclude={"password"})
+    password = body.password.get_secret_value() if body.password else None
+    return _try(svc, source_settings(row), password)
+
+
+@router.get("/{conn_id}")
+def get_connection(conn_id: str, svc: Svc) -> ConnectionOut:
+    return _out(svc.connection(conn_id), svc)
+
+
+@router.patch("/{conn_id}")
+def edit_connection(conn_id: str, body: ConnectionPatch, svc: Svc) -> ConnectionOut:
+    svc.connection(conn_id)
+    values = body.model_dump(exclude={"password", "password_env"}, exclude_unset=True)
+    if any(values.get(k, "") is None for k in ("name", "dialect", "host", "database", "user")):
+        raise ApiError(422, "name, dialect, host, database and user cannot be removed")
+    values.update(_password_values(body, svc))
+    if values:
+        svc.records.update_connection(conn_id, values)
+    return _out(svc.connection(conn_id), svc)
+
+
+@router.delete("/{conn_id}", status_code=204)
+def delete_connection(conn_id: str, svc: Svc) -> None:
+    svc.connection(conn_id)
+    used = [p["name"] for p in svc.records.list_projects(conn_id)]
+    if used:
+        raise ApiError(409, f"connection {conn_id} is used by the projects {', '.join(used)}")
+    svc.records.delete_connection(conn_id)
+
+
+@router.post("/{conn_id}/test")
+def test_connection(conn_id: str, svc: Svc) -> TestResult:
+    row = svc.connection(conn_id)
+    return _try(svc, source_settings(row), svc.password(row))
+
+
+@router.get("/{conn_id}/tables")
+def list_tables(
+    conn_id: str,
+    svc: Svc,
+    schema: Annotated[
+        list[str] | None, Query(description="Default: the connection's schemas.")
+    ] = None,
+) -> list[TableInfo]:
+    """The live database's tables, to choose from when creating a project."""
+    row = svc.connection(conn_id)
+    tables = import_tables(source_settings(row, schema), svc.password(row))
+    return [
+        TableInfo(
+            id=t.id,
+            schema=t.schema_,
+            name=t.name,
+            columns=len(t.columns),
+            primary_key=t.primary_key,
+            foreign_keys=len(t.foreign_keys),
+            estimated_rows=t.estimated_rows,
+        )
+        for t in tables
+    ]

@@ -1,0 +1,149 @@
+"""Migration jobs: create, list, watch, and the Pause / Resume / Cancel / Complete CDC actions.
+
+Jobs run inside the server process (the job manager's threads), so they go on when the browser
+closes. The server remembers which project started a job, so that Resume, Cancel and Complete get
+the password of the project's connection, and the job's full target URI (sealed), which the job
+store keeps without its password.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from relmig.runtime.jobs import JobOptions
+from relmig.server.context import Services, Svc
+from relmig.server.errors import ApiError
+
+router = APIRouter(tags=["jobs"])
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["snapshot", "continuous", "cdc-only"] = "snapshot"
+    drop: bool = Field(default=False, description="Drop the destination collections first.")
+    on_error: Literal["FAIL", "WARN", "SKIP"] = "FAIL"
+    max_errors: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Stop after this many errors."
+    )
+    verify: bool = Field(default=False, description="Verify the migrated data at the end.")
+    target_uri: str | None = Field(default=None, description="Default: the server's target.")
+    target_db: str | None = Field(default=None, description="Default: the project name.")
+
+
+def utc(value: Any) -> Any:
+    """Timestamps as UTC everywhere (SQLite hands them back without a zone)."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dict):
+        return {k: utc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [utc(v) for v in value]
+    return value
+
+
+def _job(svc: Services, job_id: str) -> dict[str, Any]:
+    link = svc.records.job_link(job_id)
+    described = svc.manager.describe(job_id)
+    return utc({**described, "id": job_id, "project_id": link["project_id"] if link else None})
+
+
+def _credentials(svc: Services, job_id: str) -> tuple[str | None, str | None]:
+    """The job's target URI and source password, for a job this server started.
+
+    For any other job (started from the CLI) both are None: the manager falls back to the stored
+    target and the password's environment variable.
+    """
+    svc.job(job_id)
+    link = svc.records.job_link(job_id)
+    row = svc.records.project(link["project_id"]) if link else None
+    if link is None or row is None:
+        return None, None
+    return svc.vault.open(link["target_sealed"]), svc.project_password(row)
+
+
+@router.get("/jobs")
+def list_jobs(
+    svc: Svc,
+    project_id: Annotated[str | None, Query(description="Only this project's jobs.")] = None,
+) -> list[dict[str, Any]]:
+    """The job history, newest first."""
+    owners = {link["job_id"]: link["project_id"] for link in svc.records.job_links(project_id)}
+    jobs = [{**job, "project_id": owners.get(job["id"])} for job in svc.manager.list()]
+    return utc([job for job in jobs if project_id is None or job["project_id"] == project_id])
+
+
+@router.post("/projects/{project_id}/jobs", status_code=201)
+def start_job(project_id: str, body: JobCreate, svc: Svc) -> dict[str, Any]:
+    """Create Migration Job: it starts at once and runs in the server."""
+    row = svc.project_record(project_id)
+    project = svc.project(row)
+    if not project.collections:
+        raise ApiError(422, f"project {project.name} maps no collections: add a rule first")
+    target_uri = body.target_uri or svc.config.target_uri
+    if not target_uri:
+        raise ApiError(422, "no target: give target_uri (this server has no default target)")
+    options = JobOptions(
+        mode=body.mode,
+        drop=body.drop,
+        on_error=body.on_error,
+        max_errors=body.max_errors,
+        verify=body.verify,
+    )
+    job_id = svc.manager.start(
+        project, target_uri, body.target_db or project.name, options, svc.project_password(row)
+    )
+    svc.records.link_job(job_id, project_id, svc.vault.seal(target_uri))
+    return _job(svc, job_id)
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, svc: Svc) -> dict[str, Any]:
+    """Status, CDC status, progress per collection, CDC figures, and whether it can resume."""
+    svc.job(job_id)
+    return _job(svc, job_id)
+
+
+@router.get("/jobs/{job_id}/issues")
+def job_issues(
+    job_id: str, svc: Svc, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+) -> list[dict[str, Any]]:
+    """The Issues list: each error with its collection, table, key, field and detail."""
+    svc.job(job_id)
+    return utc(svc.store.issues_of(job_id, limit))
+
+
+@router.post("/jobs/{job_id}/pause")
+def pause_job(job_id: str, svc: Svc) -> dict[str, Any]:
+    """Pause a RUNNING continuous or cdc-only job; Resume continues it."""
+    svc.job(job_id)
+    svc.manager.pause(job_id)
+    return _job(svc, job_id)
+
+
+@router.post("/jobs/{job_id}/resume")
+def resume_job(job_id: str, svc: Svc) -> dict[str, Any]:
+    """Resume a PAUSED job, or a FAILED one within its recovery window."""
+    target_uri, password = _credentials(svc, job_id)
+    svc.manager.resume(job_id, target_uri=target_uri, password=password)
+    return _job(svc, job_id)
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: str, svc: Svc) -> dict[str, Any]:
+    """Cancel a job; its replication slot is dropped."""
+    _, password = _credentials(svc, job_id)
+    svc.manager.cancel(job_id, password=password)
+    return _job(svc, job_id)
+
+
+@router.post("/jobs/{job_id}/complete")
+def complete_job(job_id: str, svc: Svc) -> dict[str, Any]:
+    """Complete CDC: apply what is pending, then end the job as COMPLETED."""
+    target_uri, password = _credentials(svc, job_id)
+    svc.manager.complete(job_id, target_uri=target_uri, password=password)
+    return _job(svc, job_id)

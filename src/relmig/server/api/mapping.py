@@ -1,0 +1,160 @@
+"""The mapping rules of a project, and previews of the documents they build from real rows.
+
+A rule is sent as the JSON of a `CollectionRule` (its embedded rules nested inside) and checked in
+the context of the whole project, exactly as the project file is on load. A rule that does not
+check out is refused with 422 and its problems, each with a path relative to the rule
+(`.embeds[0].foreign_key`), so the UI can show each problem where it belongs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from bson import json_util
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel
+
+from relmig.build.builder import DocumentBuilder
+from relmig.build.plan import compile_collection
+from relmig.errors import ProjectFileError
+from relmig.project.model import CollectionRule, Project, TableFilter
+from relmig.runtime.keys import show_key
+from relmig.server.api.projects import ProjectOut, detail, project_json
+from relmig.server.context import Services, Svc
+from relmig.server.errors import ApiError, not_found, parse_project, problem_list
+
+router = APIRouter(prefix="/projects/{project_id}", tags=["mapping"])
+
+RuleBody = Annotated[
+    dict[str, Any],
+    Body(description="A CollectionRule: name, table, id, fields, embeds (see the project file)."),
+]
+Limit = Annotated[int, Query(ge=1, le=20)]
+
+
+class PreviewProblem(BaseModel):
+    table: str
+    key: str
+    field: str
+    reason: str
+
+
+class Preview(BaseModel):
+    collection: str
+    documents: list[dict[str, Any]]
+    problems: list[PreviewProblem]
+
+
+def _position(project: Project, name: str) -> int:
+    for i, coll in enumerate(project.collections):
+        if coll.name == name:
+            return i
+    raise not_found("collection", name)
+
+
+def _with_rule(project: Project, position: int, rule: dict[str, Any] | None) -> Project:
+    """The project with its collection at `position` replaced (or appended, or removed)."""
+    raw = project_json(project)
+    rules = raw["collections"]
+    if rule is None:
+        del rules[position]
+    elif position == len(rules):
+        rules.append(rule)
+    else:
+        rules[position] = rule
+    name = rule.get("name") if rule else None
+    prefix = f"collections[{position}]" + (f" ({name})" if isinstance(name, str) else "")
+    try:
+        return parse_project(raw, "the mapping")
+    except ProjectFileError as exc:
+        problems = problem_list(exc.problems, prefix)
+        listing = "; ".join(f"{p['path'] or 'rule'}: {p['message']}" for p in problems)
+        raise ApiError(422, f"the rule is invalid: {listing}", problems=problems) from None
+
+
+def _save(svc: Services, project_id: str, project: Project) -> ProjectOut:
+    svc.records.update_project(project_id, {"body": project_json(project)})
+    return detail(svc.project_record(project_id), svc)
+
+
+def _stored(svc: Services, project_id: str) -> Project:
+    return Project.model_validate(svc.project_record(project_id)["body"])
+
+
+@router.post("/collections", status_code=201)
+def add_collection(project_id: str, rule: RuleBody, svc: Svc) -> ProjectOut:
+    """Add a *New documents* rule (with any embedded rules)."""
+    project = _stored(svc, project_id)
+    return _save(svc, project_id, _with_rule(project, len(project.collections), rule))
+
+
+@router.put("/collections/{name}")
+def replace_collection(project_id: str, name: str, rule: RuleBody, svc: Svc) -> ProjectOut:
+    """Replace a collection's rules; the body may rename it."""
+    project = _stored(svc, project_id)
+    return _save(svc, project_id, _with_rule(project, _position(project, name), rule))
+
+
+@router.delete("/collections/{name}")
+def delete_collection(project_id: str, name: str, svc: Svc) -> ProjectOut:
+    project = _stored(svc, project_id)
+    return _save(svc, project_id, _with_rule(project, _position(project, name), None))
+
+
+@router.put("/filters/{table_id}")
+def set_filter(project_id: str, table_id: str, table_filter: TableFilter, svc: Svc) -> ProjectOut:
+    """A snapshot-only table filter: a SQL WHERE clause and/or a row limit."""
+    project = _stored(svc, project_id)
+    if table_id not in {t.id for t in project.tables}:
+        raise not_found("table", table_id)
+    project.filters[table_id] = table_filter
+    return _save(svc, project_id, project)
+
+
+@router.delete("/filters/{table_id}")
+def delete_filter(project_id: str, table_id: str, svc: Svc) -> ProjectOut:
+    project = _stored(svc, project_id)
+    if project.filters.pop(table_id, None) is None:
+        raise not_found("filter on table", table_id)
+    return _save(svc, project_id, project)
+
+
+@router.get("/collections/{name}/preview")
+def preview_collection(project_id: str, name: str, svc: Svc, limit: Limit = 1) -> Preview:
+    """Sample documents of a collection, built from real source rows."""
+    row = svc.project_record(project_id)
+    project = svc.project(row)
+    return _preview(svc, row, project, project.collections[_position(project, name)], limit)
+
+
+@router.post("/preview")
+def preview_draft(project_id: str, rule: RuleBody, svc: Svc, limit: Limit = 1) -> Preview:
+    """Sample documents of a rule being edited (not saved), checked like a saved one."""
+    row = svc.project_record(project_id)
+    project = svc.project(row)
+    names = [c.name for c in project.collections]
+    position = names.index(rule["name"]) if rule.get("name") in names else len(names)
+    draft = _with_rule(project, position, rule)
+    return _preview(svc, row, draft, draft.collections[position], limit)
+
+
+def _preview(
+    svc: Services, row: dict[str, Any], project: Project, rule: CollectionRule, limit: int
+) -> Preview:
+    with svc.source(project.source, svc.project_password(row)) as source:
+        builder = DocumentBuilder(compile_collection(project, rule, source), source)
+        page = next(iter(builder.scan(batch_size=limit)), None)
+    built = page.built if page else []
+    return Preview(
+        collection=rule.name,
+        documents=[
+            json.loads(json_util.dumps(b.doc, json_options=json_util.RELAXED_JSON_OPTIONS))
+            for b in built
+        ],
+        problems=[
+            PreviewProblem(table=p.table, key=show_key(p.key), field=p.field, reason=p.reason)
+            for b in built
+            for p in b.problems
+        ],
+    )

@@ -1,0 +1,110 @@
+"""What every route needs: the stores, the vault, the job manager, and how a stored connection or
+project becomes the settings, password and Project that the rest of relmig works with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from relmig.project.model import Project, SourceSettings
+from relmig.runtime.jobs import JobManager
+from relmig.runtime.store import StateStore, relmig_home
+from relmig.server.errors import not_found
+from relmig.server.records import Records
+from relmig.server.vault import Vault
+from relmig.source.connect import open_source
+from relmig.source.sql import SqlSource
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8278
+    token: str | None = None
+    # The MongoDB target a new job gets unless its request names one.
+    target_uri: str | None = None
+
+
+class Services:
+    def __init__(self, config: ServerConfig, store: StateStore, manager: JobManager) -> None:
+        self.config = config
+        self.store = store
+        self.manager = manager
+        self.records = Records(store.engine)
+        self.vault = Vault(relmig_home())
+
+    # --- lookups that 404 -----------------------------------------------------------------------
+
+    def connection(self, conn_id: str) -> dict[str, Any]:
+        found = self.records.connection(conn_id)
+        if found is None:
+            raise not_found("connection", conn_id)
+        return found
+
+    def project_record(self, project_id: str) -> dict[str, Any]:
+        found = self.records.project(project_id)
+        if found is None:
+            raise not_found("project", project_id)
+        return found
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        found = self.store.job(job_id)
+        if found is None:
+            raise not_found("job", job_id)
+        return found
+
+    # --- connections and projects as relmig sees them -------------------------------------------
+
+    def password(self, connection: dict[str, Any] | None) -> str | None:
+        """The stored password, decrypted; None lets the source read its environment variable."""
+        if connection is None or connection["password_sealed"] is None:
+            return None
+        return self.vault.open(connection["password_sealed"])
+
+    def project(self, record: dict[str, Any]) -> Project:
+        """The stored project, reading from its connection."""
+        project = Project.model_validate(record["body"])
+        if record["connection_id"] is None:
+            return project
+        connection = self.connection(record["connection_id"])
+        source = source_settings(connection, project.source.schemas)
+        return project.model_copy(update={"source": source})
+
+    def project_password(self, record: dict[str, Any]) -> str | None:
+        conn_id = record["connection_id"]
+        return self.password(self.connection(conn_id) if conn_id else None)
+
+    @contextmanager
+    def source(self, settings: SourceSettings, password: str | None) -> Iterator[SqlSource]:
+        """A connected source; fails before any work if it cannot be reached."""
+        source = open_source(settings, password)
+        try:
+            source.conn  # noqa: B018 - connect now, so a bad source fails first
+            yield source
+        finally:
+            source.close()
+
+
+def source_settings(connection: dict[str, Any], schemas: list[str] | None = None) -> SourceSettings:
+    extra = {"password_env": connection["password_env"]} if connection["password_env"] else {}
+    return SourceSettings(
+        dialect=connection["dialect"],
+        host=connection["host"],
+        port=connection["port"],
+        database=connection["database"],
+        user=connection["user"],
+        schemas=schemas if schemas is not None else connection["schemas"],
+        **extra,
+    )
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+# What a route declares to get the app's Services.
+Svc = Annotated[Services, Depends(_services)]

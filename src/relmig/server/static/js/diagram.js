@@ -1,0 +1,205 @@
+// The two models as SVG diagrams: tables with their foreign keys, and collections with their
+// embedded arrays and sub-documents. Boxes are placed in columns (shortest column first).
+
+import { s } from "./dom.js";
+
+const ROW = 18;
+const HEAD = 28;
+const GAP = 24;
+
+function clip(text, max) {
+  return text.length > max ? `${text.slice(0, Math.max(1, max - 1))}…` : text;
+}
+
+// Approximate glyph widths (px) of the 12px name font and the 11px type font.
+const NAME_PX = 6.8;
+const TYPE_PX = 6.0;
+
+/** A name and a type sharing `room` pixels: the name keeps what it can, the type the rest. */
+function fit(name, type, room) {
+  const typeWant = Math.min(type.length, 8) * TYPE_PX;
+  const nameChars = Math.min(name.length, Math.floor((room - typeWant - 8) / NAME_PX));
+  const typeChars = Math.floor((room - nameChars * NAME_PX - 8) / TYPE_PX);
+  return [clip(name, nameChars), clip(type, typeChars)];
+}
+
+function layout(boxes, width, boxWidth) {
+  const columns = Math.max(1, Math.floor((width - GAP) / (boxWidth + GAP)));
+  const heights = new Array(columns).fill(GAP);
+  for (const box of boxes) {
+    const col = heights.indexOf(Math.min(...heights));
+    box.x = GAP + col * (boxWidth + GAP);
+    box.y = heights[col];
+    box.w = boxWidth;
+    heights[col] += box.h + GAP;
+  }
+  return { width: GAP + columns * (boxWidth + GAP), height: Math.max(...heights) };
+}
+
+function frame(box, title, subtitle, cls, onSelect) {
+  const [head, sub] = fit(title, subtitle, box.w - 18);
+  return s("g", { class: `box ${cls}`, transform: `translate(${box.x},${box.y})`, onclick: onSelect, "data-box": box.key },
+    s("title", {}, box.tooltip || title),
+    s("rect", { class: "frame", width: box.w, height: box.h, rx: 5 }),
+    s("rect", { class: "head", x: 0.5, y: 0.5, width: box.w - 1, height: HEAD - 1, rx: 5 }),
+    s("text", { class: "title", x: 10, y: 18 }, head),
+    s("text", { class: "sub", x: box.w - 8, y: 18, "text-anchor": "end" }, sub));
+}
+
+/** Which tables any rule maps (as a collection or embedded somewhere). */
+export function mappedTables(project) {
+  const used = new Set();
+  const walk = (rule) => { used.add(rule.table); (rule.embeds || []).forEach(walk); };
+  project.collections.forEach(walk);
+  return used;
+}
+
+/** Tables used by one collection's rules. */
+export function tablesOf(rule) {
+  const out = new Set([rule.table]);
+  const walk = (r) => (r.embeds || []).forEach((e) => { out.add(e.table); walk(e); });
+  walk(rule);
+  return out;
+}
+
+export function relationalDiagram(project, selection, width, onSelect) {
+  const mapped = mappedTables(project);
+  const related = selection?.kind === "collection"
+    ? tablesOf(project.collections.find((c) => c.name === selection.name) || { table: "" }) : new Set();
+  const depth = (t) => t.foreign_keys.filter((fk) => fk.ref_table !== `${t.schema}.${t.name}`).length;
+  const tables = [...project.tables].sort((a, b) => depth(a) - depth(b) || a.name.localeCompare(b.name));
+  const boxes = tables.map((t) => ({ key: `${t.schema}.${t.name}`, table: t, h: HEAD + t.columns.length * ROW + 8 }));
+  const size = layout(boxes, width, 168);
+  const byId = Object.fromEntries(boxes.map((b) => [b.key, b]));
+  const svg = s("svg", { class: "diagram relational", width: size.width, height: size.height });
+
+  const links = s("g", {});
+  for (const box of boxes) {
+    for (const fk of box.table.foreign_keys) {
+      const parent = byId[fk.ref_table];
+      if (!parent) continue;
+      const row = Math.max(0, box.table.columns.findIndex((c) => c.name === fk.columns[0]));
+      const y1 = box.y + HEAD + row * ROW + ROW / 2 + 4;
+      const y2 = parent.y + HEAD / 2;
+      let d;
+      if (parent === box) {
+        const x = box.x + box.w;
+        d = `M${x},${y1} C${x + 18},${y1} ${x + 18},${y2} ${x},${y2}`;
+      } else {
+        const right = parent.x > box.x + 1;
+        const sameColumn = Math.abs(parent.x - box.x) < 1;
+        const x1 = right || sameColumn ? box.x + box.w : box.x;
+        const x2 = sameColumn ? parent.x + parent.w : right ? parent.x : parent.x + parent.w;
+        const bend = sameColumn ? 22 : Math.max(20, Math.abs(x2 - x1) / 2);
+        const c1 = right || sameColumn ? x1 + bend : x1 - bend;
+        const c2 = sameColumn ? x2 + bend : right ? x2 - bend : x2 + bend;
+        d = `M${x1},${y1} C${c1},${y1} ${c2},${y2} ${x2},${y2}`;
+      }
+      const hot = selection?.kind === "table" && (selection.id === box.key || selection.id === parent.key);
+      links.append(s("path", { class: `link${hot ? " hot" : ""}`, d }, s("title", {}, `${fk.name}: ${box.key} → ${fk.ref_table}`)));
+    }
+  }
+  svg.append(links);
+
+  for (const box of boxes) {
+    const t = box.table;
+    const cls = ["table", mapped.has(box.key) ? "" : "unmapped",
+      selection?.kind === "table" && selection.id === box.key ? "selected" : "",
+      related.has(box.key) ? "related" : ""].join(" ");
+    box.tooltip = `${box.key}${t.estimated_rows !== null && t.estimated_rows !== undefined ? `, ~${t.estimated_rows} rows` : ""}${mapped.has(box.key) ? "" : " (not mapped)"}`;
+    const g = frame(box, t.name, t.schema, cls, () => onSelect({ kind: "table", id: box.key }));
+    const fkColumns = new Set(t.foreign_keys.flatMap((fk) => fk.columns));
+    t.columns.forEach((c, i) => {
+      const y = HEAD + i * ROW + 16;
+      const marker = t.primary_key.includes(c.name) ? ["pk", "PK"] : fkColumns.has(c.name) ? ["fk", "FK"] : null;
+      const [name, type] = fit(c.name, c.type, box.w - 38);
+      if (marker) g.append(s("text", { class: marker[0], x: 8, y }, marker[1]));
+      g.append(s("text", { x: 30, y }, s("title", {}, `${c.name} ${c.type}${c.nullable ? "" : " not null"}`), name));
+      g.append(s("text", { class: "type", x: box.w - 8, y, "text-anchor": "end" }, type));
+    });
+    svg.append(g);
+  }
+  return svg;
+}
+
+/** The lines a collection's box shows: fields, then embedded rules nested under their field. */
+function documentLines(project, rule) {
+  const tables = Object.fromEntries(project.tables.map((t) => [`${t.schema}.${t.name}`, t]));
+  const lines = [];
+  const groups = [];
+  const fields = (table, rules, depth, skip) => {
+    for (const c of table.columns) {
+      const r = rules[c.name] || {};
+      if (r.include === false || skip.has(c.name)) continue;
+      lines.push({ depth, name: r.name || c.name, type: r.type || c.type });
+    }
+  };
+  const node = (rule, depth) => {
+    const table = tables[rule.table];
+    if (!table) return;
+    if (depth === 0) {
+      const pk = table.primary_key;
+      const id = rule.id || "inherit";
+      if (id === "objectid") lines.push({ depth, name: "_id", type: "objectId", kind: "id" });
+      else if (id === "inherit" && pk.length === 1) lines.push({ depth, name: "_id", type: `← ${pk[0]}`, kind: "id" });
+      else lines.push({ depth, name: "_id", type: `{ ${pk.join(", ")} }`, kind: "id" });
+      fields(table, rule.fields || {}, depth, id === "objectid" ? new Set() : new Set(pk));
+    } else {
+      fields(table, rule.fields || {}, depth, new Set());
+    }
+    for (const embed of rule.embeds || []) {
+      const kind = embed.kind === "array" ? "array" : "doc";
+      if (embed.kind === "document" && embed.merge) {
+        lines.push({ depth, name: `⤷ ${embed.table.split(".").pop()}`, type: "merged", kind });
+        node(embed, depth);
+        continue;
+      }
+      const start = lines.length;
+      const shape = embed.kind === "array" ? (embed.primitive ? `[ ${embed.primitive} ]` : "[ ]") : "{ }";
+      lines.push({ depth, name: embed.field, type: shape, kind });
+      if (!embed.primitive) node(embed, depth + 1);
+      groups.push({ start, end: lines.length, depth, kind });
+    }
+  };
+  node(rule, 0);
+  return { lines, groups };
+}
+
+export function documentDiagram(project, selection, width, onSelect) {
+  const boxes = project.collections.map((rule) => {
+    const shape = documentLines(project, rule);
+    return { key: rule.name, rule, shape, h: HEAD + shape.lines.length * ROW + 8 };
+  });
+  const size = layout(boxes, width, 180);
+  const svg = s("svg", { class: "diagram documents", width: size.width, height: Math.max(size.height, 60) });
+  if (!boxes.length) {
+    svg.append(s("text", { class: "sub", x: GAP, y: 36 }, "No collections yet: select a table and add a New documents rule."));
+    return svg;
+  }
+  const related = selection?.kind === "table" ? selection.id : null;
+  for (const box of boxes) {
+    const cls = ["collection",
+      selection?.kind === "collection" && selection.name === box.key ? "selected" : "",
+      related && tablesOf(box.rule).has(related) ? "related" : ""].join(" ");
+    box.tooltip = `collection ${box.key} ← ${box.rule.table}`;
+    const g = frame(box, box.key, `← ${box.rule.table.split(".").pop()}`, cls,
+      () => onSelect({ kind: "collection", name: box.key }));
+    for (const grp of box.shape.groups) {
+      const x = 6 + grp.depth * 10;
+      g.append(s("rect", {
+        class: `nest ${grp.kind}`, x, y: HEAD + grp.start * ROW + 2, width: box.w - x - 6,
+        height: (grp.end - grp.start) * ROW, rx: 4,
+      }));
+    }
+    box.shape.lines.forEach((line, i) => {
+      const y = HEAD + i * ROW + 16;
+      const x = 12 + line.depth * 10;
+      const cls = line.kind === "array" ? "array" : line.kind === "doc" ? "doc" : "";
+      const [name, type] = fit(line.name, String(line.type), box.w - x - 10);
+      g.append(s("text", { class: cls, x, y }, s("title", {}, `${line.name}: ${line.type}`), name));
+      g.append(s("text", { class: "type", x: box.w - 10, y, "text-anchor": "end" }, type));
+    });
+    svg.append(g);
+  }
+  return svg;
+}

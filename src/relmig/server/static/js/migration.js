@@ -1,0 +1,195 @@
+// The Data Migration tab: Create Migration Job, the job history, and the live job page with its
+// progress bars, CDC figures, Issues list and the Pause / Resume / Cancel / Complete CDC buttons.
+
+import { api } from "./api.js";
+import { badge, bytes, clear, count, duration, errorBox, h, options, toast, when } from "./dom.js";
+import { projectBar } from "./projects.js";
+
+const MODES = [["snapshot", "Snapshot (one-time copy)"], ["continuous", "Continuous (snapshot, then CDC)"], ["cdc-only", "CDC only"]];
+const ENDED = new Set(["COMPLETED", "CANCELLED"]);
+
+/** Run `tick` now and then every `ms` until the returned stop function is called. */
+function poll(tick, ms) {
+  let timer = null;
+  let stopped = false;
+  const loop = async () => {
+    try { await tick(); } catch (err) { if (err.status === 401) stopped = true; }
+    if (!stopped) timer = setTimeout(loop, ms);
+  };
+  loop();
+  return () => { stopped = true; clearTimeout(timer); };
+}
+
+export async function renderMigration(view, projectId) {
+  const [project, about] = await Promise.all([api.get(`/projects/${projectId}`), api.get("/about")]);
+  const history = h("div", { class: "card flush", "data-slot": "history" });
+  const f = {
+    mode: h("select", { name: "mode" }, options(MODES, "snapshot")),
+    target: h("input", { name: "target_uri", placeholder: about.default_target ? "the server's default target" : "mongodb://host:27017/", required: !about.default_target }),
+    database: h("input", { name: "target_db", placeholder: project.name }),
+    drop: h("input", { type: "checkbox", name: "drop" }),
+    onError: h("select", { name: "on_error" }, options([["FAIL", "Fail the job"], ["WARN", "Warn and migrate without the value"], ["SKIP", "Skip the document"]], "FAIL")),
+    maxErrors: h("input", { name: "max_errors", type: "number", min: 1, placeholder: "no limit" }),
+    verify: h("input", { type: "checkbox", name: "verify" }),
+  };
+  const result = h("div");
+  const create = async (e) => {
+    e.preventDefault();
+    try {
+      const job = await api.post(`/projects/${projectId}/jobs`, {
+        mode: f.mode.value, target_uri: f.target.value.trim() || null, target_db: f.database.value.trim() || null,
+        drop: f.drop.checked, on_error: f.onError.value, max_errors: f.maxErrors.value ? Number(f.maxErrors.value) : null,
+        verify: f.verify.checked,
+      });
+      location.hash = `#/jobs/${job.id}`;
+    } catch (err) {
+      clear(result, errorBox(err));
+    }
+  };
+  clear(view,
+    projectBar(project, "migration"),
+    h("form", { class: "card", onsubmit: create, "data-slot": "create-job" },
+      h("h2", {}, "Create Migration Job"),
+      h("div", { class: "form-grid" },
+        h("label", {}, "Mode", f.mode), h("label", {}, "Target MongoDB", f.target), h("label", {}, "Database", f.database),
+        h("label", {}, "Error handling", f.onError), h("label", {}, "Stop after this many errors", f.maxErrors),
+        h("div", { class: "stack" },
+          h("label", { class: "inline" }, f.drop, "Drop destination collections first"),
+          h("label", { class: "inline" }, f.verify, "Verify migrated data at the end"))),
+      result,
+      h("div", { class: "actions" }, h("button", { class: "primary", type: "submit" }, "Create Migration Job"))),
+    h("h2", {}, "Job history"),
+    history);
+
+  return poll(async () => {
+    const jobs = await api.get(`/jobs?project_id=${encodeURIComponent(projectId)}`);
+    clear(history, jobs.length ? h("table", { class: "list" },
+      h("thead", {}, h("tr", {}, ["Job", "Mode", "Status", "CDC", "Stage", "Created", "Ended", "Issues"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, jobs.map((j) => h("tr", { class: "clickable", "data-job": j.id, onclick: () => { location.hash = `#/jobs/${j.id}`; } },
+        h("td", {}, h("a", { href: `#/jobs/${j.id}` }, j.id)), h("td", {}, j.mode), h("td", {}, badge(j.status)),
+        h("td", {}, j.mode === "snapshot" ? "—" : badge(j.cdc_status)), h("td", {}, j.stage),
+        h("td", {}, when(j.created_at)), h("td", {}, when(j.ended_at)), h("td", {}, count(j.error_count))))))
+      : h("div", { class: "empty" }, "No jobs yet."));
+  }, 2000);
+}
+
+/** Rows per second per collection, from the samples the page has seen, for the ETA. */
+class Rates {
+  constructor() { this.samples = new Map(); }
+  eta(p) {
+    const now = Date.now() / 1000;
+    const seen = (this.samples.get(p.collection) || []).filter(([t]) => now - t < 20);
+    seen.push([now, p.rows_done]);
+    this.samples.set(p.collection, seen);
+    if (p.done || !p.rows_total) return null;
+    const [t0, r0] = seen[0];
+    const rate = now - t0 >= 1 ? (p.rows_done - r0) / (now - t0) : 0;
+    return rate > 0 ? Math.max(0, p.rows_total - p.rows_done) / rate : null;
+  }
+}
+
+export async function renderJob(view, jobId) {
+  let job = await api.get(`/jobs/${jobId}`);
+  const project = job.project_id ? await api.get(`/projects/${job.project_id}`).catch(() => null) : null;
+  const head = h("div", { class: "card", "data-slot": "job" });
+  const progress = h("div", { class: "card", "data-slot": "progress" });
+  const cdc = h("div", { class: "card", "data-slot": "cdc" });
+  const issues = h("div", { class: "card", "data-slot": "issues" });
+  const rates = new Rates();
+  clear(view,
+    project ? projectBar(project, "migration") : h("div", { class: "page-head" }, h("h1", {}, "Job")),
+    head, progress, cdc, issues);
+
+  const act = async (action, label) => {
+    try {
+      job = await api.post(`/jobs/${jobId}/${action}`);
+      toast(`${label}: ${job.status}`);
+      draw(null);
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  };
+
+  function draw(issueRows) {
+    const continuous = job.mode !== "snapshot";
+    const busy = job.status === "CANCELLING" || job.pending_request;
+    const canResume = job.resumable && (job.status === "PAUSED" || job.status === "FAILED");
+    const button = (action, label, enabled, cls = "") =>
+      h("button", { class: cls, disabled: !enabled || busy, "data-action": action, onclick: () => act(action, label) }, label);
+    const failed = job.status === "FAILED" ? h("div", { class: "notice error", "data-slot": "failure" },
+      h("strong", {}, "This job failed: "), job.failure || "no reason was recorded",
+      canResume
+        ? h("div", { class: "row", style: "margin-top:8px" },
+          h("span", {}, job.resume_deadline
+            ? `It can be resumed until ${when(job.resume_deadline)} (${duration((new Date(job.resume_deadline) - Date.now()) / 1000)} left).`
+            : "It can be resumed from its last checkpoint."),
+          button("resume", "Resume", true, "primary"))
+        : h("div", { style: "margin-top:8px" }, `It cannot be resumed: ${job.not_resumable_reason || "unknown reason"}.`)) : null;
+
+    clear(head,
+      h("div", { class: "job-head" },
+        h("h2", { style: "margin:0" }, `Job ${job.id}`), badge(job.status),
+        continuous ? h("span", { class: "small muted" }, "CDC ", badge(job.cdc_status)) : null,
+        job.pending_request ? h("span", { class: "badge warn" }, `${job.pending_request.toLowerCase()} requested`) : null,
+        h("span", { class: "spacer" }),
+        button("pause", "Pause", job.status === "RUNNING" && continuous),
+        button("resume", "Resume", canResume),
+        button("cancel", "Cancel", !ENDED.has(job.status), "danger"),
+        continuous ? button("complete", "Complete CDC", !ENDED.has(job.status), "primary") : null),
+      h("dl", { class: "meta" },
+        h("dt", {}, "Mode"), h("dd", {}, job.mode), h("dt", {}, "Stage"), h("dd", {}, job.stage),
+        h("dt", {}, "Target"), h("dd", { class: "mono" }, `${job.target_uri} ${job.target_db}`),
+        h("dt", {}, "Error handling"), h("dd", {}, `${job.options?.on_error || "FAIL"}${job.options?.max_errors ? `, stop after ${job.options.max_errors}` : ""}`),
+        h("dt", {}, "Created"), h("dd", {}, when(job.created_at)), h("dt", {}, "Started"), h("dd", {}, when(job.started_at)),
+        h("dt", {}, "Ended"), h("dd", {}, when(job.ended_at)), h("dt", {}, "Heartbeat"), h("dd", {}, when(job.heartbeat_at))),
+      failed);
+
+    const rows = job.progress || [];
+    const done = rows.filter((p) => p.done).length;
+    const migrated = rows.reduce((n, p) => n + (p.rows_done || 0), 0);
+    clear(progress,
+      h("div", { class: "row" }, h("h2", { style: "margin:0" }, "Snapshot"), h("span", { class: "spacer" }),
+        h("span", { class: "muted" }, `${done} of ${rows.length} tables migrated · ${count(migrated)} rows`)),
+      rows.length ? h("table", { class: "list" },
+        h("thead", {}, h("tr", {}, ["Collection", "Table", "Progress", "Rows", "%", "ETA"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, rows.map((p) => {
+          const total = p.rows_total ? Math.max(p.rows_total, p.rows_done) : null;
+          const pct = p.done ? 100 : total ? Math.min(99.9, (100 * p.rows_done) / total) : 0;
+          const eta = rates.eta(p);
+          return h("tr", { "data-collection": p.collection },
+            h("td", {}, h("strong", {}, p.collection)), h("td", { class: "muted" }, p.table_id),
+            h("td", { style: "width:35%" }, h("div", { class: `bar${p.done ? " done" : ""}` }, h("span", { style: `width:${pct}%` }))),
+            h("td", { class: "nowrap" }, `${count(p.rows_done)} / ${count(total)}`),
+            h("td", {}, `${pct.toFixed(p.done ? 0 : 1)}%`),
+            h("td", {}, p.done ? "done" : eta === null ? "—" : duration(eta)));
+        })))
+        : h("p", { class: "muted" }, job.stage === "CDC" && job.mode === "cdc-only" ? "A CDC-only job copies no snapshot." : "Waiting for the snapshot to start…"));
+
+    const stats = job.stats || {};
+    cdc.hidden = !continuous;
+    clear(cdc, h("h2", {}, "Change data capture"),
+      h("div", { class: "figures" }, [
+        ["Last event", when(stats.last_event_at)], ["Events seen", count(stats.events_total)],
+        ["Events last minute", count(stats.events_last_minute)], ["Events last hour", count(stats.events_last_hour)],
+        ["Lag", stats.lag_seconds === null || stats.lag_seconds === undefined ? "—" : duration(stats.lag_seconds)],
+        ["Slot lag", bytes(stats.slot_lag_bytes)],
+      ].map(([name, value]) => h("div", { class: "figure", "data-figure": name }, h("div", { class: "value" }, value), h("div", { class: "name" }, name)))));
+
+    if (issueRows) {
+      clear(issues, h("h2", {}, `Issues (${count(job.error_count)})`),
+        issueRows.length ? h("table", { class: "list" },
+          h("thead", {}, h("tr", {}, ["Time", "Severity", "Collection", "Table", "Key", "Field", "Detail"].map((t) => h("th", {}, t)))),
+          h("tbody", {}, issueRows.map((i) => h("tr", {},
+            h("td", { class: "nowrap" }, when(i.at)), h("td", {}, h("span", { class: `badge ${i.severity === "ERROR" ? "bad" : "warn"}` }, i.severity)),
+            h("td", {}, i.collection || "—"), h("td", {}, i.table_id || "—"), h("td", { class: "mono" }, i.key || "—"),
+            h("td", {}, i.field || "—"), h("td", {}, i.detail)))))
+          : h("p", { class: "muted" }, "No issues."));
+    }
+  }
+
+  return poll(async () => {
+    const [next, issueRows] = await Promise.all([api.get(`/jobs/${jobId}`), api.get(`/jobs/${jobId}/issues`)]);
+    job = next;
+    draw(issueRows);
+  }, 1000);
+}
