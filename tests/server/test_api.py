@@ -1,0 +1,275 @@
+"""The REST API against the real PostgreSQL and FerretDB: what the UI does, and bad input."""
+
+from __future__ import annotations
+
+import copy
+
+import psycopg
+import pytest
+import yaml
+from pymongo import MongoClient
+from server_helpers import TABLES, wait_for
+
+pytestmark = pytest.mark.services
+
+API = "/api/v1"
+
+
+# --- connections ----------------------------------------------------------------------------
+
+
+def test_connection_lifecycle(client, server_sample):
+    body = server_sample["connection"]
+    created = client.post(f"{API}/connections", json=body).json()
+    assert created["password"] == "stored" and "password_sealed" not in created
+    assert client.post(f"{API}/connections/{created['id']}/test").json()["ok"] is True
+
+    edited = client.patch(
+        f"{API}/connections/{created['id']}", json={"port": 1, "password_env": "SOME_VAR"}
+    ).json()
+    assert (edited["port"], edited["password"], edited["password_env"]) == (1, "env", "SOME_VAR")
+    result = client.post(f"{API}/connections/{created['id']}/test").json()
+    assert result["ok"] is False and "cannot connect" in result["message"]
+
+    assert [c["name"] for c in client.get(f"{API}/connections").json()] == [body["name"]]
+    assert client.delete(f"{API}/connections/{created['id']}").status_code == 204
+    assert client.get(f"{API}/connections/{created['id']}").status_code == 404
+
+
+def test_connection_test_before_saving_and_table_list(client, server_sample, connection):
+    draft = {**server_sample["connection"], "name": "draft"}
+    assert client.post(f"{API}/connections/test", json=draft).json()["ok"] is True
+    tables = client.get(f"{API}/connections/{connection['id']}/tables").json()
+    orders = next(t for t in tables if t["id"] == "public.orders")
+    assert orders["primary_key"] == ["order_id"] and orders["foreign_keys"] == 4
+
+
+def test_connection_bad_input(client, server_sample, connection):
+    bad_json = client.post(
+        f"{API}/connections", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["detail"]
+
+    wrong = client.post(f"{API}/connections", json={"name": "x", "dialect": "oracle"})
+    assert wrong.status_code == 422
+    paths = {p["path"] for p in wrong.json()["problems"]}
+    assert {"body.dialect", "body.database", "body.user"} <= paths
+
+    both = {**server_sample["connection"], "name": "y", "password_env": "X"}
+    assert client.post(f"{API}/connections", json=both).status_code == 422
+    assert client.post(f"{API}/connections", json=server_sample["connection"]).status_code == 409
+    assert client.patch(f"{API}/connections/nope", json={"port": 5}).status_code == 404
+    assert (
+        client.patch(f"{API}/connections/{connection['id']}", json={"user": None}).status_code
+        == 422
+    )
+
+
+# --- projects -------------------------------------------------------------------------------
+
+
+def test_create_project_from_a_connection(client, make_project):
+    project = make_project(mapping="recommended", casing="camel")
+    assert project["tables"] == len(TABLES)
+    names = [c["name"] for c in project["project"]["collections"]]
+    assert "orders" in names and "order_details" not in names  # embedded as an array
+    orders = next(c for c in project["project"]["collections"] if c["name"] == "orders")
+    assert orders["fields"]["customer_id"] == {
+        "name": "customerId",
+        "include": True,
+        "type": None,
+        "nulls": "null",
+    }
+    assert [p["name"] for p in client.get(f"{API}/projects").json()] == ["northwind"]
+
+
+def test_project_export_import_rename_delete(client, make_project, connection):
+    project = make_project(mapping="one-to-one")
+    exported = client.get(f"{API}/projects/{project['id']}/export")
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    data = yaml.safe_load(exported.text)
+    assert data["name"] == "northwind" and "password" not in data["source"]
+
+    imported = client.post(
+        f"{API}/projects/import",
+        json={"yaml": exported.text, "name": "copy", "connection_id": connection["id"]},
+    )
+    assert imported.status_code == 201
+    copy = imported.json()
+    assert copy["project"]["collections"] == project["project"]["collections"]
+
+    renamed = client.patch(f"{API}/projects/{copy['id']}", json={"name": "renamed"}).json()
+    assert renamed["name"] == renamed["project"]["name"] == "renamed"
+    assert (
+        client.patch(f"{API}/projects/{copy['id']}", json={"name": "northwind"}).status_code == 409
+    )
+    assert client.delete(f"{API}/projects/{copy['id']}").status_code == 204
+    assert client.get(f"{API}/projects/{copy['id']}").status_code == 404
+    # A connection in use cannot go.
+    assert client.delete(f"{API}/connections/{connection['id']}").status_code == 409
+
+
+def test_project_bad_input(client, connection):
+    broken = client.post(f"{API}/projects/import", json={"yaml": "name: [unclosed"})
+    assert broken.status_code == 422 and "not valid YAML" in broken.json()["detail"]
+    invalid = client.post(
+        f"{API}/projects/import",
+        json={"yaml": yaml.safe_dump({"name": "x", "source": {"dialect": "db2"}, "tables": []})},
+    )
+    assert invalid.status_code == 422
+    assert any(p["path"].startswith("source") for p in invalid.json()["problems"])
+    unknown = client.post(f"{API}/projects", json={"name": "x", "connection_id": "conn-nope"})
+    assert unknown.status_code == 404
+    casing = client.post(
+        f"{API}/projects", json={"name": "x", "connection_id": connection["id"], "casing": "kebab"}
+    )
+    assert casing.status_code == 422
+    assert client.get(f"{API}/projects/prj-nope/export").status_code == 404
+
+
+# --- mapping rules and previews -------------------------------------------------------------
+
+
+def test_rules_add_edit_delete_and_preview(client, make_project):
+    project = make_project(mapping="empty")
+    pid = project["id"]
+    rule = {"name": "orders", "table": "public.orders"}
+    added = client.post(f"{API}/projects/{pid}/collections", json=rule)
+    assert added.status_code == 201 and added.json()["collections"] == 1
+
+    rule["embeds"] = [
+        {
+            "kind": "array",
+            "table": "public.order_details",
+            "foreign_key": "order_details_order_id_fkey",
+            "field": "lines",
+            "fields": {"order_id": {"include": False}},
+            "sort": [{"column": "unit_price", "descending": True}],
+            "limit": 2,
+        }
+    ]
+    assert client.put(f"{API}/projects/{pid}/collections/orders", json=rule).status_code == 200
+    preview = client.get(f"{API}/projects/{pid}/collections/orders/preview?limit=2").json()
+    assert len(preview["documents"]) == 2
+    lines = preview["documents"][0]["lines"]
+    assert 1 <= len(lines) <= 2 and "order_id" not in lines[0]
+
+    draft = {**rule, "fields": {"freight": {"name": "shipping.freight"}}}
+    drafted = client.post(f"{API}/projects/{pid}/preview", json=draft).json()
+    assert "freight" in drafted["documents"][0]["shipping"]
+
+    assert client.delete(f"{API}/projects/{pid}/collections/orders").json()["collections"] == 0
+    assert client.delete(f"{API}/projects/{pid}/collections/orders").status_code == 404
+
+
+def test_invalid_rules_are_explained_where_they_are(client, make_project):
+    pid = make_project(mapping="recommended")["id"]
+    saved = client.get(f"{API}/projects/{pid}").json()["project"]["collections"]
+    orders = copy.deepcopy(next(c for c in saved if c["name"] == "orders"))
+    orders["embeds"][0]["foreign_key"] = "no_such_fk"
+    orders["fields"]["freight"] = {"name": "$freight"}
+    response = client.put(f"{API}/projects/{pid}/collections/orders", json=orders)
+    assert response.status_code == 422
+    problems = {p["path"]: p["message"] for p in response.json()["problems"]}
+    assert "has no foreign key 'no_such_fk'" in problems[".embeds[0].foreign_key"]
+    assert "not a valid field path" in problems[".fields.freight.name"]
+
+    structural = client.post(
+        f"{API}/projects/{pid}/preview",
+        json={"name": "x", "table": "public.orders", "embeds": [{"kind": "sideways"}]},
+    )
+    assert structural.status_code == 422
+    assert any(p["path"].startswith(".embeds[0]") for p in structural.json()["problems"])
+    duplicate = client.post(f"{API}/projects/{pid}/collections", json={**orders, "embeds": []})
+    assert duplicate.status_code == 422 and "used twice" in duplicate.json()["detail"]
+    # Nothing was saved.
+    assert client.get(f"{API}/projects/{pid}").json()["project"]["collections"] == saved
+
+
+def test_table_filters(client, make_project):
+    pid = make_project(mapping="one-to-one")["id"]
+    body = {"where": "country = 'Germany'", "limit": 3}
+    saved = client.put(f"{API}/projects/{pid}/filters/public.customers", json=body).json()
+    assert saved["project"]["filters"]["public.customers"] == body
+    preview = client.get(f"{API}/projects/{pid}/collections/customers/preview?limit=5").json()
+    assert len(preview["documents"]) == 3
+    assert {d["country"] for d in preview["documents"]} == {"Germany"}
+    assert client.put(f"{API}/projects/{pid}/filters/public.nope", json=body).status_code == 404
+    assert client.delete(f"{API}/projects/{pid}/filters/public.customers").status_code == 200
+    assert client.delete(f"{API}/projects/{pid}/filters/public.customers").status_code == 404
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+def test_snapshot_job(client, make_project, mongo_uri, target_db):
+    pid = make_project()["id"]
+    body = {"mode": "snapshot", "target_db": target_db, "drop": True, "verify": True}
+    started = client.post(f"{API}/projects/{pid}/jobs", json=body)
+    assert started.status_code == 201, started.text
+    job = wait_for(client, started.json()["id"], lambda j: j["status"] in ("COMPLETED", "FAILED"))
+    assert job["status"] == "COMPLETED", job["failure"]
+    assert job["project_id"] == pid and all(p["done"] for p in job["progress"])
+    assert client.get(f"{API}/jobs/{job['id']}/issues").json() == []
+    assert [j["id"] for j in client.get(f"{API}/jobs?project_id={pid}").json()] == [job["id"]]
+    mongo: MongoClient = MongoClient(mongo_uri)
+    assert mongo[target_db]["orders"].count_documents({}) == 300
+    mongo.close()
+
+    # A finished job can be neither resumed, nor paused, nor completed.
+    for action in ("resume", "pause", "complete", "cancel"):
+        refused = client.post(f"{API}/jobs/{job['id']}/{action}")
+        assert refused.status_code == 409, (action, refused.text)
+        assert job["id"] in refused.json()["detail"]
+
+
+def test_continuous_job_conflicts_and_complete(client, make_project, server_sample, target_db):
+    pid = make_project()["id"]
+    body = {"mode": "continuous", "target_db": target_db, "drop": True}
+    job_id = client.post(f"{API}/projects/{pid}/jobs", json=body).json()["id"]
+    wait_for(client, job_id, lambda j: j["cdc_status"] == "RUNNING")
+
+    second = client.post(f"{API}/projects/{pid}/jobs", json=body)
+    assert second.status_code == 409 and "already writes" in second.json()["detail"]
+
+    with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
+        conn.execute(
+            "UPDATE customers SET city = 'Ulm' WHERE customer_id = (SELECT min(customer_id) FROM customers)"
+        )
+    job = wait_for(client, job_id, lambda j: j["stats"]["events_total"] >= 1)
+    assert job["stats"]["last_event_at"] is not None
+
+    assert client.post(f"{API}/jobs/{job_id}/pause").status_code == 200
+    paused = wait_for(client, job_id, lambda j: j["status"] == "PAUSED")
+    assert paused["resumable"] is True
+    assert client.post(f"{API}/jobs/{job_id}/resume").status_code == 200
+    wait_for(client, job_id, lambda j: j["cdc_status"] == "RUNNING")
+    assert client.post(f"{API}/jobs/{job_id}/complete").status_code == 200
+    done = wait_for(client, job_id, lambda j: j["status"] in ("COMPLETED", "FAILED"))
+    assert done["status"] == "COMPLETED", done["failure"]
+    assert client.post(f"{API}/jobs/{job_id}/resume").status_code == 409
+
+
+def test_job_bad_input(client, make_project):
+    pid = make_project(mapping="empty")["id"]
+    assert client.post(f"{API}/projects/{pid}/jobs", json={"mode": "forever"}).status_code == 422
+    assert client.post(f"{API}/projects/{pid}/jobs", json={"max_errors": 0}).status_code == 422
+    empty = client.post(f"{API}/projects/{pid}/jobs", json={})
+    assert empty.status_code == 422 and "maps no collections" in empty.json()["detail"]
+    assert client.post(f"{API}/projects/prj-nope/jobs", json={}).status_code == 404
+    for path in ("jobs/job-nope", "jobs/job-nope/issues"):
+        assert client.get(f"{API}/{path}").status_code == 404
+    for action in ("pause", "resume", "cancel", "complete"):
+        assert client.post(f"{API}/jobs/job-nope/{action}").status_code == 404
+
+
+def test_openapi_and_ui_are_served(client):
+    spec = client.get(f"{API}/openapi.json").json()
+    assert {"/api/v1/connections", "/api/v1/projects/{project_id}/jobs"} <= set(spec["paths"])
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/js/app.js" in page.text
+    assert (
+        client.get("/static/js/app.js")
+        .headers["content-type"]
+        .startswith(("text/javascript", "application/javascript"))
+    )
