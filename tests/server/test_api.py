@@ -234,7 +234,8 @@ def test_continuous_job_conflicts_and_complete(client, make_project, server_samp
 
     with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
         conn.execute(
-            "UPDATE customers SET city = 'Ulm' WHERE customer_id = (SELECT min(customer_id) FROM customers)"
+            "UPDATE customers SET city = 'Ulm' "
+            "WHERE customer_id = (SELECT min(customer_id) FROM customers)"
         )
     job = wait_for(client, job_id, lambda j: j["stats"]["events_total"] >= 1)
     assert job["stats"]["last_event_at"] is not None

@@ -1,0 +1,136 @@
+"""Who may use the server, and that a source password never shows up anywhere once given."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import stat
+import subprocess
+import sys
+
+import pytest
+from fastapi.testclient import TestClient
+from server_helpers import SECRET, SECRET_ROLE, wait_for
+
+from relmig.runtime.store import StateStore
+from relmig.server.app import create_app
+from relmig.server.context import ServerConfig
+
+API = "/api/v1"
+TOKEN = "t0ken-for-the-security-tests"
+
+
+def _serve(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`relmig serve` that must refuse: bounded, so a server that starts fails the test."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return subprocess.run(
+        [sys.executable, "-m", "relmig.cli", "serve", "--port", str(port), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_non_loopback_without_token_refuses_to_start(home):
+    env = {k: v for k, v in os.environ.items() if k != "RELMIG_SERVER_TOKEN"}
+    refused = _serve("--host", "0.0.0.0", env=env)
+    assert refused.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without an auth token" in refused.stderr
+    short = _serve("--host", "0.0.0.0", env={**env, "RELMIG_SERVER_TOKEN": "short"})
+    assert short.returncode == 2 and "at least 16 characters" in short.stderr
+
+
+@pytest.fixture
+def app_for(home):
+    stores: list[StateStore] = []
+
+    def make(**config: object) -> TestClient:
+        stores.append(StateStore())
+        return TestClient(create_app(ServerConfig(**config), store=stores[-1]))
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def test_exposed_server_without_token_refuses_every_request(app_for):
+    client = app_for(host="0.0.0.0")
+    for path in ("/", "/static/js/app.js", f"{API}/about", f"{API}/openapi.json"):
+        assert client.get(path).status_code == 401, path
+
+
+def test_token_is_required_on_every_api_request(app_for):
+    client = app_for(host="0.0.0.0", token=TOKEN)
+    for path in (f"{API}/about", f"{API}/connections", f"{API}/openapi.json", f"{API}/jobs"):
+        assert client.get(path).status_code == 401, path
+        wrong = client.get(path, headers={"Authorization": "Bearer not-the-token-at-all"})
+        assert wrong.status_code == 401
+        assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert client.post(f"{API}/connections", json={}).status_code == 401
+    # The UI's files hold no data: the browser loads them to show its sign-in page.
+    assert client.get("/").status_code == 200
+
+
+def test_loopback_without_token_answers_localhost_only(app_for):
+    client = app_for()
+    assert client.get(f"{API}/about", headers={"Host": "127.0.0.1:8278"}).status_code == 200
+    assert client.get(f"{API}/about", headers={"Host": "localhost:8278"}).status_code == 200
+    rebound = client.get(f"{API}/about", headers={"Host": "attacker.example:8278"})
+    assert rebound.status_code == 403
+
+
+@pytest.mark.services
+def test_passwords_never_leak(client, server_sample, home, target_db, caplog):
+    caplog.set_level(logging.DEBUG)
+    responses = []
+
+    def call(method: str, path: str, **kwargs: object) -> dict:
+        response = client.request(method, f"{API}{path}", **kwargs)
+        responses.append(response.text)
+        return response.json() if "json" in response.headers.get("content-type", "") else {}
+
+    body = {**server_sample["connection"], "user": SECRET_ROLE, "password": SECRET}
+    conn = call("POST", "/connections", json=body)
+    assert conn["password"] == "stored"
+    assert call("POST", f"/connections/{conn['id']}/test")["ok"] is True
+    assert call("POST", "/connections/test", json={**body, "port": 1})["ok"] is False
+    call("PATCH", f"/connections/{conn['id']}", json={"password": SECRET, "port": 0})
+    call("POST", "/connections", json={**body, "name": "twice", "password_env": "X"})
+    call("GET", f"/connections/{conn['id']}/tables")
+    call("GET", "/connections")
+    project = call(
+        "POST",
+        "/projects",
+        json={"name": "secret", "connection_id": conn["id"], "tables": ["public.orders"]},
+    )
+    call("GET", f"/projects/{project['id']}/collections/orders/preview")
+    exported = client.get(f"{API}/projects/{project['id']}/export").text
+    job = call("POST", f"/projects/{project['id']}/jobs", json={"target_db": target_db})
+    assert wait_for(client, job["id"], lambda j: j["status"] != "RUNNING")["status"] == "COMPLETED"
+    call("GET", f"/jobs/{job['id']}")
+    call("GET", "/jobs")
+
+    assert all(SECRET not in text for text in responses)
+    assert SECRET not in exported and "password_env" in exported
+    assert SECRET not in caplog.text
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert {"state.db", "server.key"} <= {p.name for p in files}
+    for path in files:
+        assert SECRET.encode() not in path.read_bytes(), path
+    assert stat.S_IMODE((home / "server.key").stat().st_mode) == 0o600
+
+
+@pytest.mark.services
+def test_password_from_an_environment_variable(client, server_sample, monkeypatch):
+    monkeypatch.setenv("RELMIG_T_SECRET_PASSWORD", SECRET)
+    body = {k: v for k, v in server_sample["connection"].items() if k != "password"}
+    body.update(user=SECRET_ROLE, password_env="RELMIG_T_SECRET_PASSWORD")
+    conn = client.post(f"{API}/connections", json=body).json()
+    assert (conn["password"], conn["password_env"]) == ("env", "RELMIG_T_SECRET_PASSWORD")
+    assert client.post(f"{API}/connections/{conn['id']}/test").json()["ok"] is True
+    monkeypatch.delenv("RELMIG_T_SECRET_PASSWORD")
+    assert client.post(f"{API}/connections/{conn['id']}/test").json()["ok"] is False
