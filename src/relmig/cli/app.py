@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from relmig import __version__
-from relmig.cli import job_cmds, project_cmds, server_cmds
+from relmig.cli import job_cmds, project_cmds, server_cmds, sync_cmds
 
 app = typer.Typer(
     name="relmig",
@@ -35,6 +35,8 @@ app.command("import")(project_cmds.import_schema)
 app.command("preview")(project_cmds.preview)
 app.command("snapshot")(job_cmds.snapshot)
 app.command("verify")(job_cmds.verify_cmd)
+app.command("check")(sync_cmds.check)
+app.command("sync")(sync_cmds.sync)
 app.add_typer(job_cmds.jobs_app, name="jobs")
 app.command("serve")(server_cmds.serve)
 

@@ -22,6 +22,7 @@ from rich.text import Text
 from relmig.cli.common import connected_source, connected_target, console, err_console, user_errors
 from relmig.errors import RelmigError
 from relmig.project.file import load_project
+from relmig.runtime.jobs import JobManager
 from relmig.runtime.policy import JobFailed
 from relmig.runtime.snapshot import SnapshotOptions, run_snapshot_job
 from relmig.runtime.store import StateStore
@@ -188,16 +189,17 @@ jobs_app = typer.Typer(help="List and inspect jobs.", no_args_is_help=True)
 @jobs_app.command("list")
 @user_errors
 def jobs_list() -> None:
-    """All jobs, newest first."""
+    """All jobs, newest first (jobs whose process died are marked FAILED first)."""
     table = RichTable()
-    for col in ("id", "project", "mode", "status", "stage", "created", "issues"):
+    for col in ("id", "project", "mode", "status", "cdc", "stage", "created", "issues"):
         table.add_column(col)
-    for job in StateStore().list_jobs():
+    for job in JobManager(StateStore()).list():
         table.add_row(
             job["id"],
             job["project"],
             job["mode"],
             job["status"],
+            job["cdc_status"],
             job["stage"],
             f"{job['created_at']:%Y-%m-%d %H:%M:%S}",
             str(job["error_count"]),
@@ -212,20 +214,35 @@ def jobs_show(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """A job's status, progress per collection and its Issues list."""
-    store = StateStore()
-    job = store.job(job_id)
-    if job is None:
-        raise RelmigError(f"no job {job_id!r} in the state store {store.url}")
-    progress = store.progress_of(job_id)
-    issues = store.issues_of(job_id)
+    manager = JobManager(StateStore())
+    job = manager.describe(job_id)
+    progress = job.pop("progress")
+    issues = manager.store.issues_of(job_id)
     if as_json:
         console.print_json(
             json.dumps({"job": job, "progress": progress, "issues": issues}, default=str)
         )
         return
-    console.print(f"[bold]{job['id']}[/] {job['mode']} {job['status']} stage {job['stage']}")
+    console.print(
+        f"[bold]{job['id']}[/] {job['mode']} {job['status']} stage {job['stage']} "
+        f"CDC {job['cdc_status']}"
+    )
     if job["failure"]:
         console.print(f"[red]failure:[/] {job['failure']}")
+    if job["resumable"] and job["status"] == "FAILED":
+        deadline = job["resume_deadline"]
+        until = f" until {deadline:%Y-%m-%d %H:%M} UTC" if deadline else ""
+        console.print(f"resumable{until}: relmig jobs resume {job_id}")
+    elif job["not_resumable_reason"] and job["status"] == "FAILED":
+        console.print(f"not resumable: {job['not_resumable_reason']}")
+    if job["mode"] != "snapshot":
+        st = job["stats"]
+        console.print(
+            f"events {st['events_total']} (last minute {st['events_last_minute']}, last hour "
+            f"{st['events_last_hour']}), last event {st['last_event_at'] or '-'}, lag "
+            f"{st['lag_seconds'] if st['lag_seconds'] is not None else '-'} s, slot lag "
+            f"{st['slot_lag_bytes'] if st['slot_lag_bytes'] is not None else '-'} bytes"
+        )
     table = RichTable(title="Progress")
     for col in ("collection", "table", "rows", "of", "done"):
         table.add_column(col)

@@ -207,10 +207,23 @@ class JobManager:
         return job_id
 
     def resume(
-        self, job_id: str, target_uri: str | None = None, password: str | None = None
-    ) -> None:
+        self,
+        job_id: str,
+        target_uri: str | None = None,
+        password: str | None = None,
+        *,
+        foreground: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> str:
+        """Continue a PAUSED job, or a FAILED one within its recovery window, from its
+        checkpoint. In the foreground (the CLI) it returns when the job stops."""
         self._prepare_resume(job_id)
-        self._spawn(job_id, self._target_uri(job_id, target_uri), password)
+        uri = self._target_uri(job_id, target_uri)
+        if foreground:
+            self._claim(job_id)
+            return self.run(job_id, uri, password, on_progress)
+        self._spawn(job_id, uri, password)
+        return "RUNNING"
 
     def pause(self, job_id: str) -> None:
         job = self.job(job_id)
@@ -239,8 +252,14 @@ class JobManager:
         )
 
     def complete(
-        self, job_id: str, target_uri: str | None = None, password: str | None = None
-    ) -> None:
+        self,
+        job_id: str,
+        target_uri: str | None = None,
+        password: str | None = None,
+        *,
+        foreground: bool = False,
+    ) -> str:
+        """Cutover: apply every change committed so far, then release slot and publication."""
         job = self.job(job_id)
         if job["mode"] == "snapshot" or job["status"] in ("COMPLETED", "CANCELLED"):
             raise JobError(
@@ -250,10 +269,9 @@ class JobManager:
             )
         if job["status"] in ACTIVE:
             self.store.update_job(job_id, request="COMPLETE")
-            return
-        self._prepare_resume(job_id)
+            return "COMPLETING"
         self.store.update_job(job_id, request="COMPLETE")
-        self._spawn(job_id, self._target_uri(job_id, target_uri), password)
+        return self.resume(job_id, target_uri, password, foreground=foreground)
 
     def wait(self, job_id: str, timeout: float | None = None) -> None:
         thread = self._threads.get(job_id)

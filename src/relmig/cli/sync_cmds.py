@@ -1,0 +1,169 @@
+"""Continuous and CDC-only jobs from the command line, and their lifecycle.
+
+The job runs in the foreground of `relmig sync` or `relmig jobs resume`; `pause`, `cancel` and
+`complete` from another terminal reach it through the state store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from relmig.cli.common import TARGET_ENV, console, source_password, user_errors
+from relmig.cli.job_cmds import TARGET_HELP, _progress, jobs_app
+from relmig.errors import RelmigError
+from relmig.project.file import load_project
+from relmig.project.model import Project
+from relmig.runtime.jobs import JobManager, JobOptions, ProgressCallback
+from relmig.runtime.store import StateStore
+
+
+def _manager() -> JobManager:
+    return JobManager(StateStore())
+
+
+@user_errors
+def check(
+    project_file: Path = typer.Argument(..., help="Project file."),
+    script: Path = typer.Option(None, "--script", help="Also write the fix script here."),
+) -> None:
+    """Check the source's CDC prerequisites; print the SQL that fixes what is missing."""
+    project = load_project(project_file)
+    fix = _manager().check(project, source_password(project.source))
+    if fix is None:
+        console.print("[green]CDC prerequisites: all met[/]")
+        return
+    console.print("[red]CDC prerequisites missing.[/] Run this as a privileged user:\n")
+    console.print(fix, markup=False, highlight=False)
+    if script:
+        script.write_text(fix)
+        console.print(f"(written to {script})")
+    raise typer.Exit(1)
+
+
+@user_errors
+def sync(
+    project_file: Path = typer.Argument(..., help="Project file."),
+    mode: str = typer.Option("continuous", "--mode", help="continuous or cdc-only."),
+    target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
+    database: str = typer.Option(
+        None, "--database", "-d", help="Target database (default: project name)."
+    ),
+    drop: bool = typer.Option(False, "--drop", help="Drop the destination collections first."),
+    on_error: str = typer.Option("FAIL", "--on-error", help="FAIL, WARN or SKIP."),
+    max_errors: int = typer.Option(None, "--max-errors", help="Stop after this many errors."),
+    recovery_hours: float = typer.Option(
+        24.0, "--recovery-hours", help="How long a failed job stays resumable."
+    ),
+) -> None:
+    """Snapshot then stream changes (continuous), or stream only (cdc-only), until completed."""
+    if mode not in ("continuous", "cdc-only"):
+        raise RelmigError(f"--mode must be continuous or cdc-only, not {mode!r}")
+    on_error = on_error.upper()
+    if on_error not in ("FAIL", "WARN", "SKIP"):
+        raise RelmigError(f"--on-error must be FAIL, WARN or SKIP, not {on_error!r}")
+    project = load_project(project_file)
+    uri = _target(target)
+    password = source_password(project.source)
+    manager = _manager()
+    options = JobOptions(
+        mode=mode,  # type: ignore[arg-type]
+        drop=drop,
+        on_error=on_error,  # type: ignore[arg-type]
+        max_errors=max_errors,
+        recovery_hours=recovery_hours,
+    )
+    job_id = manager.create(project, uri, database or project.name, options, password)
+    console.print(
+        f"Job [bold]{job_id}[/] {mode}: stop it with `relmig jobs complete {job_id}` "
+        "(cutover), `pause` or `cancel`."
+    )
+    _run(manager, job_id, lambda cb: manager.run(job_id, uri, password, cb))
+
+
+def _run(manager: JobManager, job_id: str, call: Callable[[ProgressCallback], str]) -> None:
+    with _progress() as bars:
+        tasks: dict[str, int] = {}
+
+        def on_progress(name: str, done: int, total: int | None) -> None:
+            if name not in tasks:
+                tasks[name] = bars.add_task(name, total=total)
+            bars.update(tasks[name], completed=done, total=max(total or 0, done) or None)
+
+        try:
+            status = call(on_progress)
+        except KeyboardInterrupt:
+            manager.store.fail(job_id, "interrupted by the user")
+            raise RelmigError(
+                f"job {job_id} interrupted; continue it with: relmig jobs resume {job_id}"
+            ) from None
+    job = manager.describe(job_id)
+    if status == "FAILED":
+        hint = f"; resume it with: relmig jobs resume {job_id}" if job["resumable"] else ""
+        raise RelmigError(f"job {job_id} FAILED: {job['failure']}{hint}")
+    console.print(
+        f"Job [bold]{job_id}[/] {status}: {job['stats']['events_total']} change events applied, "
+        f"{job['error_count']} issues."
+    )
+
+
+def _target(uri: str | None) -> str:
+    uri = uri or os.environ.get(TARGET_ENV)
+    if not uri:
+        raise RelmigError(f"no target: pass --target mongodb://… or set {TARGET_ENV}")
+    return uri
+
+
+def _password_of(manager: JobManager, job_id: str) -> str | None:
+    project = Project.model_validate(manager.job(job_id)["project_doc"])
+    return source_password(project.source)
+
+
+@jobs_app.command("resume")
+@user_errors
+def jobs_resume(
+    job_id: str = typer.Argument(..., help="Job id."),
+    target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
+) -> None:
+    """Continue a paused job, or a failed one within its recovery window, from its checkpoint."""
+    manager = _manager()
+    password = _password_of(manager, job_id)
+    console.print(f"Resuming job [bold]{job_id}[/] from its checkpoint.")
+    _run(
+        manager,
+        job_id,
+        lambda cb: manager.resume(job_id, target, password, foreground=True, on_progress=cb),
+    )
+
+
+@jobs_app.command("pause")
+@user_errors
+def jobs_pause(job_id: str = typer.Argument(..., help="Job id.")) -> None:
+    """Ask a running continuous job to stop streaming; `resume` continues it."""
+    _manager().pause(job_id)
+    console.print(f"Pause requested for {job_id}.")
+
+
+@jobs_app.command("cancel")
+@user_errors
+def jobs_cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
+    """Stop a job; partial data stays in the target; its slot and publication are dropped."""
+    manager = _manager()
+    manager.cancel(job_id, _password_of(manager, job_id))
+    console.print(f"Cancel requested for {job_id}.")
+
+
+@jobs_app.command("complete")
+@user_errors
+def jobs_complete(
+    job_id: str = typer.Argument(..., help="Job id."),
+    target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
+) -> None:
+    """Cutover: apply every pending change, then release the slot and publication."""
+    manager = _manager()
+    password = _password_of(manager, job_id)
+    status = manager.complete(job_id, target, password, foreground=True)
+    console.print(f"Job {job_id}: {status}.")
