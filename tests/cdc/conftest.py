@@ -454,6 +454,13 @@ def rig(request, services_settings, mongo_uri, tmp_path) -> Iterator[Rig]:
     cleanup_rig(r)
 
 
+@pytest.fixture
+def pg_rig(services_settings, mongo_uri, tmp_path) -> Iterator[Rig]:
+    r = make_rig("postgresql", services_settings, mongo_uri, tmp_path)
+    yield r
+    cleanup_rig(r)
+
+
 def cleanup_rig(r: Rig) -> None:
     for job_id in r.jobs:
         job = r.store.job(job_id)
