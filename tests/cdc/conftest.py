@@ -136,6 +136,17 @@ class Rig:
             time.sleep(0.2)
         raise AssertionError(f"timed out; job is {self.store.job(job_id)}")
 
+    def wait_for_new_job(self) -> str:
+        """The id of a job another process creates in this store."""
+        deadline = time.monotonic() + CATCH_UP_SECONDS
+        while time.monotonic() < deadline:
+            jobs = [j["id"] for j in self.store.list_jobs() if j["id"] not in self.jobs]
+            if jobs:
+                self.jobs.append(jobs[0])
+                return jobs[0]
+            time.sleep(0.05)
+        raise AssertionError("no job was created")
+
     def streaming(self, job_id: str) -> None:
         self.wait_for(job_id, lambda j: j["stage"] == "CDC" and j["cdc_status"] == "RUNNING")
 

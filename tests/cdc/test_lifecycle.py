@@ -204,14 +204,7 @@ def test_kill_9_at_random_points_resumes_without_loss(pg_rig, tmp_path) -> None:
         rig.target_db,
     ]
     child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    job_id = None
-    deadline = time.monotonic() + 60
-    while job_id is None and time.monotonic() < deadline:
-        jobs = rig.store.list_jobs()
-        job_id = jobs[0]["id"] if jobs else None
-        time.sleep(0.05)
-    assert job_id is not None
-    rig.jobs.append(job_id)
+    job_id = rig.wait_for_new_job()
     time.sleep(rng.uniform(0.2, 1.0))  # somewhere in the snapshot (or just after)
     for round_ in range(4):
         child.send_signal(signal.SIGKILL)
@@ -226,6 +219,9 @@ def test_kill_9_at_random_points_resumes_without_loss(pg_rig, tmp_path) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        claimed = time.monotonic() + 60
+        while rig.store.job(job_id)["status"] == "FAILED" and time.monotonic() < claimed:
+            time.sleep(0.05)  # until the new process has taken the job over
         rig.streaming(job_id)
         rig.workload(rng, 10)
         time.sleep(rng.uniform(0.0, 1.5 if round_ % 2 else 0.2))
@@ -233,3 +229,67 @@ def test_kill_9_at_random_points_resumes_without_loss(pg_rig, tmp_path) -> None:
     rig.verify()
     child.send_signal(signal.SIGKILL)
     child.wait(30)
+
+
+CRASH_BEFORE_CHECKPOINT = """
+import os, signal, sys
+from relmig.runtime.store import StateStore
+original = StateStore.save_position
+def crash(self, job_id, position, events, last_event_at):
+    if events:  # this batch is in the target now; die before its checkpoint
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, job_id, position, events, last_event_at)
+StateStore.save_position = crash
+from relmig.cli.app import app
+app(sys.argv[1:], prog_name="relmig")
+"""
+
+
+def test_kill_between_target_write_and_checkpoint(pg_rig, tmp_path) -> None:
+    """The position is neither saved nor confirmed to the slot before the write is durable;
+    after the crash the changes replay, and the replay converges."""
+    import os
+    import subprocess
+    import sys
+
+    from relmig.project.file import save_project
+    from relmig.source.pg_capture import str_to_lsn
+
+    rig = pg_rig
+    env = {**os.environ, "RELMIG_STATE_URL": rig.store.url}
+    project_file = tmp_path / "project.yaml"
+    save_project(rig.project, project_file)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CRASH_BEFORE_CHECKPOINT,
+            "sync",
+            str(project_file),
+            "--target",
+            rig.target_uri,
+            "--database",
+            rig.target_db,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    job_id = rig.wait_for_new_job()
+    rig.streaming(job_id)
+    saved = rig.store.job(job_id)["position"]
+    rig.workload(random.Random(7), 5)
+    assert child.wait(60) == -9
+    job = rig.store.job(job_id)
+    assert job["position"] == saved and job["events_total"] == 0
+    (confirmed,) = rig.query(
+        f"SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
+        f"WHERE slot_name = '{slot_name(job_id)}'"
+    )[0]
+    assert str_to_lsn(confirmed) <= str_to_lsn(saved)
+
+    rig.manager.recover_stale()
+    rig.manager.resume(job_id)
+    rig.caught_up(job_id)
+    rig.verify()
+    assert rig.store.job(job_id)["events_total"] > 0
