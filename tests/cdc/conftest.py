@@ -159,7 +159,7 @@ class Rig:
                 job_id, lambda j: j["position"] is not None and capture.reached(j["position"], mark)
             )
         finally:
-            capture.source.close()
+            capture.close()
 
     def verify(self) -> None:
         source = open_source(self.settings)
@@ -481,7 +481,7 @@ def cleanup_rig(r: Rig) -> None:
         elif job and not job["slot_dropped"] and job["mode"] != "snapshot":
             capture = open_capture(r.project, job_id)
             capture.cleanup()
-            capture.source.close()
+            capture.close()
     target = MongoTarget(r.target_uri, r.target_db)
     target.client.drop_database(r.target_db)
     target.close()

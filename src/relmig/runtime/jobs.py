@@ -142,7 +142,7 @@ class JobManager:
         try:
             missing = capture.check()
         finally:
-            capture.source.close()
+            capture.close()
         return fix_script(missing) if missing else None
 
     def create(
@@ -305,7 +305,7 @@ class JobManager:
             try:
                 capture.cleanup()
             finally:
-                capture.source.close()
+                capture.close()
             self.store.update_job(job_id, slot_dropped=True)
 
     def _target_uri(self, job_id: str, given: str | None) -> str:
@@ -446,7 +446,7 @@ class JobManager:
             return self._finish(job_id, "COMPLETED", project, source, target)
         finally:
             if capture is not None:
-                capture.source.close()
+                capture.close()
             source.close()
             target.close()
 

@@ -45,8 +45,8 @@ from pymysqlreplication.row_event import (
 )
 
 from relmig.errors import PositionLost, SchemaChanged, SourceError
-from relmig.project.model import EmbedRule, Project, Table
-from relmig.source.capture import ChangeCapture, Prerequisite, SourceLag
+from relmig.project.model import Project
+from relmig.source.capture import ChangeCapture, Prerequisite, SourceLag, mapped_tables
 from relmig.source.changes import (
     ChangeStream,
     Heartbeat,
@@ -398,20 +398,6 @@ def _quote(name: str) -> str:
 # --- the capture ------------------------------------------------------------------------------
 
 
-def _mapped_tables(project: Project) -> list[Table]:
-    """The tables some collection reads, as root or embedded: the only ones CDC watches."""
-    used: set[str] = set()
-
-    def visit(table: str, embeds: list[EmbedRule]) -> None:
-        used.add(table)
-        for e in embeds:
-            visit(e.table, e.embeds)
-
-    for c in project.collections:
-        visit(c.table, c.embeds)
-    return [t for t in project.tables if t.id in used]
-
-
 _STREAM_EVENTS = [
     RotateEvent,
     MariadbGtidEvent,
@@ -480,7 +466,7 @@ class BinlogCapture(ChangeCapture):
     def __init__(self, project: Project, job_id: str, password: str | None = None) -> None:
         super().__init__(project, job_id, password)
         self._source = _CatalogSource(project.source, password)
-        self.tables = _mapped_tables(project)
+        self.tables = mapped_tables(project)
         self._lock = threading.Lock()  # one SQL connection, and lag() may come from any thread
         self._mariadb: bool | None = None
         # position → (commit time, binlog file, offset) for positions our streams yielded.
@@ -489,6 +475,9 @@ class BinlogCapture(ChangeCapture):
     @property
     def where(self) -> str:
         return self._source.where
+
+    def close(self) -> None:
+        self._source.close()
 
     @property
     def address(self) -> str:

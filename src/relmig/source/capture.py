@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from relmig.project.model import Project
+from relmig.project.model import EmbedRule, Project, Table
 from relmig.source.changes import ChangeStream
 
 
@@ -71,6 +71,24 @@ class ChangeCapture(ABC):
     @abstractmethod
     def cleanup(self) -> None:
         """Drop what `start` created; safe to call twice."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the capture's own query connection (streams close themselves)."""
+
+
+def mapped_tables(project: Project) -> list[Table]:
+    """The tables some collection reads, as root or embedded: the only ones CDC watches."""
+    used: set[str] = set()
+
+    def visit(table: str, embeds: list[EmbedRule]) -> None:
+        used.add(table)
+        for e in embeds:
+            visit(e.table, e.embeds)
+
+    for c in project.collections:
+        visit(c.table, c.embeds)
+    return [t for t in project.tables if t.id in used]
 
 
 def fix_script(missing: list[Prerequisite]) -> str:

@@ -24,7 +24,7 @@ from relmig.errors import PositionLost, SchemaChanged, SourceError
 from relmig.project.model import Project
 from relmig.route.images import before_image_columns
 from relmig.source import pgoutput as pg
-from relmig.source.capture import ChangeCapture, Prerequisite, SourceLag
+from relmig.source.capture import ChangeCapture, Prerequisite, SourceLag, mapped_tables
 from relmig.source.changes import (
     ChangeStream,
     Heartbeat,
@@ -57,7 +57,7 @@ class PostgresCapture(ChangeCapture):
         super().__init__(project, job_id, password)
         self.source = PostgresSource(project.source, password)
         self.name = slot_name(job_id)
-        self.tables = _mapped_tables(project)
+        self.tables = [t.id for t in mapped_tables(project)]
 
     # --- prerequisites ------------------------------------------------------------------------
 
@@ -175,6 +175,9 @@ class PostgresCapture(ChangeCapture):
         )[0]
         return str(lsn)
 
+    def close(self) -> None:
+        self.source.close()
+
     def cleanup(self) -> None:
         s = self.source
         s.fetch(
@@ -234,20 +237,6 @@ class PostgresCapture(ChangeCapture):
 
 
 _IDENTITY = {"d": "DEFAULT", "n": "NOTHING", "f": "FULL", "i": "USING INDEX"}
-
-
-def _mapped_tables(project: Project) -> list[str]:
-    """Every table a collection reads, root or embedded, in project order."""
-    used: set[str] = set()
-
-    def visit(table: str, embeds: list[Any]) -> None:
-        used.add(table)
-        for e in embeds:
-            visit(e.table, e.embeds)
-
-    for c in project.collections:
-        visit(c.table, c.embeds)
-    return [t.id for t in project.tables if t.id in used]
 
 
 class PgOutputStream(ChangeStream):
@@ -324,9 +313,7 @@ class PgOutputStream(ChangeStream):
             present = {r[0] for r in rows}
             gone = [c.name for c in table.columns if c.name not in present]
             if gone:
-                raise SchemaChanged(
-                    _ddl_message(table_id, f"column(s) {', '.join(gone)} are gone")
-                )
+                raise SchemaChanged(_ddl_message(table_id, f"column(s) {', '.join(gone)} are gone"))
             out[table_id] = present
         return out
 
