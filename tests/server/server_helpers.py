@@ -37,14 +37,24 @@ def stop_jobs(manager: Any, password: str) -> None:
         manager.wait(job["id"], timeout=60)
 
 
-def drop_slots(dsn: str) -> None:
-    """Whatever a failed test left behind in the sample database: slots retain WAL."""
+def drop_slots(dsn: str, timeout: float = 15) -> None:
+    """Whatever a test left behind in the sample database: slots retain WAL.
+
+    A slot stays active for a moment after its reader died, so wait for it to be released.
+    """
+    deadline = time.monotonic() + timeout
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for (slot,) in conn.execute(
-            "SELECT slot_name FROM pg_replication_slots WHERE database = current_database() "
-            "AND NOT active"
-        ).fetchall():
-            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+        while True:
+            slots = conn.execute(
+                "SELECT slot_name, active FROM pg_replication_slots "
+                "WHERE database = current_database()"
+            ).fetchall()
+            for slot, active in slots:
+                if not active:
+                    conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+            if all(not active for _, active in slots) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         for (pub,) in conn.execute(
             "SELECT pubname FROM pg_publication WHERE pubname LIKE 'relmig_job_%'"
         ).fetchall():

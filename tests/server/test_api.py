@@ -202,7 +202,7 @@ def test_table_filters(client, make_project):
 # --- jobs -----------------------------------------------------------------------------------
 
 
-def test_snapshot_job(client, make_project, mongo_uri, target_db):
+def test_snapshot_job(client, make_project, server_sample, mongo_uri, target_db):
     pid = make_project()["id"]
     body = {"mode": "snapshot", "target_db": target_db, "drop": True, "verify": True}
     started = client.post(f"{API}/projects/{pid}/jobs", json=body)
@@ -212,8 +212,10 @@ def test_snapshot_job(client, make_project, mongo_uri, target_db):
     assert job["project_id"] == pid and all(p["done"] for p in job["progress"])
     assert client.get(f"{API}/jobs/{job['id']}/issues").json() == []
     assert [j["id"] for j in client.get(f"{API}/jobs?project_id={pid}").json()] == [job["id"]]
+    with psycopg.connect(server_sample["dsn"]) as conn:
+        (orders,) = conn.execute("SELECT count(*) FROM orders").fetchone()
     mongo: MongoClient = MongoClient(mongo_uri)
-    assert mongo[target_db]["orders"].count_documents({}) == 300
+    assert mongo[target_db]["orders"].count_documents({}) == orders
     mongo.close()
 
     # A finished job can be neither resumed, nor paused, nor completed.

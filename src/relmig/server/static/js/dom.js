@@ -44,6 +44,13 @@ export function when(value) {
   });
 }
 
+/** The time of day for today's timestamps, else the date and time. */
+export function moment(value) {
+  if (!value) return "—";
+  const date = new Date(value);
+  return date.toDateString() === new Date().toDateString() ? date.toLocaleTimeString() : when(value);
+}
+
 export function duration(seconds) {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
   const s = Math.max(0, Math.round(seconds));

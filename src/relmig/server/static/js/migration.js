@@ -2,7 +2,7 @@
 // progress bars, CDC figures, Issues list and the Pause / Resume / Cancel / Complete CDC buttons.
 
 import { api } from "./api.js";
-import { badge, bytes, clear, count, duration, errorBox, h, options, toast, when } from "./dom.js";
+import { badge, bytes, clear, count, duration, errorBox, h, moment, options, toast, when } from "./dom.js";
 import { projectBar } from "./projects.js";
 
 const MODES = [["snapshot", "Snapshot (one-time copy)"], ["continuous", "Continuous (snapshot, then CDC)"], ["cdc-only", "CDC only"]];
@@ -66,7 +66,7 @@ export async function renderMigration(view, projectId) {
     clear(history, jobs.length ? h("table", { class: "list" },
       h("thead", {}, h("tr", {}, ["Job", "Mode", "Status", "CDC", "Stage", "Created", "Ended", "Issues"].map((t) => h("th", {}, t)))),
       h("tbody", {}, jobs.map((j) => h("tr", { class: "clickable", "data-job": j.id, onclick: () => { location.hash = `#/jobs/${j.id}`; } },
-        h("td", {}, h("a", { href: `#/jobs/${j.id}` }, j.id)), h("td", {}, j.mode), h("td", {}, badge(j.status)),
+        h("td", {}, h("a", { href: `#/jobs/${j.id}` }, j.id)), h("td", {}, j.mode), h("td", { "data-status": j.status }, badge(j.status)),
         h("td", {}, j.mode === "snapshot" ? "—" : badge(j.cdc_status)), h("td", {}, j.stage),
         h("td", {}, when(j.created_at)), h("td", {}, when(j.ended_at)), h("td", {}, count(j.error_count))))))
       : h("div", { class: "empty" }, "No jobs yet."));
@@ -128,7 +128,7 @@ export async function renderJob(view, jobId) {
 
     clear(head,
       h("div", { class: "job-head" },
-        h("h2", { style: "margin:0" }, `Job ${job.id}`), badge(job.status),
+        h("h2", { style: "margin:0" }, `Job ${job.id}`), h("span", { "data-status": job.status }, badge(job.status)),
         continuous ? h("span", { class: "small muted" }, "CDC ", badge(job.cdc_status)) : null,
         job.pending_request ? h("span", { class: "badge warn" }, `${job.pending_request.toLowerCase()} requested`) : null,
         h("span", { class: "spacer" }),
@@ -169,7 +169,7 @@ export async function renderJob(view, jobId) {
     cdc.hidden = !continuous;
     clear(cdc, h("h2", {}, "Change data capture"),
       h("div", { class: "figures" }, [
-        ["Last event", when(stats.last_event_at)], ["Events seen", count(stats.events_total)],
+        ["Last event", moment(stats.last_event_at)], ["Events seen", count(stats.events_total)],
         ["Events last minute", count(stats.events_last_minute)], ["Events last hour", count(stats.events_last_hour)],
         ["Lag", stats.lag_seconds === null || stats.lag_seconds === undefined ? "—" : duration(stats.lag_seconds)],
         ["Slot lag", bytes(stats.slot_lag_bytes)],

@@ -1,0 +1,301 @@
+"""The web UI in real headless Chromium against `relmig serve` running as its own process.
+
+Each page is saved as a screenshot in the artifacts directory ($RELMIG_TEST_ARTIFACTS, default
+tests/artifacts). With RELMIG_DOC_IMAGES=1 the README's screenshots in docs/img are refreshed too.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from server_helpers import TABLES, artifacts_dir, drop_slots
+
+from relmig.project.model import Project
+from relmig.source.connect import open_source
+from relmig.target.writer import MongoTarget
+from relmig.verify.compare import verify
+
+pytestmark = pytest.mark.services
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+class Server:
+    """`relmig serve` as a child process: started, killed with SIGKILL, started again."""
+
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home = home
+        self.env = {**os.environ, "RELMIG_HOME": str(home), **env}
+        self.env.pop("RELMIG_STATE_URL", None)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = (artifacts_dir() / f"serve-{self.port}-{self.starts}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "relmig.cli", "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"relmig serve exited, see {log.name}"
+            try:
+                if httpx.get(f"{self.url}/api/v1/about", timeout=2).status_code in (200, 401):
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError(f"relmig serve did not answer within 60s, see {log.name}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.url}/api/v1{path}", timeout=60, **kwargs)
+        assert response.is_success, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def server(tmp_path: Path, mongo_uri: str, server_sample: dict[str, Any]) -> Iterator[Server]:
+    srv = Server(tmp_path / "home", {"RELMIG_TARGET_URI": mongo_uri})
+    srv.start()
+    yield srv
+    srv.stop()
+    drop_slots(server_sample["dsn"])
+
+
+def shot(page: Page, name: str, doc_image: str | None = None) -> None:
+    page.evaluate("document.getElementById('toasts').replaceChildren()")
+    page.screenshot(path=artifacts_dir() / f"{name}.png", full_page=True)
+    if doc_image and os.environ.get("RELMIG_DOC_IMAGES") == "1":
+        page.screenshot(path=DOC_IMAGES / doc_image)
+
+
+def test_connection_project_and_mapping(page: Page, server: Server, server_sample):
+    conn = server_sample["connection"]
+    page.goto(f"{server.url}/#/connections")
+    page.get_by_role("button", name="Add connection").click()
+    for field in ("name", "host", "port", "database", "user", "password"):
+        page.fill(f"input[name={field}]", str(conn[field]))
+    page.fill("input[name=schemas]", "public")
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator(".badge.ok")).to_have_text("connected")
+    page.get_by_role("button", name="Save").click()
+    row = page.locator(f"tr[data-connection='{conn['name']}']")
+    expect(row).to_contain_text("stored, encrypted")
+    shot(page, "01-connections")
+
+    page.get_by_role("link", name="Projects").first.click()
+    page.get_by_role("button", name="New project").click()
+    page.fill("input[name=name]", "northwind")
+    page.select_option("select[name=casing]", "camel")
+    page.get_by_role("button", name="Load tables").click()
+    boxes = page.locator(".table-pick input[value]")
+    expect(boxes.first).to_be_visible()
+    for box in boxes.all():
+        box.set_checked(box.get_attribute("value") in TABLES)
+    shot(page, "02-new-project")
+    page.get_by_role("button", name="Create project").click()
+
+    expect(page.locator("svg.relational g[data-box='public.orders']")).to_be_visible()
+    expect(page.locator("svg.documents g[data-box='orders']")).to_be_visible()
+    shot(page, "03-mapping")
+
+    page.locator("svg.relational g[data-box='public.order_details']").click()
+    expect(page.locator("[data-slot=rules] li[data-rule='orders.embeds[0]']")).to_be_visible()
+    page.locator("svg.documents g[data-box='orders']").click()
+    expect(page.locator("pre.json[data-preview=orders]")).to_contain_text('"orderDetails"')
+    shot(page, "04-mapping-preview", "mapping.png")
+
+    page.locator("li[data-rule='orders.embeds[0]']").get_by_role("button", name="Edit").click()
+    name = page.locator("input[name='name-unit_price']")
+    name.fill("$price")
+    name.dispatch_event("change")
+    page.get_by_role("button", name="Save rule").click()
+    expect(page.locator("[data-problems]")).to_contain_text("not a valid field path")
+    expect(page.locator("tr[data-column=unit_price] .field-error")).to_be_visible()
+    shot(page, "05-invalid-rule")
+    name.fill("price")
+    name.dispatch_event("change")
+    page.get_by_role("button", name="Preview document").click()
+    expect(page.locator("[data-slot=editor] pre.json")).to_contain_text('"price"')
+    page.get_by_role("button", name="Save rule").click()
+    expect(page.locator("[data-problems]")).to_have_count(0)
+    expect(page.locator(".toast")).to_contain_text("Rule saved")
+
+
+class SourceWriter:
+    """New orders and price changes on the source, on a thread, until stopped."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.stop = threading.Event()
+        self.written = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> SourceWriter:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)
+
+    def _run(self) -> None:
+        rnd = random.Random(5)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            customers = [r[0] for r in conn.execute("SELECT customer_id FROM customers")]
+            products = [r[0] for r in conn.execute("SELECT product_id FROM products")]
+            while not self.stop.wait(0.05):
+                with conn.transaction():
+                    (order_id,) = conn.execute(
+                        "INSERT INTO orders (customer_id, sold_by, order_date) "
+                        "VALUES (%s, 1, now()) RETURNING order_id",
+                        (rnd.choice(customers),),
+                    ).fetchone()
+                    for product in rnd.sample(products, 2):
+                        conn.execute(
+                            "INSERT INTO order_details (order_id, product_id, unit_price, "
+                            "quantity, discount) VALUES (%s, %s, 9.5, 2, 0)",
+                            (order_id, product),
+                        )
+                    conn.execute(
+                        "UPDATE products SET unit_price = unit_price + 0.01 WHERE product_id = %s",
+                        (rnd.choice(products),),
+                    )
+                self.written += 1
+
+
+def test_continuous_job_killed_and_resumed(page: Page, server: Server, server_sample, mongo_uri):
+    conn = server.api("POST", "/connections", json=server_sample["connection"])
+    body = {"name": "northwind", "connection_id": conn["id"], "tables": TABLES}
+    project = server.api("POST", "/projects", json=body)
+    target_db = f"t_browser_{project['id'][4:]}"
+
+    page.goto(f"{server.url}/#/projects/{project['id']}/migration")
+    page.select_option("select[name=mode]", "continuous")
+    page.fill("input[name=target_db]", target_db)
+    page.check("input[name=drop]")
+    page.check("input[name=verify]")
+    shot(page, "06-create-job")
+    page.get_by_role("button", name="Create Migration Job").click()
+
+    job = page.locator("[data-slot=job]")
+    expect(job.locator(".job-head")).to_contain_text("CDC RUNNING", timeout=90_000)
+    bars = page.locator("[data-slot=progress] tr[data-collection]")
+    expect(bars).to_have_count(7)
+    expect(page.locator("[data-slot=progress]")).to_contain_text("7 of 7 tables migrated")
+    events = page.locator("[data-figure='Events seen'] .value")
+    with SourceWriter(server_sample["dsn"]) as writer:
+        expect(events).not_to_have_text("0", timeout=60_000)
+        shot(page, "07-job-cdc", "data-migration.png")
+        server.kill9()
+        time.sleep(2)  # writes go on while no server runs
+        server.start()
+        failure = page.locator("[data-slot=failure]")
+        expect(failure).to_contain_text("This job failed", timeout=60_000)
+        expect(failure).to_contain_text("can be resumed until")
+        shot(page, "08-job-failed")
+        failure.get_by_role("button", name="Resume").click()
+        expect(job.locator(".job-head")).to_contain_text("CDC RUNNING", timeout=60_000)
+        time.sleep(2)
+    assert writer.written > 0
+
+    page.locator("[data-action=complete]").click()
+    expect(job.locator("[data-status=COMPLETED]")).to_be_visible(timeout=120_000)
+    shot(page, "09-job-completed")
+    expect(page.locator("[data-slot=issues]")).not_to_contain_text("verify:")
+    page.get_by_role("link", name="Data Migration").click()
+    expect(page.locator("[data-slot=history] td[data-status=COMPLETED]")).to_be_visible()
+    shot(page, "10-job-history", "data-migration-tab.png")
+
+    # The target equals a fresh snapshot of the source, checked here as well as by the job.
+    stored = server.api("GET", f"/projects/{project['id']}")["project"]
+    project_model = Project.model_validate(stored)
+    with open_source(project_model.source, server_sample["connection"]["password"]) as source:
+        target = MongoTarget(mongo_uri, target_db)
+        try:
+            report = verify(project_model, source, target)
+        finally:
+            target.client.drop_database(target_db)
+            target.close()
+    assert report.ok, [(c.name, c.examples) for c in report.collections if not c.ok]
+
+
+def test_sign_in_with_a_token(page: Page, tmp_path: Path, mongo_uri: str):
+    token = "browser-test-token-0123456789"
+    srv = Server(tmp_path / "home", {"RELMIG_SERVER_TOKEN": token, "RELMIG_TARGET_URI": mongo_uri})
+    srv.start()
+    try:
+        page.goto(f"{srv.url}/#/projects")
+        page.fill("input[name=token]", "wrong-token-wrong-token")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator(".login")).to_contain_text("not accepted")
+        page.fill("input[name=token]", token)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("button", name="New project")).to_be_visible()
+        shot(page, "11-signed-in")
+    finally:
+        srv.stop()
