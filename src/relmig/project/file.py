@@ -20,12 +20,21 @@ def load_project(path: str | Path) -> Project:
         raise ProjectFileError(str(path), [exc.strerror or str(exc)]) from None
     except yaml.YAMLError as exc:
         raise ProjectFileError(str(path), [f"not valid YAML: {exc}"]) from None
+    return parse_project(raw, str(path))
+
+
+def parse_project(raw: Any, where: str) -> Project:
+    """Validate a project (from a file or the API), naming every problem by its path."""
     if not isinstance(raw, dict):
-        raise ProjectFileError(str(path), ["the file must hold a mapping at the top level"])
+        raise ProjectFileError(where, ["the project must be a mapping at the top level"])
     try:
         return Project.model_validate(raw)
     except ValidationError as exc:
-        raise ProjectFileError(str(path), [_describe(err, raw) for err in exc.errors()]) from None
+        problems = [_describe(err, raw) for err in exc.errors()]
+        # Cross-reference checks arrive as one error listing every problem; report each one.
+        raise ProjectFileError(
+            where, [p for joined in problems for p in joined.split("; ")]
+        ) from None
 
 
 def dump_project(project: Project) -> str:

@@ -12,11 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from relmig.errors import ProjectFileError, RelmigError, SourceError, TargetError
-from relmig.project.file import _describe
-from relmig.project.model import Project
 from relmig.runtime.jobs import JobError
 from relmig.server.records import NameTaken
 
@@ -31,19 +28,6 @@ class ApiError(Exception):
 
 def not_found(kind: str, item_id: str) -> ApiError:
     return ApiError(404, f"no {kind} {item_id!r}")
-
-
-def parse_project(raw: Any, where: str) -> Project:
-    """Validate a project as the file loader does, so the API names problems the same way."""
-    if not isinstance(raw, dict):
-        raise ProjectFileError(where, ["the project must be a mapping at the top level"])
-    try:
-        return Project.model_validate(raw)
-    except ValidationError as exc:
-        problems = [_describe(err, raw) for err in exc.errors()]
-        # Cross-reference checks arrive as one error listing every problem; report each one.
-        split = [p for joined in problems for p in joined.split("; ")]
-        raise ProjectFileError(where, split) from None
 
 
 def problem_list(problems: list[str], prefix: str = "") -> list[dict[str, str]]:

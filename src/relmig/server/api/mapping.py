@@ -18,11 +18,12 @@ from pydantic import BaseModel
 from relmig.build.builder import DocumentBuilder
 from relmig.build.plan import compile_collection
 from relmig.errors import ProjectFileError
+from relmig.project.file import parse_project
 from relmig.project.model import CollectionRule, Project, TableFilter
 from relmig.runtime.keys import show_key
 from relmig.server.api.projects import ProjectOut, detail, project_json
 from relmig.server.context import Services, Svc
-from relmig.server.errors import ApiError, not_found, parse_project, problem_list
+from relmig.server.errors import ApiError, not_found, problem_list
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["mapping"])
 

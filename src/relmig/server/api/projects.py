@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relmig.errors import ProjectFileError
 from relmig.project.casing import Casing
-from relmig.project.file import dump_project
+from relmig.project.file import dump_project, parse_project
 from relmig.project.initial import InitialMapping, initial_collections
 from relmig.project.model import Project
 from relmig.schema.introspect import import_tables
 from relmig.server.context import Services, Svc, source_settings
-from relmig.server.errors import ApiError, parse_project
+from relmig.server.errors import ApiError
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
