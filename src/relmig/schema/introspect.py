@@ -36,6 +36,10 @@ def import_tables(
             for name in sorted(inspector.get_table_names(schema=schema))
             if wanted is None or f"{schema}.{name}" in wanted
         ]
+        # A foreign key to a table left out (or in another schema) links nothing here.
+        chosen = {t.id for t in tables}
+        for table in tables:
+            table.foreign_keys = [fk for fk in table.foreign_keys if fk.ref_table in chosen]
         _attach_estimates(engine, settings, tables)
         _name_unknown_types(engine, settings, tables)
         if settings.dialect == "mysql":

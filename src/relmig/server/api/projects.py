@@ -120,10 +120,6 @@ def create_project(body: ProjectCreate, svc: Svc) -> ProjectOut:
         raise ApiError(422, f"no tables found in {settings.database} (schemas: {schemas})")
     if not settings.schemas:
         settings.schemas = sorted({t.schema_ for t in tables})
-    # A foreign key to a table left out cannot link anything in this project.
-    chosen = {t.id for t in tables}
-    for table in tables:
-        table.foreign_keys = [fk for fk in table.foreign_keys if fk.ref_table in chosen]
     project = Project(
         name=body.name,
         source=settings,
