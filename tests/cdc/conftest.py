@@ -350,19 +350,26 @@ def _pg(services_settings: dict[str, str], name: str) -> tuple[SourceSettings, A
     with psycopg.connect(**base, dbname=s["RELMIG_PG_DB"], autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     load_postgres(" ".join(f"{k}={v}" for k, v in base.items()) + f" dbname={name}")
-    conn = psycopg.connect(**base, dbname=name, autocommit=True)
+    holder: dict[str, Any] = {}
+
+    def conn() -> psycopg.Connection[Any]:
+        # Reconnect after a server restart (the resilience tests restart PostgreSQL).
+        if "conn" not in holder or holder["conn"].closed or holder["conn"].broken:
+            holder["conn"] = psycopg.connect(**base, dbname=name, autocommit=True)
+        return holder["conn"]
 
     def execute(statements: list[tuple[str, tuple[Any, ...]]]) -> bool:
+        c = conn()
         try:
-            with conn.transaction():
+            with c.transaction():
                 for sql, params in statements:
-                    conn.execute(sql, params)
+                    c.execute(sql, params)
         except psycopg.errors.IntegrityError:
             return False  # e.g. a moved line that already exists in the other order
         return True
 
     def query(sql: str) -> list[tuple[Any, ...]]:
-        return conn.execute(sql).fetchall()
+        return conn().execute(sql).fetchall()
 
     settings = SourceSettings(
         dialect="postgresql",
@@ -375,7 +382,8 @@ def _pg(services_settings: dict[str, str], name: str) -> tuple[SourceSettings, A
     )
 
     def drop() -> None:
-        conn.close()
+        if "conn" in holder:
+            holder["conn"].close()
         with psycopg.connect(**base, dbname=s["RELMIG_PG_DB"], autocommit=True) as c:
             c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 

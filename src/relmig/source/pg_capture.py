@@ -53,6 +53,8 @@ def slot_name(job_id: str) -> str:
 
 
 class PostgresCapture(ChangeCapture):
+    heartbeat_seconds = 10.0  # idle time before a heartbeat message moves the slot on
+
     def __init__(self, project: Project, job_id: str, password: str | None = None) -> None:
         super().__init__(project, job_id, password)
         self.source = PostgresSource(project.source, password)
@@ -233,7 +235,7 @@ class PostgresCapture(ChangeCapture):
         problem = self.position_problem(position)
         if problem:
             raise PositionLost(problem)
-        return PgOutputStream(self, str_to_lsn(position))
+        return PgOutputStream(self, str_to_lsn(position), self.heartbeat_seconds)
 
 
 _IDENTITY = {"d": "DEFAULT", "n": "NOTHING", "f": "FULL", "i": "USING INDEX"}
