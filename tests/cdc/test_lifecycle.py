@@ -177,7 +177,7 @@ def test_toast_truncate_and_ddl(pg_rig) -> None:
     assert "DDL on mapped table public.shippers" in job["failure"] and "phone" in job["failure"]
 
 
-def test_kill_9_at_random_points_resumes_without_loss(pg_rig, tmp_path) -> None:
+def test_kill_9_at_random_points_resumes_without_loss(rig, tmp_path) -> None:
     """Run the job in a child process, SIGKILL it during snapshot and CDC, resume, verify."""
     import os
     import signal
@@ -185,7 +185,6 @@ def test_kill_9_at_random_points_resumes_without_loss(pg_rig, tmp_path) -> None:
     import sys
     import time
 
-    rig = pg_rig
     rng = random.Random(42)
     env = {**os.environ, "RELMIG_STATE_URL": rig.store.url}
     project_file = tmp_path / "project.yaml"
