@@ -10,7 +10,7 @@ whatever order changes arrive in; the recompute reads current state, so it conve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from relmig.build.plan import LinkPlan, NodePlan, RootPlan
@@ -50,22 +50,37 @@ class Router:
 
     def route(self, changes: Iterable[RowChange]) -> dict[str, set[Row]]:
         """Collection name → root keys to recompute."""
-        images: dict[str, list[dict[str, object]]] = {}
-        for change in changes:
-            bucket = images.setdefault(change.table, [])
-            for image in (change.before, change.after):
-                if image:
-                    bucket.append(image)
         roots: dict[str, set[Row]] = {}
-        for table_id, rows in images.items():
-            for placement in self.placements.get(table_id, ()):
-                roots.setdefault(placement.collection, set()).update(self._roots(placement, rows))
+        for routed in self.route_each(list(changes)):
+            for collection, keys in routed.items():
+                roots.setdefault(collection, set()).update(keys)
         return roots
 
-    def _roots(self, placement: Placement, rows: list[dict[str, object]]) -> set[Row]:
-        if not placement.chain:
-            return _values(rows, placement.node.table.primary_key)
-        values = _values(rows, placement.chain[-1][1].match_columns)
+    def route_each(self, changes: Sequence[RowChange]) -> list[dict[str, set[Row]]]:
+        """Per change, collection name → the root keys it affects (Kafka mode sends one
+        message per change and root), with one batched query per level for all changes."""
+        by_table: dict[str, list[int]] = {}
+        for i, change in enumerate(changes):
+            by_table.setdefault(change.table, []).append(i)
+        out: list[dict[str, set[Row]]] = [{} for _ in changes]
+        for table_id, indexes in by_table.items():
+            for placement in self.placements.get(table_id, ()):
+                link_cols = (
+                    placement.chain[-1][1].match_columns
+                    if placement.chain
+                    else placement.node.table.primary_key
+                )
+                starts = {i: _values(_images(changes[i]), link_cols) for i in indexes}
+                reach = self._reach(placement, set().union(*starts.values()))
+                for i, values in starts.items():
+                    keys = set().union(*(reach.get(v, ()) for v in values))
+                    if keys:
+                        out[i].setdefault(placement.collection, set()).update(keys)
+        return out
+
+    def _reach(self, placement: Placement, values: set[Row]) -> dict[Row, set[Row]]:
+        """Each value of the placement's link columns → the root keys that hold it."""
+        reach = {v: {v} for v in values}
         for depth in range(len(placement.chain) - 1, -1, -1):
             parent, link = placement.chain[depth]
             parent_cols = [parent.columns[i] for i in link.parent_index]
@@ -74,23 +89,39 @@ class Router:
                 if depth == 0
                 else placement.chain[depth - 1][1].match_columns
             )
-            if not values:
-                return set()
+            current = set().union(*reach.values())
+            if not current:
+                return {}
             if depth == 0 and parent_cols == list(parent.table.primary_key):
-                return values  # the link points at the root's key: no query needed
-            values = self._lookup(parent, parent_cols, wanted, values)
-        return values
+                break  # the link points at the root's key: no query needed
+            found = self._lookup(parent, parent_cols, wanted, current)
+            # A row the database matched under another spelling (a case-insensitive
+            # collation, another numeric type) is credited to every value, never dropped.
+            unclaimed = set().union(*(w for m, w in found.items() if m not in current))
+            reach = {v: unclaimed.union(*(found.get(m, ()) for m in ms)) for v, ms in reach.items()}
+        return reach
 
     def _lookup(
         self, node: NodePlan, match: list[str], wanted: list[str], values: set[Row]
-    ) -> set[Row]:
+    ) -> dict[Row, set[Row]]:
+        """Match value → the `wanted` values of the node's rows that have it."""
         src = self.source
         predicate, params = src.in_predicate(match, sorted(values, key=repr))
-        cols = ", ".join(src.quote(c) for c in wanted)
+        cols = ", ".join(src.quote(c) for c in (*match, *wanted))
         rows = src.fetch(
             f"SELECT {cols} FROM {src.qualified(node.table)} WHERE {predicate}", params
         )
-        return {tuple(r) for r in rows if None not in r}
+        out: dict[Row, set[Row]] = {}
+        n = len(match)
+        for r in rows:
+            value = tuple(r[n:])
+            if None not in value:
+                out.setdefault(tuple(r[:n]), set()).add(value)
+        return out
+
+
+def _images(change: RowChange) -> list[dict[str, object]]:
+    return [image for image in (change.before, change.after) if image]
 
 
 def _values(rows: list[dict[str, object]], columns: list[str]) -> set[Row]:
