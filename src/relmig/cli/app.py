@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from relmig import __version__
-from relmig.cli import job_cmds, project_cmds, server_cmds, sync_cmds
+from relmig.cli import job_cmds, kafka_cmds, project_cmds, server_cmds, sync_cmds
 
 app = typer.Typer(
     name="relmig",
@@ -39,6 +39,7 @@ app.command("check")(sync_cmds.check)
 app.command("sync")(sync_cmds.sync)
 app.add_typer(job_cmds.jobs_app, name="jobs")
 app.command("serve")(server_cmds.serve)
+app.command("worker")(kafka_cmds.worker)
 
 
 def main() -> None:

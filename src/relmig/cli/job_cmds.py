@@ -20,6 +20,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from relmig.cli.common import connected_source, connected_target, console, err_console, user_errors
+from relmig.cli.kafka_cmds import print_kafka
 from relmig.errors import RelmigError
 from relmig.project.file import load_project
 from relmig.runtime.jobs import JobManager
@@ -243,6 +244,8 @@ def jobs_show(
             f"{st['lag_seconds'] if st['lag_seconds'] is not None else '-'} s, slot lag "
             f"{st['slot_lag_bytes'] if st['slot_lag_bytes'] is not None else '-'} bytes"
         )
+    if "kafka" in job:
+        print_kafka(job["kafka"])
     table = RichTable(title="Progress")
     for col in ("collection", "table", "rows", "of", "done"):
         table.add_column(col)

@@ -58,10 +58,21 @@ def sync(
     recovery_hours: float = typer.Option(
         24.0, "--recovery-hours", help="How long a failed job stays resumable."
     ),
+    engine: str = typer.Option("embedded", "--engine", help="embedded, or kafka (docs/kafka.md)."),
+    kafka_bootstrap: str = typer.Option(
+        None, "--kafka-bootstrap", envvar="RELMIG_KAFKA_BOOTSTRAP", help="host:port,… (kafka)."
+    ),
+    partitions: int = typer.Option(6, "--partitions", min=1, help="Topic partitions (kafka)."),
+    workers: int = typer.Option(2, "--workers", min=0, help="Local sink workers (kafka)."),
+    keep_topics: bool = typer.Option(
+        False, "--keep-topics", help="Keep the topic after cancel/complete (kafka)."
+    ),
 ) -> None:
     """Snapshot then stream changes (continuous), or stream only (cdc-only), until completed."""
     if mode not in ("continuous", "cdc-only"):
         raise RelmigError(f"--mode must be continuous or cdc-only, not {mode!r}")
+    if engine not in ("embedded", "kafka"):
+        raise RelmigError(f"--engine must be embedded or kafka, not {engine!r}")
     on_error = on_error.upper()
     if on_error not in ("FAIL", "WARN", "SKIP"):
         raise RelmigError(f"--on-error must be FAIL, WARN or SKIP, not {on_error!r}")
@@ -75,6 +86,11 @@ def sync(
         on_error=on_error,  # type: ignore[arg-type]
         max_errors=max_errors,
         recovery_hours=recovery_hours,
+        engine=engine,  # type: ignore[arg-type]
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_partitions=partitions,
+        kafka_workers=workers,
+        keep_topics=keep_topics,
     )
     job_id = manager.create(project, uri, database or project.name, options, password)
     console.print(

@@ -27,6 +27,8 @@ from relmig.runtime.store import IssueRecord, StateStore, utcnow
 from relmig.source.capture import ChangeCapture, fix_script, open_capture
 from relmig.source.connect import open_source
 from relmig.target.writer import MongoTarget, display_uri
+from relmig.transport.kafka.monitor import kafka_status
+from relmig.transport.kafka.supervisor import KafkaRun, drop_topics
 from relmig.verify.compare import verify
 
 Mode = Literal["snapshot", "continuous", "cdc-only"]
@@ -55,6 +57,12 @@ class JobOptions:
     batch_size: int = 1000
     recovery_hours: float = 24.0
     drop_slot_after_window: bool = True
+    # CDC through Kafka (docs/kafka.md): "embedded" applies in this process.
+    engine: Literal["embedded", "kafka"] = "embedded"
+    kafka_bootstrap: str | None = None
+    kafka_partitions: int = 6
+    kafka_workers: int = 2
+    keep_topics: bool = False
 
 
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -96,6 +104,8 @@ class JobManager:
         resumable, deadline, reason = self._resumability(job, now)
         out.update(resumable=resumable, resume_deadline=deadline, not_resumable_reason=reason)
         out["pending_request"] = job["request"]
+        if job["options"].get("engine") == "kafka":
+            out["kafka"] = kafka_status(self.store, job_id)
         return out
 
     def _resumability(
@@ -154,6 +164,14 @@ class JobManager:
         password: str | None = None,
     ) -> str:
         """Record a new job after checking what it needs; `run` or `start` executes it."""
+        if options.engine == "kafka" and (
+            options.mode == "snapshot" or not options.kafka_bootstrap
+        ):
+            raise JobError(
+                "the kafka engine runs the CDC of continuous and cdc-only jobs and needs the "
+                "Kafka bootstrap servers",
+                "invalid",
+            )
         if options.mode != "snapshot":
             script = self.check(project, password)
             if script:
@@ -244,6 +262,8 @@ class JobManager:
             return
         # Nothing runs it: clean up here.
         self._cleanup(job_id, password)
+        if job["options"].get("engine") == "kafka":
+            drop_topics(self.store, job_id)
         self.store.update_job(
             job_id,
             status="CANCELLED",
@@ -427,7 +447,12 @@ class JobManager:
                 # cdc-only: the target's collections and indexes, as a snapshot would make them.
                 target.prepare(cdc_plans(project, source, target), drop=opts["drop"])
             assert capture is not None
-            ended = CdcRun(job_id, project, source, target, self.store, capture, gate).run()
+            if opts.get("engine") == "kafka":
+                ended = KafkaRun(
+                    job_id, project, self.store, capture, target_uri, password, self.clock
+                ).run()
+            else:
+                ended = CdcRun(job_id, project, source, target, self.store, capture, gate).run()
             if ended == "PAUSE":
                 self.store.update_job(job_id, status="PAUSED", cdc_status="PAUSED", request=None)
                 return "PAUSED"

@@ -42,18 +42,27 @@ def _tag(value: Any) -> Any:
     return value
 
 
-def dumps_key(key: tuple[Any, ...]) -> str:
-    return json.dumps([_tag(v) for v in key], ensure_ascii=False)
+def key_to_json(key: tuple[Any, ...]) -> list[Any]:
+    """The key as a JSON-ready list (what `dumps_key` writes), for embedding in documents."""
+    return [_tag(v) for v in key]
 
 
-def loads_key(text: str) -> tuple[Any, ...]:
+def key_from_json(items: list[Any]) -> tuple[Any, ...]:
     out = []
-    for item in json.loads(text):
+    for item in items:
         if isinstance(item, dict) and len(item) == 1:
             ((tag, raw),) = item.items()
             item = _DECODERS[tag[1:]](raw)
         out.append(item)
     return tuple(out)
+
+
+def dumps_key(key: tuple[Any, ...]) -> str:
+    return json.dumps(key_to_json(key), ensure_ascii=False)
+
+
+def loads_key(text: str) -> tuple[Any, ...]:
+    return key_from_json(json.loads(text))
 
 
 def show_key(key: tuple[Any, ...]) -> str:

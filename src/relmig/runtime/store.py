@@ -84,6 +84,43 @@ issues = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
 )
 
+# Kafka mode: one row per task (the source task, each sink worker), written by the task
+# (progress) and by the supervisor (restarts, health checks); and consumer lag per partition.
+kafka_tasks = sa.Table(
+    "kafka_tasks",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("task", sa.String(200), primary_key=True),
+    sa.Column("host", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("state", sa.String(20)),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
+    sa.Column("events_total", sa.BigInteger, nullable=False, default=0),
+    sa.Column("events_per_second", sa.Float),
+    sa.Column("last_event_at", sa.DateTime(timezone=True)),
+    sa.Column("lag_seconds", sa.Float),
+    sa.Column("assigned", sa.Text),
+    sa.Column("last_error", sa.Text),
+    sa.Column("restarts", sa.Integer, nullable=False, default=0),
+    sa.Column("health", sa.Text),
+    sa.Column("checked_at", sa.DateTime(timezone=True)),
+)
+
+kafka_partitions = sa.Table(
+    "kafka_partitions",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("end_offset", sa.BigInteger),
+    sa.Column("committed", sa.BigInteger),
+    sa.Column("lag", sa.BigInteger),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+
+# The failure of a job whose process died (not one that failed by itself).
+STOPPED_UNEXPECTEDLY = "stopped unexpectedly"
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -221,7 +258,7 @@ class StateStore:
             for job_id, beat in rows:
                 if beat is None:
                     continue
-                if job_id in dead or _aware(beat) < now - stale_after:
+                if job_id in dead or aware(beat) < now - stale_after:
                     conn.execute(
                         jobs.update()
                         .where(jobs.c.id == job_id)
@@ -231,10 +268,10 @@ class StateStore:
                                 (jobs.c.cdc_status == "RUNNING", "FAILED"),
                                 else_=jobs.c.cdc_status,
                             ),
-                            failure="stopped unexpectedly (no heartbeat since "
-                            f"{_aware(beat):%Y-%m-%d %H:%M:%S} UTC)",
-                            failed_at=_aware(beat),
-                            ended_at=_aware(beat),
+                            failure=f"{STOPPED_UNEXPECTEDLY} (no heartbeat since "
+                            f"{aware(beat):%Y-%m-%d %H:%M:%S} UTC)",
+                            failed_at=aware(beat),
+                            ended_at=aware(beat),
                         )
                     )
                     found.append(job_id)
@@ -276,6 +313,47 @@ class StateStore:
                 )
             ).scalar_one()
         return int(total)
+
+    # --- Kafka mode: tasks and partitions -----------------------------------------------------
+
+    def report_task(self, job_id: str, task: str, **values: Any) -> None:
+        """Create or update a task's row (tasks and the supervisor write different columns)."""
+        with self._tx() as conn:
+            where = (kafka_tasks.c.job_id == job_id, kafka_tasks.c.task == task)
+            if not conn.execute(kafka_tasks.update().where(*where).values(**values)).rowcount:
+                defaults = {"events_total": 0, "restarts": 0}
+                conn.execute(
+                    kafka_tasks.insert().values(job_id=job_id, task=task, **{**defaults, **values})
+                )
+
+    def kafka_tasks_of(self, job_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                kafka_tasks.select()
+                .where(kafka_tasks.c.job_id == job_id)
+                .order_by(kafka_tasks.c.task)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def save_partitions(self, job_id: str, rows: list[dict[str, Any]]) -> None:
+        """Replace the job's per-partition consumer lag with a fresh measurement."""
+        now = utcnow()
+        with self._tx() as conn:
+            conn.execute(kafka_partitions.delete().where(kafka_partitions.c.job_id == job_id))
+            if rows:
+                conn.execute(
+                    kafka_partitions.insert(),
+                    [{"job_id": job_id, "updated_at": now, **r} for r in rows],
+                )
+
+    def partitions_of(self, job_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                kafka_partitions.select()
+                .where(kafka_partitions.c.job_id == job_id)
+                .order_by(kafka_partitions.c.partition)
+            ).mappings()
+            return [dict(r) for r in rows]
 
     # --- snapshot progress and checkpoints ----------------------------------------------------
 
@@ -359,7 +437,7 @@ class StateStore:
             return [dict(r) for r in rows]
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
+def aware(value: dt.datetime) -> dt.datetime:
     """SQLite returns naive datetimes; every time we store is UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
@@ -18,6 +19,7 @@ from relmig.server.api import connections, jobs, mapping, projects
 from relmig.server.auth import guard
 from relmig.server.context import ServerConfig, Services, Svc
 from relmig.server.errors import install_handlers
+from relmig.transport.kafka.restart import resume_kafka_jobs
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -50,8 +52,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Jobs whose process died (kill -9, reboot) are FAILED from now on, and resumable.
+        # Jobs whose process died (kill -9, reboot) are FAILED from now on, and resumable;
+        # Kafka-mode jobs among them resume by themselves.
         svc.manager.recover_stale()
+        resume_kafka_jobs(svc.manager, partial(jobs.credentials, svc))
         yield
 
     app = FastAPI(

@@ -33,6 +33,15 @@ class JobCreate(BaseModel):
     verify: bool = Field(default=False, description="Verify the migrated data at the end.")
     target_uri: str | None = Field(default=None, description="Default: the server's target.")
     target_db: str | None = Field(default=None, description="Default: the project name.")
+    engine: Literal["embedded", "kafka"] = Field(
+        default="embedded", description="Where CDC runs: in the server, or through Kafka."
+    )
+    kafka_bootstrap: str | None = Field(default=None, description="Kafka: host:port,…")
+    kafka_partitions: Annotated[int, Field(ge=1)] = 6
+    kafka_workers: Annotated[int, Field(ge=0)] = Field(
+        default=2, description="Kafka: sink workers the server runs."
+    )
+    keep_topics: bool = Field(default=False, description="Kafka: keep the topic at the end.")
 
 
 def utc(value: Any) -> Any:
@@ -52,7 +61,7 @@ def _job(svc: Services, job_id: str) -> dict[str, Any]:
     return utc({**described, "id": job_id, "project_id": link["project_id"] if link else None})
 
 
-def _credentials(svc: Services, job_id: str) -> tuple[str | None, str | None]:
+def credentials(svc: Services, job_id: str) -> tuple[str | None, str | None]:
     """The job's target URI and source password, for a job this server started.
 
     For any other job (started from the CLI) both are None: the manager falls back to the stored
@@ -93,6 +102,11 @@ def start_job(project_id: str, body: JobCreate, svc: Svc) -> dict[str, Any]:
         on_error=body.on_error,
         max_errors=body.max_errors,
         verify=body.verify,
+        engine=body.engine,
+        kafka_bootstrap=body.kafka_bootstrap,
+        kafka_partitions=body.kafka_partitions,
+        kafka_workers=body.kafka_workers,
+        keep_topics=body.keep_topics,
     )
     job_id = svc.manager.start(
         project, target_uri, body.target_db or project.name, options, svc.project_password(row)
@@ -128,7 +142,7 @@ def pause_job(job_id: str, svc: Svc) -> dict[str, Any]:
 @router.post("/jobs/{job_id}/resume")
 def resume_job(job_id: str, svc: Svc) -> dict[str, Any]:
     """Resume a PAUSED job, or a FAILED one within its recovery window."""
-    target_uri, password = _credentials(svc, job_id)
+    target_uri, password = credentials(svc, job_id)
     svc.manager.resume(job_id, target_uri=target_uri, password=password)
     return _job(svc, job_id)
 
@@ -136,7 +150,7 @@ def resume_job(job_id: str, svc: Svc) -> dict[str, Any]:
 @router.post("/jobs/{job_id}/cancel")
 def cancel_job(job_id: str, svc: Svc) -> dict[str, Any]:
     """Cancel a job; its replication slot is dropped."""
-    _, password = _credentials(svc, job_id)
+    _, password = credentials(svc, job_id)
     svc.manager.cancel(job_id, password=password)
     return _job(svc, job_id)
 
@@ -144,6 +158,6 @@ def cancel_job(job_id: str, svc: Svc) -> dict[str, Any]:
 @router.post("/jobs/{job_id}/complete")
 def complete_job(job_id: str, svc: Svc) -> dict[str, Any]:
     """Complete CDC: apply what is pending, then end the job as COMPLETED."""
-    target_uri, password = _credentials(svc, job_id)
+    target_uri, password = credentials(svc, job_id)
     svc.manager.complete(job_id, target_uri=target_uri, password=password)
     return _job(svc, job_id)

@@ -1,0 +1,164 @@
+"""A sink worker: a member of the job's consumer group that rebuilds the roots it is sent.
+
+Poll a batch, collapse it to the set of roots it names, rebuild them with the embedded
+engine's applier (`apply_roots`: read current state, replace or delete), and only then commit
+the offsets, synchronously. At-least-once delivery is safe because a rebuild is idempotent.
+
+One partition is read by one member at a time, and a partition is only handed over inside a
+poll, after this worker's previous batch is written and committed. A batch that runs past half
+of max.poll.interval.ms (after which the group may hand its partitions to another member) stops
+before its next write and exits without committing; the new owner replays it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from relmig.apply.applier import ChangeApplier
+from relmig.runtime.cdc import cdc_plans
+from relmig.runtime.gate import IssueGate
+from relmig.source.connect import open_source
+from relmig.source.sql import Row
+from relmig.target.writer import MongoTarget
+from relmig.transport.kafka import envelope
+from relmig.transport.kafka.task import Reporter, TaskContext
+from relmig.transport.kafka.topics import client_config, group_id, topic_name
+
+BATCH = 1000  # messages per poll
+CHUNK = 500  # roots per write, and how often the fence is checked
+MAX_POLL_INTERVAL_MS = 300_000
+
+
+class Fenced(Exception):
+    """This worker may no longer own its partitions; its batch is left to the new owner."""
+
+
+class SinkWorker:
+    def __init__(
+        self,
+        ctx: TaskContext,
+        reporter: Reporter,
+        stop: threading.Event,
+        instance_id: str | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.reporter = reporter
+        self.stop = stop
+        self.instance_id = instance_id
+        self._partitions: set[int] = set()
+        self._fatal: KafkaError | None = None
+        self._down = False
+
+    def run(self) -> None:
+        ctx = self.ctx
+        source = open_source(ctx.project.source)
+        target = MongoTarget(ctx.target_uri, ctx.job["target_db"])
+        config: dict[str, Any] = {
+            **client_config(ctx.settings, f"relmig-sink-{ctx.task}"),
+            "group.id": group_id(ctx.job_id),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
+            "allow.auto.create.topics": False,
+            "error_cb": self._on_error,
+        }
+        if self.instance_id:
+            # Static membership: a restarted worker gets its partitions back without a rebalance.
+            config["group.instance.id"] = self.instance_id
+        consumer = Consumer(config)
+        try:
+            gate = IssueGate(ctx.project, target, ctx.store, ctx.job_id, ctx.policy())
+            self.applier = ChangeApplier(
+                cdc_plans(ctx.project, source, target), source, target, gate
+            )
+            consumer.subscribe(
+                [topic_name(ctx.job_id)],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_revoke,
+            )
+            while not self.stop.is_set():
+                messages = consumer.consume(BATCH, timeout=1.0)
+                if self._fatal is not None:
+                    raise KafkaException(self._fatal)
+                if not messages:
+                    self._idle(consumer)
+                    continue
+                self._apply(messages)
+                self._commit(consumer)
+        finally:
+            consumer.close()
+            target.close()
+            source.close()
+
+    def _apply(self, messages: list[Message]) -> None:
+        fence = time.monotonic() + MAX_POLL_INTERVAL_MS / 2000
+        roots: dict[str, set[Row]] = {}
+        newest = 0
+        for message in messages:
+            if message.error() is not None:
+                raise KafkaException(message.error())
+            received = envelope.decode(message.value())
+            newest = max(newest, received.source_ts_ms)
+            if received.collection is not None:  # truncates were applied by the source task
+                roots.setdefault(received.collection, set()).add(received.key)
+        for collection, keys in roots.items():
+            ordered = list(keys)
+            for start in range(0, len(ordered), CHUNK):
+                if time.monotonic() > fence:
+                    raise Fenced("the batch ran too long; its partitions may have a new owner")
+                self.applier.apply_roots({collection: set(ordered[start : start + CHUNK])})
+                self.reporter.beat()
+        at = dt.datetime.fromtimestamp(newest / 1000, dt.UTC)
+        self.reporter.progress(len(messages), at, time.time() - newest / 1000)
+
+    def _commit(self, consumer: Consumer) -> None:
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.code() == KafkaError._NO_OFFSET:
+                return
+            if err.fatal():
+                raise
+            # Not committed (a rebalance, brokers away): the next commit covers these offsets,
+            # or the partition's next owner replays them, which converges.
+            self.reporter.beat(force=True, last_error=f"commit: {err.str()}")
+            return
+        if self._down:
+            self._down = False
+            self.reporter.waiting(None)
+
+    def _idle(self, consumer: Consumer) -> None:
+        if self._down:
+            try:  # brokers reported down: ask for metadata to see whether they are back
+                consumer.list_topics(topic_name(self.ctx.job_id), timeout=2.0)
+                self._down = False
+                self.reporter.waiting(None)
+            except KafkaException:
+                pass
+        self.reporter.beat(lag_seconds=0.0)
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._fatal = err
+        elif err.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._down = True
+            self.reporter.waiting(f"Kafka at {self.ctx.settings.bootstrap}: {err.str()}")
+
+    # Rebalance callbacks run inside consume(), between batches: never during a write.
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned(self._partitions | {p.partition for p in partitions})
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned(self._partitions - {p.partition for p in partitions})
+
+    def _assigned(self, partitions: set[int]) -> None:
+        self._partitions = partitions
+        self.reporter.beat(force=True, assigned=",".join(map(str, sorted(partitions))))

@@ -1,0 +1,186 @@
+"""The source task: one per job (a slot has exactly one reader), change stream → Kafka.
+
+Each batch of transactions is routed by the embedded engine's router to the roots its changes
+affect; every (change, root) becomes a message keyed and partitioned by the root. Only when
+Kafka has acknowledged every message of the batch (idempotent producer, acks=all) is the
+position saved and confirmed to the source, so a crash replays, never skips (DESIGN-NOTES §2.2).
+
+A TRUNCATE touches roots in every partition, so it is a barrier: once the sinks have applied
+everything before it, the task applies it with the embedded applier itself, then goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from relmig.apply.applier import ChangeApplier
+from relmig.runtime.cdc import cdc_plans
+from relmig.runtime.gate import IssueGate
+from relmig.runtime.store import utcnow
+from relmig.source.capture import open_capture
+from relmig.source.changes import RowChange, TableTruncate, Transaction
+from relmig.source.connect import open_source
+from relmig.target.writer import MongoTarget
+from relmig.transport.inprocess import InProcessTransport
+from relmig.transport.kafka import envelope
+from relmig.transport.kafka.lag import LagProbe
+from relmig.transport.kafka.task import Reporter, TaskContext
+from relmig.transport.kafka.topics import KafkaUnavailable, client_config, topic_name
+
+
+class Interrupted(Exception):
+    """Asked to stop in the middle of a batch: its position is not saved, so it replays."""
+
+
+class SourceTask:
+    def __init__(self, ctx: TaskContext, reporter: Reporter, stop: threading.Event) -> None:
+        self.ctx = ctx
+        self.reporter = reporter
+        self.stop = stop
+        self.topic = topic_name(ctx.job_id)
+        self.origin = envelope.Origin.of(ctx.project, ctx.job_id)
+        self._failed: list[KafkaError] = []
+
+    def run(self) -> None:
+        ctx = self.ctx
+        source = open_source(ctx.project.source)
+        capture = open_capture(ctx.project, ctx.job_id)
+        target = MongoTarget(ctx.target_uri, ctx.job["target_db"])
+        self.producer = Producer(
+            {
+                **client_config(ctx.settings, f"relmig-source-{ctx.job_id}"),
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 10,
+                "compression.type": "lz4",
+                # Never give up on a message: the supervisor's recovery window bounds the wait.
+                "message.timeout.ms": 0,
+                "allow.auto.create.topics": False,
+            }
+        )
+        try:
+            gate = IssueGate(ctx.project, target, ctx.store, ctx.job_id, ctx.policy())
+            self.applier = ChangeApplier(
+                cdc_plans(ctx.project, source, target), source, target, gate
+            )
+            position = ctx.store.job(ctx.job_id)["position"]
+            transport = InProcessTransport(capture.stream(position))
+            try:
+                self._loop(transport)
+            finally:
+                transport.close()
+        finally:
+            self.producer.flush(0)
+            target.close()
+            capture.close()
+            source.close()
+
+    def _loop(self, transport: InProcessTransport) -> None:
+        for batch in transport.batches():
+            if self.stop.is_set():
+                return
+            txns = [e for e in batch if isinstance(e, Transaction)]
+            try:
+                self._publish(txns)
+            except Interrupted:
+                return
+            position = batch[-1].position
+            events = sum(len(t.changes) for t in txns)
+            newest = txns[-1].commit_time if txns else None
+            # Kafka has every message up to here: now, and only now, the position may move on.
+            self.ctx.store.save_position(self.ctx.job_id, position, events, newest)
+            transport.confirm(position)
+            lag = (utcnow() - newest).total_seconds() if newest else 0.0
+            self.reporter.progress(events, newest, lag)
+
+    def _publish(self, txns: list[Transaction]) -> None:
+        pending: list[tuple[Transaction, RowChange]] = []
+        for txn in txns:
+            for change in txn.changes:
+                if isinstance(change, TableTruncate):
+                    self._send(pending)
+                    pending = []
+                    self._truncate(txn, change)
+                else:
+                    pending.append((txn, change))
+        self._send(pending)
+        self._flush()
+
+    def _send(self, pending: list[tuple[Transaction, RowChange]]) -> None:
+        if not pending:
+            return
+        routed = self.applier.router.route_each([change for _, change in pending])
+        for (txn, change), roots in zip(pending, routed, strict=True):
+            for collection, keys in roots.items():
+                builder = self.applier.builders[collection]
+                for key in keys:
+                    self._produce(
+                        envelope.root_key(collection, builder.filter_for(key), key),
+                        envelope.change_message(
+                            self.origin, change, collection, key, txn.position, txn.commit_time
+                        ),
+                    )
+
+    def _produce(self, key: bytes, value: bytes, partition: int | None = None) -> None:
+        if partition is None:
+            partition = envelope.partition_of(key, self.ctx.settings.partitions)
+        while True:
+            try:
+                self.producer.produce(
+                    self.topic, value, key, partition=partition, on_delivery=self._delivered
+                )
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                self.producer.poll(0.1)
+        self.producer.poll(0)
+
+    def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            self._failed.append(err)
+
+    def _flush(self) -> None:
+        """Until Kafka has acknowledged every message; brokers may be down for a while."""
+        waited = time.monotonic()
+        while (left := self.producer.flush(1.0)) > 0:
+            if self.stop.is_set():
+                raise Interrupted
+            seconds = time.monotonic() - waited
+            self.reporter.waiting(
+                f"{left} message(s) not acknowledged by Kafka at "
+                f"{self.ctx.settings.bootstrap} after {seconds:.0f}s"
+            )
+        self.reporter.waiting(None)
+        if self._failed:
+            errors, self._failed = self._failed, []
+            raise KafkaException(errors[0])
+
+    def _truncate(self, txn: Transaction, change: TableTruncate) -> None:
+        self._flush()
+        self._drained()
+        self.applier.apply([Transaction(txn.position, txn.commit_time, [change])])
+        for table in change.tables:
+            value = envelope.truncate_message(self.origin, table, txn.position, txn.commit_time)
+            for partition in range(self.ctx.settings.partitions):
+                self._produce(f"truncate {table}".encode(), value, partition)
+
+    def _drained(self) -> None:
+        """Wait until the sinks have committed everything published so far."""
+        probe = LagProbe(self.ctx.settings, self.ctx.job_id)
+        try:
+            while True:
+                try:
+                    behind = sum(p.lag for p in probe.measure())
+                    reason = f"a TRUNCATE waits for the sinks to apply {behind} message(s)"
+                except KafkaUnavailable as exc:
+                    behind, reason = -1, str(exc)
+                if behind == 0:
+                    break
+                self.reporter.waiting(reason)
+                if self.stop.wait(1.0):
+                    raise Interrupted
+        finally:
+            probe.close()
+        self.reporter.waiting(None)

@@ -1,0 +1,399 @@
+"""The supervisor: the CDC stage of a Kafka-mode job, in the job's thread.
+
+It runs the source task and the sink workers as child processes (a stuck process can be
+killed, unlike a thread, and a killed source task releases the slot), checks each one every
+second for liveness (alive, heartbeat fresh), progress (partitions with lag move) and its last
+error, and restarts what failed with exponential backoff. While anything is unhealthy (a task
+down, Kafka or the source unreachable) the job keeps trying for its recovery window
+(`recovery_hours`, 24 h by default, measured on the injectable clock); past it the job fails
+with the reason, and its slot is dropped unless configured otherwise.
+
+`KafkaRun.run()` has CdcRun.run()'s contract: it returns "PAUSE", "CANCEL" or "COMPLETE".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from relmig.errors import PositionLost, RelmigError
+from relmig.project.model import Project
+from relmig.runtime.store import IssueRecord, StateStore, aware, utcnow
+from relmig.source.capture import ChangeCapture
+from relmig.transport.kafka.lag import LagProbe, PartitionLag
+from relmig.transport.kafka.task import EXIT_FATAL, EXIT_POSITION_LOST
+from relmig.transport.kafka.topics import Cluster, KafkaSettings, KafkaUnavailable
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+HEALTH_REFRESH_SECONDS = 5.0
+
+
+class TaskFailed(RelmigError):
+    """A task hit an error that a restart cannot fix (DDL, the error policy's limit)."""
+
+
+class RecoveryExpired(RelmigError):
+    """The job stayed unhealthy for longer than its recovery window."""
+
+
+@dataclass(slots=True)
+class SupervisorSettings:
+    check_seconds: float = 1.0
+    stall_seconds: float = 60.0  # no heartbeat, or lag that does not move, for this long
+    backoff: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 60)
+    steady_seconds: float = 30.0  # this long without trouble resets a task's backoff
+    measure_seconds: float = 5.0  # consumer lag and slot lag
+    stop_seconds: float = 30.0
+
+
+@dataclass(slots=True)
+class Child:
+    name: str
+    kind: str  # "source" or "worker"
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    failures: int = 0  # in a row; picks the backoff
+    restarts: int = 0
+    retry_at: float = 0.0
+    problem: str | None = None
+    health: str | None = None
+    reported: float = 0.0
+
+
+@dataclass(slots=True)
+class _Progress:
+    committed: int | None
+    since: float = field(default_factory=time.monotonic)
+
+
+class KafkaRun:
+    def __init__(
+        self,
+        job_id: str,
+        project: Project,
+        store: StateStore,
+        capture: ChangeCapture,
+        target_uri: str,
+        password: str | None = None,
+        clock: Clock = utcnow,
+        settings: SupervisorSettings | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.project = project
+        self.store = store
+        self.capture = capture
+        self.target_uri = target_uri
+        self.password = password
+        self.clock = clock
+        self.settings = settings or SupervisorSettings()
+        options = store.job(job_id)["options"]
+        self.options = options
+        self.kafka = KafkaSettings.of(options)
+        self.window = dt.timedelta(hours=options.get("recovery_hours", 24.0))
+        self.children = [Child("source", "source")] + [
+            Child(f"worker-{i}", "worker") for i in range(1, self.kafka.workers + 1)
+        ]
+        self.cluster = Cluster(self.kafka, job_id)
+        self._probe: LagProbe | None = None
+        self._topic_ready = False
+        self._measured = 0.0
+        self._progress: dict[int, _Progress] = {}
+        self._stalled: dict[int, str] = {}
+        self._failing_since: dt.datetime | None = None
+        self._mark: str | None = None
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> str:
+        self.store.update_job(self.job_id, stage="CDC", cdc_status="RUNNING")
+        for child in self.children:
+            self.store.report_task(self.job_id, child.name, state="STARTING", health=None)
+        try:
+            while True:
+                self._tick()
+                ended = self._requests()
+                if ended:
+                    return ended
+                time.sleep(self.settings.check_seconds)
+        finally:
+            self._stop_children()
+            if self._probe is not None:
+                self._probe.close()
+
+    def _tick(self) -> None:
+        problems: list[str] = []
+        if not self._topic_ready:
+            try:
+                self.cluster.ensure_topic()
+                self._topic_ready = True
+            except KafkaUnavailable as exc:
+                problems.append(str(exc))
+        if self._topic_ready:
+            if time.monotonic() - self._measured >= self.settings.measure_seconds:
+                self._measured = time.monotonic()
+                problems += self._measure()
+            rows = {r["task"]: r for r in self.store.kafka_tasks_of(self.job_id)}
+            for child in self.children:
+                problem = self._check(child, rows.get(child.name, {}))
+                if problem:
+                    problems.append(f"{child.name}: {problem}")
+        self._judge(problems)
+
+    def _judge(self, problems: list[str]) -> None:
+        """Start or stop the recovery clock; fail the job once it ran out."""
+        if not problems:
+            self._failing_since = None
+            return
+        now = self.clock()
+        if self._failing_since is None:
+            self._failing_since = now
+            log.warning("job %s: %s", self.job_id, "; ".join(problems))
+        if now - self._failing_since > self.window:
+            self._expire("; ".join(problems))
+
+    # --- tasks --------------------------------------------------------------------------------
+
+    def _check(self, child: Child, row: dict[str, Any]) -> str | None:
+        """Start, restart or kill the child as needed; what is wrong with it, if anything."""
+        now = time.monotonic()
+        if child.proc is None:
+            if now >= child.retry_at:
+                self._start(child)
+                return None
+            return f"restarting in {child.retry_at - now:.0f}s; {child.problem}"
+        code = child.proc.poll()
+        if code is not None:
+            error = self._row(child).get("last_error")
+            if code == EXIT_POSITION_LOST:
+                raise PositionLost(error or "the source lost the job's position")
+            if code == EXIT_FATAL:
+                raise TaskFailed(f"{child.name}: {error}")
+            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            return self._failed(child, how + (f": {error}" if error else ""))
+        beat = row.get("heartbeat_at")
+        quiet = (utcnow() - aware(beat)).total_seconds() if beat else now - child.started
+        if (
+            quiet > self.settings.stall_seconds
+            and now - child.started > self.settings.stall_seconds
+        ):
+            self._kill(child)
+            return self._failed(child, f"no heartbeat for {quiet:.0f}s (killed)")
+        assigned = {int(p) for p in (row.get("assigned") or "").split(",") if p}
+        stalled = sorted(assigned & set(self._stalled))
+        if child.kind == "worker" and stalled:
+            self._kill(child)
+            reason = self._stalled[stalled[0]]
+            for p in stalled:  # the next worker gets a full period to move them
+                self._progress.pop(p, None)
+                self._stalled.pop(p)
+            return self._failed(child, reason + " (killed)")
+        if now - child.started > self.settings.steady_seconds:
+            child.failures = 0
+        problem = f"waiting: {row['last_error']}" if row.get("state") == "WAITING" else None
+        self._health(child, problem or "ok")
+        return problem
+
+    def _start(self, child: Child) -> None:
+        if child.started:
+            child.restarts += 1
+        child.proc = self._launch(child)
+        child.started = time.monotonic()
+        self.store.report_task(
+            self.job_id,
+            child.name,
+            state="STARTING",
+            pid=child.proc.pid,
+            restarts=child.restarts,
+            assigned=None,
+        )
+
+    def _launch(self, child: Child) -> subprocess.Popen[bytes]:
+        """`python -m relmig.transport.kafka`; secrets go in the environment, not the argv."""
+        cmd = [sys.executable, "-m", "relmig.transport.kafka", child.kind]
+        cmd += ["--job", self.job_id, "--task", child.name, "--parent", str(os.getpid())]
+        if child.kind == "worker":
+            cmd += ["--instance-id", f"{self.job_id}-{child.name}"]
+        env = {**os.environ, "RELMIG_STATE_URL": self.store.url}
+        env["RELMIG_TARGET_URI"] = self.target_uri
+        if self.password is not None:
+            env[self.project.source.password_env] = self.password
+        # A session of its own: a Ctrl-C meant for the CLI reaches the supervisor only, which
+        # stops the tasks in order.
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def _failed(self, child: Child, reason: str) -> str:
+        delay = self.settings.backoff[min(child.failures, len(self.settings.backoff) - 1)]
+        child.failures += 1
+        child.proc = None
+        child.problem = reason
+        child.retry_at = time.monotonic() + delay
+        log.warning("job %s: task %s %s; restart in %ss", self.job_id, child.name, reason, delay)
+        self._health(child, f"{reason}; restart in {delay:g}s")
+        return reason
+
+    def _health(self, child: Child, result: str) -> None:
+        """Recorded when it changes, and every few seconds so `checked_at` shows we look."""
+        now = time.monotonic()
+        if result == child.health and now - child.reported < HEALTH_REFRESH_SECONDS:
+            return
+        child.health, child.reported = result, now
+        self.store.report_task(
+            self.job_id, child.name, health=result, checked_at=utcnow(), restarts=child.restarts
+        )
+
+    def _row(self, child: Child) -> dict[str, Any]:
+        rows = self.store.kafka_tasks_of(self.job_id)
+        return next((r for r in rows if r["task"] == child.name), {})
+
+    def _kill(self, child: Child) -> None:
+        assert child.proc is not None
+        child.proc.kill()
+        child.proc.wait()
+
+    def _stop_children(self) -> None:
+        """The source first, so the workers see everything it published; then the workers,
+        which finish and commit their batch."""
+        for kind in ("source", "worker"):
+            running = [c for c in self.children if c.kind == kind and c.proc is not None]
+            for child in running:
+                child.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+            deadline = time.monotonic() + self.settings.stop_seconds
+            for child in running:
+                proc = child.proc
+                assert proc is not None
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                child.proc = None
+        for child in self.children:
+            self.store.report_task(self.job_id, child.name, state="STOPPED", health=None)
+
+    # --- measurements -------------------------------------------------------------------------
+
+    def _measure(self) -> list[str]:
+        """Consumer lag per partition, the job's lag and slot lag; partitions that stall."""
+        problems = []
+        try:
+            if self._probe is None:
+                self._probe = LagProbe(self.kafka, self.job_id)
+            parts = self._probe.measure()
+        except KafkaUnavailable as exc:
+            return [str(exc)]
+        self.store.save_partitions(
+            self.job_id,
+            [
+                {
+                    "partition": p.partition,
+                    "end_offset": p.end_offset,
+                    "committed": p.committed,
+                    "lag": p.lag,
+                }
+                for p in parts
+            ],
+        )
+        self._stalled = {}
+        for p in parts:
+            seen = self._progress.get(p.partition)
+            if seen is None or seen.committed != p.committed or p.lag == 0:
+                self._progress[p.partition] = _Progress(p.committed)
+            elif time.monotonic() - seen.since > self.settings.stall_seconds:
+                self._stalled[p.partition] = (
+                    f"partition {p.partition} has not moved for "
+                    f"{time.monotonic() - seen.since:.0f}s with {p.lag} message(s) to apply"
+                )
+        problems += self._stalled.values()
+        values: dict[str, Any] = {"lag_seconds": self._lag_seconds(parts)}
+        position = self.store.job(self.job_id)["position"]
+        try:
+            values["slot_lag_bytes"] = self.capture.lag(position).bytes
+        except RelmigError as exc:
+            problems.append(f"source: {exc}")
+        self.store.update_job(self.job_id, **values)
+        return problems
+
+    def _lag_seconds(self, parts: list[PartitionLag]) -> float:
+        """End to end: how old the newest change the sinks applied was when they applied it;
+        zero once nothing waits in any partition."""
+        if all(p.lag == 0 for p in parts):
+            return 0.0
+        rows = self.store.kafka_tasks_of(self.job_id)
+        return max((r["lag_seconds"] or 0.0 for r in rows if r["task"] != "source"), default=0.0)
+
+    # --- requests and endings -----------------------------------------------------------------
+
+    def _requests(self) -> str | None:
+        job = self.store.job(self.job_id)
+        request = job["request"]
+        if request in ("PAUSE", "CANCEL"):
+            self._stop_children()
+            if request == "CANCEL":
+                drop_topics(self.store, self.job_id, self.cluster)
+            return request
+        if request != "COMPLETE":
+            return None
+        try:
+            if self._mark is None:
+                self._mark = self.capture.mark()
+                self.store.update_job(self.job_id, cdc_status="COMPLETING")
+                return None
+            if not self.capture.reached(job["position"], self._mark):
+                return None
+            if self._probe is None or any(p.lag for p in self._probe.measure()):
+                return None
+        except RelmigError as exc:  # the source or Kafka is away: the health check says so
+            log.warning("job %s: completing: %s", self.job_id, exc)
+            return None
+        self._stop_children()
+        drop_topics(self.store, self.job_id, self.cluster)
+        return "COMPLETE"
+
+    def _expire(self, reason: str) -> None:
+        self._stop_children()
+        since = self._failing_since
+        assert since is not None
+        message = (
+            f"Kafka mode: the job has been unhealthy since {since:%Y-%m-%d %H:%M:%S} UTC, "
+            f"longer than its recovery window of {self.window.total_seconds() / 3600:g} h; "
+            f"last problem: {reason}"
+        )
+        if self.options.get("drop_slot_after_window", True):
+            try:
+                self.capture.cleanup()
+                self.store.update_job(self.job_id, slot_dropped=True)
+                message += "; its replication slot was dropped so the source stops retaining WAL"
+            except RelmigError as exc:
+                message += f"; its replication slot could not be dropped: {exc}"
+        raise RecoveryExpired(message)
+
+
+def drop_topics(store: StateStore, job_id: str, cluster: Cluster | None = None) -> None:
+    """On cancel and complete, unless the job keeps them; a failure is an Issue, not an error
+    (the job is over either way, and Kafka may be gone for good)."""
+    options = store.job(job_id)["options"]
+    cluster = cluster or Cluster(KafkaSettings.of(options), job_id)
+    if cluster.settings.keep_topics:
+        return
+    try:
+        cluster.delete()
+    except KafkaUnavailable as exc:
+        store.add_issues(
+            job_id, [IssueRecord("WARNING", None, None, None, None, f"{exc}; delete it by hand")]
+        )

@@ -1,0 +1,153 @@
+"""The job's topic and consumer group: names, creation with the right durability, deletion.
+
+The topic is compacted by root: a sink only needs to know that a root changed after its
+committed offset, and compaction keeps the latest message of every root, so a job may stay
+paused for any time without losing a change while the topic stays bounded by the number of
+distinct roots (time- or size-based retention would delete unapplied changes).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from relmig.errors import RelmigError
+
+TIMEOUT = 15.0  # seconds, for one admin request
+
+
+class KafkaUnavailable(RelmigError):
+    """The cluster could not be reached or refused an admin request (retried by callers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """A job's Kafka options, as JobOptions stores them."""
+
+    bootstrap: str
+    partitions: int = 6
+    workers: int = 2
+    keep_topics: bool = False
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> KafkaSettings:
+        return cls(
+            bootstrap=options["kafka_bootstrap"],
+            partitions=options["kafka_partitions"],
+            workers=options["kafka_workers"],
+            keep_topics=options["keep_topics"],
+        )
+
+
+def topic_name(job_id: str) -> str:
+    return f"relmig.{job_id}.changes"
+
+
+def group_id(job_id: str) -> str:
+    return f"relmig.{job_id}"
+
+
+def client_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
+    """What every client of the job shares; librdkafka logs through Python logging."""
+    return {
+        "bootstrap.servers": settings.bootstrap,
+        "client.id": client_id,
+        "logger": logging.getLogger("relmig.kafka.client"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    partitions: int
+    replication: int
+    min_insync: int
+
+
+def spec_for(brokers: int, partitions: int) -> TopicSpec:
+    """RF=3 and min.insync.replicas=2 on a cluster of three or more brokers: losing one broker
+    loses nothing and stops nothing. Smaller clusters get what they can hold."""
+    replication = min(3, brokers)
+    return TopicSpec(partitions, replication, 2 if replication >= 3 else 1)
+
+
+class Cluster:
+    """Admin requests for one job's topic and group."""
+
+    def __init__(self, settings: KafkaSettings, job_id: str) -> None:
+        self.settings = settings
+        self.job_id = job_id
+        self.topic = topic_name(job_id)
+        self.group = group_id(job_id)
+        self.admin = AdminClient(client_config(settings, f"relmig-admin-{job_id}"))
+
+    def ensure_topic(self) -> TopicSpec:
+        """Create the job's topic if it is missing; an existing one must keep its partitions.
+
+        The source task picks a root's partition from the partition count, so changing the
+        count under a running job would let two workers own one root.
+        """
+        partitions = self.settings.partitions
+        try:
+            meta = self.admin.list_topics(timeout=TIMEOUT)
+            existing = meta.topics.get(self.topic)
+            if existing is not None and existing.error is None:
+                found = len(existing.partitions)
+                if found != partitions:
+                    raise RelmigError(
+                        f"topic {self.topic} has {found} partitions but the job uses "
+                        f"{partitions}; a job's partition count cannot change"
+                    )
+                replicas = len(next(iter(existing.partitions.values())).replicas)
+                return spec_for(replicas, found)
+            spec = spec_for(len(meta.brokers), partitions)
+            topic = NewTopic(
+                self.topic,
+                num_partitions=spec.partitions,
+                replication_factor=spec.replication,
+                config={
+                    "min.insync.replicas": str(spec.min_insync),
+                    "cleanup.policy": "compact",
+                    "segment.ms": str(3600 * 1000),  # compaction reaches closed segments hourly
+                },
+            )
+            future = self.admin.create_topics([topic], operation_timeout=TIMEOUT)[self.topic]
+            try:
+                future.result(timeout=TIMEOUT * 2)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+            return spec
+        except KafkaException as exc:
+            raise self._unavailable("cannot create the topic", exc) from None
+
+    def delete(self) -> None:
+        """Delete the topic and the group's committed offsets; what is already gone is fine."""
+        try:
+            future = self.admin.delete_topics([self.topic], operation_timeout=TIMEOUT)
+            try:
+                future[self.topic].result(TIMEOUT * 2)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise
+            groups = self.admin.delete_consumer_groups([self.group], request_timeout=TIMEOUT)
+            try:
+                groups[self.group].result()
+            except KafkaException as exc:
+                # Static members stay in the group until their session times out; the broker
+                # then expires the group's offsets by itself (offsets.retention.minutes).
+                if exc.args[0].code() not in (
+                    KafkaError.GROUP_ID_NOT_FOUND,
+                    KafkaError.NON_EMPTY_GROUP,
+                ):
+                    raise
+        except KafkaException as exc:
+            raise self._unavailable(
+                f"cannot delete topic {self.topic} and group {self.group}", exc
+            ) from None
+
+    def _unavailable(self, what: str, exc: KafkaException) -> KafkaUnavailable:
+        return KafkaUnavailable(f"Kafka at {self.settings.bootstrap}: {what}: {exc.args[0].str()}")
