@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
+
+from kafka_cluster import WAIT, kill_node, require_three_brokers, restore_cluster, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.kafka3]
 
-REPO = Path(__file__).resolve().parents[2]
 PARTITIONS = 3
 PER_ROUND = 300
-WAIT = 90  # seconds, for any single wait in this file
-
-
-def wait_for(cond, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (orphans are reaped by init, a little later)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def produce(producer: Producer, topic: str, numbers: range) -> None:
@@ -88,13 +64,7 @@ def consume_all(bootstrap: str, topic: str, expected: int) -> list[int]:
 
 
 def test_acks_all_writes_survive_a_killed_broker(kafka_bootstrap, services_dir):
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    brokers = admin.list_topics(timeout=15).brokers
-    if len(brokers) < 3:
-        pytest.fail(
-            f"this test needs the 3-node Kafka cluster but found {len(brokers)} broker(s) at "
-            f"{kafka_bootstrap}: run `dev/services up --kafka-nodes 3` (`make test` does)"
-        )
+    admin = require_three_brokers(kafka_bootstrap)
 
     topic = f"relmig-test-broker-loss-{uuid.uuid4().hex[:8]}"
     admin.create_topics([NewTopic(topic, PARTITIONS, 3, config={"min.insync.replicas": "2"})])[
@@ -109,7 +79,6 @@ def test_acks_all_writes_survive_a_killed_broker(kafka_bootstrap, services_dir):
 
     meta = wait_for(fully_replicated, "the topic to be fully replicated")
     victim = meta.partitions[0].leader
-    pid = int((services_dir / "run" / f"kafka-{victim}.pid").read_text())
 
     producer = Producer(
         {
@@ -123,8 +92,7 @@ def test_acks_all_writes_survive_a_killed_broker(kafka_bootstrap, services_dir):
     try:
         produce(producer, topic, range(PER_ROUND))
 
-        os.kill(pid, signal.SIGKILL)  # the leader of partition 0
-        wait_for(lambda: not running(pid), f"kafka node {victim} to die", 15)
+        kill_node(services_dir, victim)  # the leader of partition 0
 
         produce(producer, topic, range(PER_ROUND, 2 * PER_ROUND))
         seen = consume_all(kafka_bootstrap, topic, 2 * PER_ROUND)
@@ -135,14 +103,6 @@ def test_acks_all_writes_survive_a_killed_broker(kafka_bootstrap, services_dir):
         assert all(p.leader != victim for p in after.partitions.values())
     finally:
         producer.flush(5)
-        # Bring the node back so later tests see three nodes again.
-        restore = subprocess.run(
-            [str(REPO / "dev" / "services"), "up", "--kafka-nodes", "3", "kafka"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        restore_cluster()
         admin.delete_topics([topic])
-    assert restore.returncode == 0, restore.stdout + restore.stderr
     assert len(admin.list_topics(timeout=15).brokers) == 3
