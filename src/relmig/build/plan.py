@@ -132,9 +132,10 @@ DECIMAL_FORMS: dict[str, Callable[[Decimal], Any]] = {"string": str, "double": f
 def _decimals_as(convert: Converter, form: Callable[[Decimal], Any]) -> Converter:
     """Re-express the Decimal128 values a converter makes, inside arrays and JSON too.
 
-    A source Decimal that a Decimal128 holds exactly is used as is, skipping the round trip
-    through Decimal128, which was the slowest step of a snapshot; the rest (too many digits,
-    NaN, decimals inside arrays and JSON) goes through the converter and its checks.
+    A source Decimal that the form holds exactly (any one as a string; one within Decimal128's
+    34 digits as a double) is used as is, skipping the round trip through Decimal128, which was
+    the slowest step of a snapshot; the rest (decimals inside arrays and JSON, values past
+    Decimal128's range for doubles) goes through the converter and its checks.
     """
 
     def replace(value: Any) -> Any:
@@ -149,6 +150,8 @@ def _decimals_as(convert: Converter, form: Callable[[Decimal], Any]) -> Converte
 
     def converted(value: Any) -> Any:
         if type(value) is Decimal:
+            if form is str:
+                return str(value)  # a string holds any decimal exactly, however many digits
             _, digits, exp = value.as_tuple()
             if type(exp) is int and len(digits) <= 34 and -6176 <= exp <= 6111:
                 return form(value)  # finite and exactly what a Decimal128 would hold
