@@ -29,7 +29,7 @@ def test_idle_tables_do_not_hold_wal(pg_rig, monkeypatch) -> None:
     """Other tables write WAL while the published ones are idle: heartbeats move the slot."""
     monkeypatch.setattr(PostgresCapture, "heartbeat_seconds", 0.5)
     rig = pg_rig
-    job_id = rig.start("continuous")
+    job_id = rig.start("continuous", slot_lag_warning_bytes=1)
     rig.streaming(job_id)
     rig.execute([("CREATE TABLE unpublished (id serial PRIMARY KEY, v text)", ())])
     rig.execute(
@@ -40,8 +40,9 @@ def test_idle_tables_do_not_hold_wal(pg_rig, monkeypatch) -> None:
     while _confirmed(rig, job_id) < str_to_lsn(now):
         assert time.monotonic() < deadline, "the slot did not move past idle WAL"
         time.sleep(0.2)
-    lag = rig.manager.describe(job_id)["stats"]["slot_lag_bytes"]
-    assert lag is not None
+    assert rig.manager.describe(job_id)["stats"]["slot_lag_bytes"] is not None
+    warnings = [i["detail"] for i in rig.store.issues_of(job_id)]
+    assert any("warning threshold 1)" in w for w in warnings), warnings
 
 
 def test_large_streamed_transaction_and_rollback(pg_rig) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from relmig.errors import PositionLost, RelmigError
 from relmig.project.model import Project
-from relmig.runtime.cdc import CdcRun, cdc_plans
+from relmig.runtime.cdc import CdcRun, CdcSettings, cdc_plans
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.policy import ErrorPolicy, OnError
 from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun
@@ -57,6 +57,7 @@ class JobOptions:
     batch_size: int = 1000
     recovery_hours: float = 24.0
     drop_slot_after_window: bool = True
+    slot_lag_warning_bytes: int = 1 << 30
     # CDC through Kafka (docs/kafka.md): "embedded" applies in this process.
     engine: Literal["embedded", "kafka"] = "embedded"
     kafka_bootstrap: str | None = None
@@ -452,7 +453,12 @@ class JobManager:
                     job_id, project, self.store, capture, target_uri, password, self.clock
                 ).run()
             else:
-                ended = CdcRun(job_id, project, source, target, self.store, capture, gate).run()
+                settings = CdcSettings(
+                    slot_lag_warning_bytes=opts.get("slot_lag_warning_bytes", 1 << 30)
+                )
+                ended = CdcRun(
+                    job_id, project, source, target, self.store, capture, gate, settings
+                ).run()
             if ended == "PAUSE":
                 self.store.update_job(job_id, status="PAUSED", cdc_status="PAUSED", request=None)
                 return "PAUSED"
