@@ -107,6 +107,7 @@ class KafkaRun:
         self._probe: LagProbe | None = None
         self._topic_ready = False
         self._measured = 0.0
+        self._measured_problems: list[str] = []
         self._progress: dict[int, _Progress] = {}
         self._stalled: dict[int, str] = {}
         self._failing_since: dt.datetime | None = None
@@ -141,7 +142,8 @@ class KafkaRun:
         if self._topic_ready:
             if time.monotonic() - self._measured >= self.settings.measure_seconds:
                 self._measured = time.monotonic()
-                problems += self._measure()
+                self._measured_problems = self._measure()
+            problems += self._measured_problems
             rows = {r["task"]: r for r in self.store.kafka_tasks_of(self.job_id)}
             for child in self.children:
                 problem = self._check(child, rows.get(child.name, {}))
