@@ -386,7 +386,13 @@ def _pg(services_settings: dict[str, str], name: str) -> tuple[SourceSettings, A
     def drop() -> None:
         if "conn" in holder:
             holder["conn"].close()
-        with psycopg.connect(**base, dbname=s["RELMIG_PG_DB"], autocommit=True) as c:
+        # A superuser: FORCE must also end backends of other roles (e.g. an autovacuum worker).
+        admin = {
+            **base,
+            "user": s["RELMIG_PG_ADMIN_USER"],
+            "password": s["RELMIG_PG_ADMIN_PASSWORD"],
+        }
+        with psycopg.connect(**admin, dbname=s["RELMIG_PG_DB"], autocommit=True) as c:
             c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     return settings, (execute, query), drop

@@ -292,3 +292,25 @@ def test_kill_between_target_write_and_checkpoint(pg_rig, tmp_path) -> None:
     rig.caught_up(job_id)
     rig.verify()
     assert rig.store.job(job_id)["events_total"] > 0
+
+
+def test_pause_and_cancel_during_the_snapshot(pg_rig) -> None:
+    rig = pg_rig
+    job_id = rig.start("continuous", batch_size=5)
+    rig.wait_for(job_id, lambda j: j["status"] == "RUNNING")
+    rig.manager.pause(job_id)
+    rig.manager.wait(job_id, 60)
+    job = rig.store.job(job_id)
+    assert (job["status"], job["stage"]) == ("PAUSED", "SNAPSHOT")
+    assert any(not p["done"] for p in rig.store.progress_of(job_id)), "paused mid-snapshot"
+
+    rig.workload(random.Random(11), 10)
+    rig.manager.resume(job_id)  # continues the snapshot from its checkpoints, then streams
+    rig.streaming(job_id)
+    rig.caught_up(job_id)
+    rig.verify()
+
+    rig.manager.cancel(job_id)
+    rig.manager.wait(job_id, 60)
+    assert rig.store.job(job_id)["status"] == "CANCELLED"
+    assert _catalog(rig, job_id) == (False, False)

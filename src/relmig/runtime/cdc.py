@@ -18,6 +18,7 @@ from relmig.apply.applier import ChangeApplier
 from relmig.build.plan import RootPlan, compile_collection
 from relmig.errors import PositionLost, SchemaChanged, SourceError, TargetError
 from relmig.project.model import Project
+from relmig.runtime.control import Stopped
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.store import IssueRecord, StateStore, utcnow
 from relmig.source.capture import ChangeCapture
@@ -39,13 +40,6 @@ class CdcSettings:
     slot_lag_warning_bytes: int = 1 << 30
     lag_check_seconds: float = 5.0
     idle_seconds: float = 1.0
-
-
-class Stopped(Exception):
-    """The loop ended because the user asked it to (pause, cancel or complete)."""
-
-    def __init__(self, request: str) -> None:
-        self.request = request
 
 
 def cdc_plans(project: Project, source: SqlSource, target: MongoTarget) -> list[RootPlan]:

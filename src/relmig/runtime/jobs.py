@@ -20,6 +20,7 @@ from typing import Any, Literal
 from relmig.errors import PositionLost, RelmigError
 from relmig.project.model import Project
 from relmig.runtime.cdc import CdcRun, CdcSettings, cdc_plans
+from relmig.runtime.control import Stopped
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.policy import ErrorPolicy, OnError
 from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun
@@ -428,47 +429,31 @@ class JobManager:
                 capture = open_capture(project, job_id, password)
                 if job["position"] is None:
                     self.store.update_job(job_id, position=capture.start())
+            ended: str | None = None
             if job["stage"] == "SNAPSHOT":
-                snapshot = SnapshotOptions(
-                    drop=opts["drop"],
-                    on_error=opts["on_error"],
-                    max_errors=opts["max_errors"],
-                    batch_size=opts["batch_size"],
-                )
-                run = SnapshotRun(
-                    project, source, target, self.store, job_id, snapshot, on_progress
-                )
-                run.policy = policy
-                run.gate = gate
-                run.run(resume=bool(self.store.progress_of(job_id)))
-                if capture is None:
+                ended = self._snapshot(job_id, project, source, target, gate, on_progress)
+                if ended is None and capture is None:
                     return self._finish(job_id, "COMPLETED", project, source, target)
-                self.store.update_job(job_id, stage="CDC")
+                if ended is None:
+                    self.store.update_job(job_id, stage="CDC")
             elif job["position"] is None or job["events_total"] == 0:
                 # cdc-only: the target's collections and indexes, as a snapshot would make them.
                 target.prepare(cdc_plans(project, source, target), drop=opts["drop"])
-            assert capture is not None
-            if opts.get("engine") == "kafka":
-                ended = KafkaRun(
-                    job_id, project, self.store, capture, target_uri, password, self.clock
-                ).run()
-            else:
-                settings = CdcSettings(
-                    slot_lag_warning_bytes=opts.get("slot_lag_warning_bytes", 1 << 30)
-                )
-                ended = CdcRun(
-                    job_id, project, source, target, self.store, capture, gate, settings
-                ).run()
+            if ended is None and capture is not None:
+                ended = self._cdc(job_id, project, source, target, capture, gate, password)
             if ended == "PAUSE":
-                self.store.update_job(job_id, status="PAUSED", cdc_status="PAUSED", request=None)
+                self.store.update_job(job_id, status="PAUSED", request=None)
+                if job["mode"] != "snapshot" and self.job(job_id)["stage"] == "CDC":
+                    self.store.update_job(job_id, cdc_status="PAUSED")
                 return "PAUSED"
-            capture.cleanup()
-            self.store.update_job(job_id, slot_dropped=True)
+            if capture is not None:
+                capture.cleanup()
+                self.store.update_job(job_id, slot_dropped=True)
             if ended == "CANCEL":
                 self.store.update_job(
                     job_id,
                     status="CANCELLED",
-                    cdc_status="COMPLETED",
+                    cdc_status="COMPLETED" if capture is not None else "NOT_STARTED",
                     request=None,
                     ended_at=utcnow(),
                 )
@@ -480,6 +465,62 @@ class JobManager:
                 capture.close()
             source.close()
             target.close()
+
+    def _snapshot(
+        self,
+        job_id: str,
+        project: Project,
+        source: Any,
+        target: MongoTarget,
+        gate: IssueGate,
+        on_progress: ProgressCallback | None,
+    ) -> str | None:
+        """The snapshot stage; returns the request that stopped it (PAUSE, CANCEL) or None."""
+        opts = self.job(job_id)["options"]
+        snapshot = SnapshotOptions(
+            drop=opts["drop"],
+            on_error=opts["on_error"],
+            max_errors=opts["max_errors"],
+            batch_size=opts["batch_size"],
+        )
+        run = SnapshotRun(
+            project,
+            source,
+            target,
+            self.store,
+            job_id,
+            snapshot,
+            on_progress,
+            gate,
+            stop=lambda: self._stop_request(job_id),
+        )
+        try:
+            run.run(resume=bool(self.store.progress_of(job_id)))
+        except Stopped as stop:
+            return stop.request
+        return None
+
+    def _stop_request(self, job_id: str) -> str | None:
+        request = self.job(job_id)["request"]
+        return request if request in ("PAUSE", "CANCEL") else None
+
+    def _cdc(
+        self,
+        job_id: str,
+        project: Project,
+        source: Any,
+        target: MongoTarget,
+        capture: ChangeCapture,
+        gate: IssueGate,
+        password: str | None,
+    ) -> str:
+        opts = self.job(job_id)["options"]
+        if opts.get("engine") == "kafka":
+            return KafkaRun(
+                job_id, project, self.store, capture, str(target.uri), password, self.clock
+            ).run()
+        settings = CdcSettings(slot_lag_warning_bytes=opts.get("slot_lag_warning_bytes", 1 << 30))
+        return CdcRun(job_id, project, source, target, self.store, capture, gate, settings).run()
 
     def _finish(
         self, job_id: str, status: str, project: Project, source: Any, target: MongoTarget

@@ -17,6 +17,7 @@ from typing import Any
 from relmig.build.builder import DocumentBuilder, Page
 from relmig.build.plan import RootPlan, compile_collection
 from relmig.project.model import Project
+from relmig.runtime.control import Stopped
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.keys import dumps_key, loads_key
 from relmig.runtime.policy import ErrorPolicy, JobFailed, OnError
@@ -54,8 +55,11 @@ class SnapshotRun:
         options: SnapshotOptions,
         on_progress: ProgressCallback | None = None,
         gate: IssueGate | None = None,
+        stop: Callable[[], str | None] | None = None,
     ) -> None:
-        """`gate` lets a continuous job share one error budget between snapshot and CDC."""
+        """`gate` lets a continuous job share one error budget between snapshot and CDC;
+        `stop` returns a pause or cancel request, checked after every page."""
+        self.stop = stop
         self.project = project
         self.source = source
         self.target = target
@@ -110,6 +114,11 @@ class SnapshotRun:
         try:
             for page in builder.scan(after, self.options.batch_size):
                 pending.append(writer.submit(self._write_page, name, page))
+                request = self.stop() if self.stop is not None else None
+                if request:
+                    while pending:  # what was built is written and checkpointed first
+                        done_rows += pending.popleft().result()
+                    raise Stopped(request)
                 while len(pending) > 1:
                     done_rows += pending.popleft().result()
                     self.on_progress(name, done_rows, total)
