@@ -16,8 +16,8 @@ ceiling         keyset pages read with psycopg (the same pages relmig reads; for
                 (numerics as strings, datetimes as UTC datetimes, as relmig stores them on
                 FerretDB v1), written with `insert_many(ordered=False)`, reading the next page
                 while the previous one is written (as relmig does).
-relmig          `run_snapshot_job` with `drop=True`, a real MongoTarget and a StateStore in a
-                temporary directory: the whole code path, checkpoints included.
+relmig          a snapshot job run by `JobManager` (as the CLI and the server run it), `drop=True`,
+                a state store in a temporary directory: the whole code path, checkpoints included.
 read+build      no target at all: the ceiling's reader and builder, then relmig's DocumentBuilder
                 plus the target screen, so the source and CPU cost of each is visible on its own.
 
@@ -76,7 +76,8 @@ from relmig.project.model import (
     Project,
     SourceSettings,
 )
-from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun, run_snapshot_job
+from relmig.runtime.jobs import JobManager, JobOptions
+from relmig.runtime.snapshot import SnapshotRun
 from relmig.runtime.store import StateStore
 from relmig.schema.introspect import import_tables
 from relmig.source.connect import open_source
@@ -651,36 +652,35 @@ class Bench:
         target = MongoTarget(self.svc.mongo_uri, BENCH_DB)
         if target.decimals != "string":
             print(f"  note: the target stores decimals as {target.decimals}, not strings")
-        source = open_source(case.project.source, self.svc.pg_password)
+        target.close()
         report = Reporter(f"{case.key} relmig", case.roots, self.watchdog)
         phase = Phase(case.key, "relmig", run=run)
         profiler = _ThreadProfiles() if self.args.profile else None
         with tempfile.TemporaryDirectory(prefix="relmig-bench-") as home, _relmig_home(home):
             store = StateStore(f"sqlite:///{home}/state.db")
-            options = SnapshotOptions(drop=True, batch_size=self.args.batch_size)
+            manager = JobManager(store)
+            options = JobOptions(mode="snapshot", drop=True, batch_size=self.args.batch_size)
+            job_id = manager.create(case.project, self.svc.mongo_uri, BENCH_DB, options)
             try:
                 with (
                     _profiled_writes(profiler),
                     self.measure(phase),
                     profiler.main() if profiler else contextlib.nullcontext(),
                 ):
-                    job_id, result = run_snapshot_job(
-                        case.project,
-                        source,
-                        target,
-                        store,
-                        options,
-                        on_progress=lambda _name, done, _total: report(done),
+                    manager.run(
+                        job_id,
+                        self.svc.mongo_uri,
+                        self.svc.pg_password,
+                        lambda _name, done, _total: report(done),
                     )
-                phase.roots = result.rows[case.collection]
+                (progress,) = store.progress_of(job_id)
+                phase.roots = progress["rows_done"]
                 phase.children = phase.roots * (case.children // case.roots)
                 status = store.job(job_id)
-                if status is None or status["status"] != "COMPLETED" or result.errors:
-                    raise BenchError(f"{case.key} relmig: job {status}, {result.errors} errors")
+                if status is None or status["status"] != "COMPLETED" or status["error_count"]:
+                    raise BenchError(f"{case.key} relmig: job {status}")
             finally:
                 store.close()
-                source.close()
-                target.close()
         self.report_phase(phase)
         if profiler:
             self.profiles[f"{case.key} relmig"] = profiler.summary()

@@ -8,18 +8,20 @@ import pytest
 from bson import Int64
 
 from relmig.project.model import CollectionRule, EmbedRule, FieldRule, Project, SortKey, TableFilter
-from relmig.runtime.snapshot import SnapshotOptions, run_snapshot_job
 from relmig.runtime.store import StateStore
 from relmig.source.sql import SqlSource
 from relmig.target.writer import MongoTarget
 from relmig.verify.compare import verify
+from snapshot_jobs import run_snapshot
 
 pytestmark = pytest.mark.services
 
 
 def _run(project: Project, source: SqlSource, target: MongoTarget, store: StateStore, **opts: Any):
-    options = SnapshotOptions(**{"on_error": "SKIP", **opts})
-    return run_snapshot_job(project, source, target, store, options)
+    del source  # the job opens its own connections from the project
+    job_id = run_snapshot(project, target, store, **{"on_error": "SKIP", **opts})
+    assert store.job(job_id)["status"] == "COMPLETED", store.job(job_id)["failure"]
+    return job_id, None
 
 
 def _without_zoo(project: Project) -> Project:

@@ -66,12 +66,16 @@ def connected_source(settings: SourceSettings) -> Iterator[SqlSource]:
         source.close()
 
 
-@contextmanager
-def connected_target(uri: str | None, database: str) -> Iterator[MongoTarget]:
+def target_uri(uri: str | None) -> str:
     uri = uri or os.environ.get(TARGET_ENV)
     if not uri:
         raise RelmigError(f"no target: pass --target mongodb://… or set {TARGET_ENV}")
-    target = MongoTarget(uri, database)
+    return uri
+
+
+@contextmanager
+def connected_target(uri: str | None, database: str) -> Iterator[MongoTarget]:
+    target = MongoTarget(target_uri(uri), database)
     try:
         yield target
     finally:

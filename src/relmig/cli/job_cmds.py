@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table as RichTable
-from rich.text import Text
 
-from relmig.cli.common import connected_source, connected_target, console, err_console, user_errors
+from relmig.cli.common import (
+    connected_source,
+    connected_target,
+    console,
+    err_console,
+    source_password,
+    target_uri,
+    user_errors,
+)
 from relmig.cli.kafka_cmds import print_kafka
-from relmig.errors import RelmigError
+from relmig.cli.running import check_on_error, run_with_progress
 from relmig.project.file import load_project
-from relmig.runtime.jobs import JobManager
-from relmig.runtime.policy import JobFailed
-from relmig.runtime.snapshot import SnapshotOptions, run_snapshot_job
+from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
 from relmig.verify.compare import VerifyReport, verify
 
@@ -56,58 +52,52 @@ def snapshot(
     ),
 ) -> None:
     """Copy the source into MongoDB with the project's mapping (a snapshot job)."""
-    on_error = on_error.upper()
-    if on_error not in ("FAIL", "WARN", "SKIP"):
-        raise RelmigError(f"--on-error must be FAIL, WARN or SKIP, not {on_error!r}")
+    on_error = check_on_error(on_error)
     project = load_project(project_file)
-    store = StateStore()
-    if resume:
-        job = store.job(resume)
-        if job is None:
-            raise RelmigError(f"no job {resume!r} in the state store {store.url}")
-        if job["status"] == "COMPLETED":
-            raise RelmigError(f"job {resume} is already COMPLETED")
-    options = SnapshotOptions(
-        drop=drop,
-        on_error=on_error,
-        max_errors=max_errors,  # type: ignore[arg-type]
-        batch_size=batch_size,
-        collections=_collections(collection),
-    )
+    uri = target_uri(target)
+    password = source_password(project.source)
     db_name = database or project.name
-    with connected_source(project.source) as source, connected_target(target, db_name) as tgt:
+    manager = JobManager(StateStore())
+    with connected_target(uri, db_name) as tgt:
         if tgt.decimals != "decimal128":
             console.print(
                 f"note: this target cannot store Decimal128; exact numbers are stored as "
                 f"{tgt.decimals}s."
             )
-        with _progress() as bars:
-            tasks: dict[str, TaskID] = {}
-
-            def on_progress(name: str, done: int, total: int | None) -> None:
-                if name not in tasks:
-                    tasks[name] = bars.add_task(name, total=total)
-                bars.update(tasks[name], completed=done, total=max(total or 0, done) or None)
-
-            try:
-                job_id, result = run_snapshot_job(
-                    project, source, tgt, store, options, job_id=resume, on_progress=on_progress
-                )
-            except JobFailed as exc:
-                raise RelmigError(f"snapshot job failed: {exc}") from None
-        rows = sum(result.rows.values())
-        console.print(
-            f"Job [bold]{job_id}[/] COMPLETED: {rows} documents in {len(result.rows)} collections "
-            f"in {result.seconds:.1f}s ({rows / max(result.seconds, 1e-9):.0f} rows/s), "
-            f"{result.errors} issues."
+    started = time.monotonic()
+    if resume:
+        job_id = resume
+        run = lambda cb: manager.resume(  # noqa: E731 - the two ways in differ by one call
+            job_id, uri, password, foreground=True, on_progress=cb
         )
-        if result.errors:
-            console.print(f"See the issues with: relmig jobs show {job_id}")
-        if verify_after:
-            report = verify(project, source, tgt, collections=options.collections)
-            _print_report(report)
-            if not report.ok:
-                raise typer.Exit(1)
+    else:
+        options = JobOptions(
+            mode="snapshot",
+            drop=drop,
+            on_error=on_error,  # type: ignore[arg-type]
+            max_errors=max_errors,
+            batch_size=batch_size,
+            collections=list(collection) if collection else None,
+        )
+        job_id = manager.create(project, uri, db_name, options, password)
+        run = lambda cb: manager.run(job_id, uri, password, cb)  # noqa: E731
+    run_with_progress(manager, job_id, run)
+    seconds = time.monotonic() - started
+    progress = manager.store.progress_of(job_id)
+    rows = sum(p["rows_done"] for p in progress)
+    errors = manager.job(job_id)["error_count"]
+    console.print(
+        f"Job [bold]{job_id}[/] COMPLETED: {rows} documents in {len(progress)} collections "
+        f"in {seconds:.1f}s ({rows / max(seconds, 1e-9):.0f} rows/s), {errors} issues."
+    )
+    if errors:
+        console.print(f"See the issues with: relmig jobs show {job_id}")
+    if verify_after:
+        with connected_source(project.source) as source, connected_target(uri, db_name) as tgt:
+            report = verify(project, source, tgt, collections=_collections(collection))
+        _print_report(report)
+        if not report.ok:
+            raise typer.Exit(1)
 
 
 @user_errors
@@ -162,25 +152,6 @@ def _print_report(report: VerifyReport) -> None:
         "[green]verify: target equals source[/]"
         if report.ok
         else "[red]verify: differences found[/]"
-    )
-
-
-class RateColumn(ProgressColumn):
-    """Rows per second, as rich measures it over the recent updates."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:,.0f} rows/s" if task.speed else "", style="cyan")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
-        RateColumn(),
-        TimeRemainingColumn(),
-        console=console,
     )
 
 

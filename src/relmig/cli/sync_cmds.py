@@ -6,18 +6,18 @@ The job runs in the foreground of `relmig sync` or `relmig jobs resume`; `pause`
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from relmig.cli.common import TARGET_ENV, console, source_password, user_errors
-from relmig.cli.job_cmds import TARGET_HELP, _progress, jobs_app
+from relmig.cli.common import console, source_password, target_uri, user_errors
+from relmig.cli.job_cmds import TARGET_HELP, jobs_app
+from relmig.cli.running import check_on_error, run_with_progress
 from relmig.errors import RelmigError
 from relmig.project.file import load_project
 from relmig.project.model import Project
-from relmig.runtime.jobs import JobManager, JobOptions, ProgressCallback
+from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
 
 
@@ -73,11 +73,9 @@ def sync(
         raise RelmigError(f"--mode must be continuous or cdc-only, not {mode!r}")
     if engine not in ("embedded", "kafka"):
         raise RelmigError(f"--engine must be embedded or kafka, not {engine!r}")
-    on_error = on_error.upper()
-    if on_error not in ("FAIL", "WARN", "SKIP"):
-        raise RelmigError(f"--on-error must be FAIL, WARN or SKIP, not {on_error!r}")
+    on_error = check_on_error(on_error)
     project = load_project(project_file)
-    uri = _target(target)
+    uri = target_uri(target)
     password = source_password(project.source)
     manager = _manager()
     options = JobOptions(
@@ -97,40 +95,14 @@ def sync(
         f"Job [bold]{job_id}[/] {mode}: stop it with `relmig jobs complete {job_id}` "
         "(cutover), `pause` or `cancel`."
     )
-    _run(manager, job_id, lambda cb: manager.run(job_id, uri, password, cb))
+    _report(run_with_progress(manager, job_id, lambda cb: manager.run(job_id, uri, password, cb)))
 
 
-def _run(manager: JobManager, job_id: str, call: Callable[[ProgressCallback], str]) -> None:
-    with _progress() as bars:
-        tasks: dict[str, int] = {}
-
-        def on_progress(name: str, done: int, total: int | None) -> None:
-            if name not in tasks:
-                tasks[name] = bars.add_task(name, total=total)
-            bars.update(tasks[name], completed=done, total=max(total or 0, done) or None)
-
-        try:
-            status = call(on_progress)
-        except KeyboardInterrupt:
-            manager.store.fail(job_id, "interrupted by the user")
-            raise RelmigError(
-                f"job {job_id} interrupted; continue it with: relmig jobs resume {job_id}"
-            ) from None
-    job = manager.describe(job_id)
-    if status == "FAILED":
-        hint = f"; resume it with: relmig jobs resume {job_id}" if job["resumable"] else ""
-        raise RelmigError(f"job {job_id} FAILED: {job['failure']}{hint}")
+def _report(job: dict[str, Any]) -> None:
     console.print(
-        f"Job [bold]{job_id}[/] {status}: {job['stats']['events_total']} change events applied, "
-        f"{job['error_count']} issues."
+        f"Job [bold]{job['id']}[/] {job['status']}: {job['stats']['events_total']} change "
+        f"events applied, {job['error_count']} issues."
     )
-
-
-def _target(uri: str | None) -> str:
-    uri = uri or os.environ.get(TARGET_ENV)
-    if not uri:
-        raise RelmigError(f"no target: pass --target mongodb://… or set {TARGET_ENV}")
-    return uri
 
 
 def _password_of(manager: JobManager, job_id: str) -> str | None:
@@ -148,11 +120,10 @@ def jobs_resume(
     manager = _manager()
     password = _password_of(manager, job_id)
     console.print(f"Resuming job [bold]{job_id}[/] from its checkpoint.")
-    _run(
-        manager,
-        job_id,
-        lambda cb: manager.resume(job_id, target, password, foreground=True, on_progress=cb),
+    resume = lambda cb: manager.resume(  # noqa: E731
+        job_id, target, password, foreground=True, on_progress=cb
     )
+    _report(run_with_progress(manager, job_id, resume))
 
 
 @jobs_app.command("pause")

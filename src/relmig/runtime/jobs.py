@@ -56,6 +56,7 @@ class JobOptions:
     max_errors: int | None = None
     verify: bool = False
     batch_size: int = 1000
+    collections: list[str] | None = None  # the snapshot stage: only these collections
     recovery_hours: float = 24.0
     drop_slot_after_window: bool = True
     slot_lag_warning_bytes: int = 1 << 30
@@ -482,6 +483,7 @@ class JobManager:
             on_error=opts["on_error"],
             max_errors=opts["max_errors"],
             batch_size=opts["batch_size"],
+            collections=opts.get("collections"),
         )
         run = SnapshotRun(
             project,

@@ -20,8 +20,8 @@ from relmig.project.model import Project
 from relmig.runtime.control import Stopped
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.keys import dumps_key, loads_key
-from relmig.runtime.policy import ErrorPolicy, JobFailed, OnError
-from relmig.runtime.store import StateStore, utcnow
+from relmig.runtime.policy import ErrorPolicy, OnError
+from relmig.runtime.store import StateStore
 from relmig.source.sql import SqlSource
 from relmig.target.writer import MongoTarget
 
@@ -148,45 +148,3 @@ class SnapshotRun:
         last = dumps_key(page.last_key) if page.last_key is not None else None
         self.store.checkpoint(self.job_id, collection, last, page.rows)
         return page.rows
-
-
-def run_snapshot_job(
-    project: Project,
-    source: SqlSource,
-    target: MongoTarget,
-    store: StateStore,
-    options: SnapshotOptions,
-    *,
-    job_id: str | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> tuple[str, SnapshotResult]:
-    """Create (or resume) a snapshot job and run it to COMPLETED or FAILED."""
-    resume = job_id is not None
-    if job_id is None:
-        job_id = store.create_job(
-            project.name,
-            "snapshot",
-            target.uri_for_display,
-            target.db.name,
-            {
-                "drop": options.drop,
-                "on_error": options.on_error,
-                "max_errors": options.max_errors,
-                "batch_size": options.batch_size,
-            },
-        )
-    else:
-        store.update_job(job_id, status="RUNNING", failure=None, ended_at=None)
-    run = SnapshotRun(project, source, target, store, job_id, options, on_progress)
-    try:
-        result = run.run(resume=resume)
-    except JobFailed as exc:
-        store.update_job(job_id, status="FAILED", failure=str(exc), ended_at=utcnow())
-        raise
-    except BaseException as exc:
-        store.update_job(
-            job_id, status="FAILED", failure=str(exc) or type(exc).__name__, ended_at=utcnow()
-        )
-        raise
-    store.update_job(job_id, status="COMPLETED", stage="DONE", ended_at=utcnow())
-    return job_id, result
