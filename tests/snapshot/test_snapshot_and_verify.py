@@ -180,11 +180,8 @@ def test_every_rule_type(sample_settings, source, target, store, make_project) -
     # ObjectId ids keep the key in the document, under a unique index.
     indexes = target.db.orders.index_information()
     assert any(ix.get("unique") and ix["key"] == [("order_id", 1)] for ix in indexes.values())
-    # Embedded keys are indexed for the lookups CDC will make.
-    keys = [ix["key"] for ix in indexes.values()]
-    assert [("lines.order_id", 1), ("lines.product_id", 1)] in keys
-    assert [("lines.product.product_id", 1)] in keys
-    assert [("lines.product.category.category_id", 1)] in keys
+    # CDC routes through the source, so no index on embedded keys slows the writes down.
+    assert len(indexes) == 2
 
     dates = [c["latest_order_dates"] for c in target.db.customers.find()]
     assert max(len(d) for d in dates) == 3 and [] in dates  # one customer never ordered

@@ -23,7 +23,7 @@ from pymongo.errors import (
 from pymongo.write_concern import WriteConcern
 
 from relmig.build.builder import Built
-from relmig.build.plan import DecimalMode, NodePlan, RootPlan
+from relmig.build.plan import DecimalMode, RootPlan
 from relmig.errors import TargetError
 from relmig.target.profile import TargetProfile
 
@@ -67,7 +67,7 @@ class MongoTarget:
         self.client.close()
 
     def prepare(self, plans: Sequence[RootPlan], *, drop: bool) -> None:
-        """Drop (if asked) and create the indexes that addressing and later lookups need."""
+        """Drop (if asked) and create the index that addressing ObjectId documents needs."""
         for plan in plans:
             coll = self.db[plan.collection.name]
             if drop:
@@ -192,28 +192,14 @@ class MongoTarget:
 
 
 def _indexes(plan: RootPlan) -> list[tuple[list[tuple[str, int]], bool]]:
-    out: list[tuple[list[tuple[str, int]], bool]] = []
+    """ObjectId documents keep their source key in a field, unique, so they stay addressable.
+
+    No index on embedded keys: CDC finds the roots holding a row through the source (see
+    relmig.route), so such indexes would only slow every write down.
+    """
     if plan.id_mode == "objectid":
-        out.append(([(".".join(p), 1) for p in plan.key_paths], True))
-    for link in plan.node.links:
-        _embedded_key_indexes(link.node, link.path, link.primitive is None, out)
-    return out
-
-
-def _embedded_key_indexes(
-    node: NodePlan,
-    prefix: tuple[str, ...],
-    addressable: bool,
-    out: list[tuple[list[tuple[str, int]], bool]],
-) -> None:
-    """Index each embedded row's key, so the roots holding a row can be found from its key."""
-    if not addressable:
-        return
-    by_column = {f.column: f.path for f in node.fields}
-    if all(col in by_column for col in node.table.primary_key):
-        out.append(([(".".join(prefix + by_column[c]), 1) for c in node.table.primary_key], False))
-    for link in node.links:
-        _embedded_key_indexes(link.node, prefix + link.path, link.primitive is None, out)
+        return [([(".".join(p), 1) for p in plan.key_paths], True)]
+    return []
 
 
 def _matching(filters: Sequence[dict[str, Any]]) -> dict[str, Any]:
