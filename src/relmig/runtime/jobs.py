@@ -83,7 +83,7 @@ class JobManager:
     def job(self, job_id: str) -> dict[str, Any]:
         job = self.store.job(job_id)
         if job is None:
-            raise JobError(f"no job {job_id!r} in the state store {self.store.url}", "not_found")
+            raise JobError(f"no job {job_id!r} in the state store {self.store.where}", "not_found")
         return job
 
     def list(self) -> list[dict[str, Any]]:

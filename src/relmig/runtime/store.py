@@ -176,6 +176,11 @@ class StateStore:
                             )
                         )
 
+    @property
+    def where(self) -> str:
+        """The store's URL for messages: a shared PostgreSQL store's password is not shown."""
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
     def close(self) -> None:
         self.engine.dispose()
 

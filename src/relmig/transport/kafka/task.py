@@ -55,7 +55,7 @@ class TaskContext:
         job = store.job(job_id)
         if job is None:
             raise RelmigError(
-                f"no job {job_id!r} in the state store {store.url}; a worker on another "
+                f"no job {job_id!r} in the state store {store.where}; a worker on another "
                 "machine needs the server's state store (RELMIG_STATE_URL)"
             )
         options = job["options"]
