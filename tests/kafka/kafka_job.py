@@ -34,7 +34,10 @@ class KafkaJob:
             **options,
         )
         rig.streaming(job_id)
-        return cls(rig, job_id, bootstrap)
+        job = cls(rig, job_id, bootstrap)
+        for name in ("source", *(f"worker-{i}" for i in range(1, workers + 1))):
+            job.running(name)
+        return job
 
     def task(self, name: str) -> dict[str, Any]:
         rows = self.rig.store.kafka_tasks_of(self.id)

@@ -51,7 +51,8 @@ def test_random_workload_through_kafka_converges_then_completes(rig, kafka3, mon
         "a fresh measurement with no lag",
     )
     assert [p["partition"] for p in status["partitions"]] == list(range(PARTITIONS))
-    assert [t["task"] for t in status["tasks"]] == ["source", "worker-1", "worker-2"]
+    names = ["source", "supervisor", "worker-1", "worker-2"]
+    assert [t["task"] for t in status["tasks"]] == names
     assert status["last_applied_event_at"] is not None
     assert all(t["restarts"] == 0 for t in status["tasks"])
     assert rig.manager.describe(job.id)["kafka"]["topic"] == topic_name(job.id)

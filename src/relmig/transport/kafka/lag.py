@@ -10,15 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from relmig.transport.kafka.topics import (
-    TIMEOUT,
     KafkaSettings,
     KafkaUnavailable,
     client_config,
     group_id,
     topic_name,
 )
+
+PROBE_TIMEOUT = 5.0  # seconds, per request
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,23 +42,30 @@ class LagProbe:
                 "enable.auto.commit": False,
             }
         )
+        self._admin = AdminClient(client_config(settings, f"relmig-lag-{job_id}"))
 
     def measure(self) -> list[PartitionLag]:
+        """One request for the committed offsets, one for the log ends; a few seconds at most
+        when Kafka is away, so the supervisor's loop goes on."""
         parts = [TopicPartition(self.topic, p) for p in range(self.settings.partitions)]
         try:
-            committed = self._consumer.committed(parts, timeout=TIMEOUT)
-            out = []
-            for tp in committed:
-                low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(self.topic, tp.partition), timeout=TIMEOUT
-                )
-                done = tp.offset if tp.offset != OFFSET_INVALID else None
-                out.append(PartitionLag(tp.partition, high, done, max(0, high - (done or low))))
+            committed = self._consumer.committed(parts, timeout=PROBE_TIMEOUT)
+            ends = self._admin.list_offsets(
+                {tp: OffsetSpec.latest() for tp in parts}, request_timeout=PROBE_TIMEOUT
+            )
+            end = {tp.partition: f.result().offset for tp, f in ends.items()}
         except KafkaException as exc:
             raise KafkaUnavailable(
                 f"Kafka at {self.settings.bootstrap}: cannot read the offsets of {self.topic}: "
                 f"{exc.args[0].str()}"
             ) from None
+        out = []
+        for tp in committed:
+            done = tp.offset if tp.offset != OFFSET_INVALID else None
+            high = end[tp.partition]
+            # Nothing committed yet: everything in the partition waits (a compacted log may
+            # start above 0, so this can overstate the lag, never hide it).
+            out.append(PartitionLag(tp.partition, high, done, max(0, high - (done or 0))))
         return out
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from relmig.runtime.store import StateStore, aware
+from relmig.transport.kafka.task import SOURCE, is_sink
 from relmig.transport.kafka.topics import group_id, topic_name
 
 LIVE = ("STARTING", "RUNNING", "WAITING")
@@ -20,7 +21,7 @@ def kafka_status(store: StateStore, job_id: str) -> dict[str, Any]:
     tasks = [_times(t) for t in store.kafka_tasks_of(job_id)]
     partitions = [_times(p) for p in store.partitions_of(job_id)]
     live = [t for t in tasks if t["state"] in LIVE]
-    applied = [t["last_event_at"] for t in tasks if t["task"] != "source" and t["last_event_at"]]
+    applied = [t["last_event_at"] for t in tasks if is_sink(t["task"]) and t["last_event_at"]]
     return {
         "topic": topic_name(job_id),
         "group": group_id(job_id),
@@ -30,8 +31,8 @@ def kafka_status(store: StateStore, job_id: str) -> dict[str, Any]:
             for p in partitions
         ],
         "events_per_second": {
-            "published": sum(t["events_per_second"] or 0.0 for t in live if t["task"] == "source"),
-            "applied": sum(t["events_per_second"] or 0.0 for t in live if t["task"] != "source"),
+            "published": sum(t["events_per_second"] or 0.0 for t in live if t["task"] == SOURCE),
+            "applied": sum(t["events_per_second"] or 0.0 for t in live if is_sink(t["task"])),
         },
         "last_applied_event_at": max(applied, default=None),
         "tasks": [{k: v for k, v in t.items() if k != "job_id"} for t in tasks],

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,7 +30,13 @@ from relmig.project.model import Project
 from relmig.runtime.store import IssueRecord, StateStore, aware, utcnow
 from relmig.source.capture import ChangeCapture
 from relmig.transport.kafka.lag import LagProbe, PartitionLag
-from relmig.transport.kafka.task import EXIT_FATAL, EXIT_POSITION_LOST
+from relmig.transport.kafka.task import (
+    EXIT_FATAL,
+    EXIT_POSITION_LOST,
+    SOURCE,
+    SUPERVISOR,
+    is_sink,
+)
 from relmig.transport.kafka.topics import Cluster, KafkaSettings, KafkaUnavailable
 
 log = logging.getLogger(__name__)
@@ -59,7 +66,7 @@ class SupervisorSettings:
 @dataclass(slots=True)
 class Child:
     name: str
-    kind: str  # "source" or "worker"
+    kind: str  # "source" or "worker" (or "supervisor": the job-level health check)
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     failures: int = 0  # in a row; picks the backoff
@@ -100,7 +107,8 @@ class KafkaRun:
         self.options = options
         self.kafka = KafkaSettings.of(options)
         self.window = dt.timedelta(hours=options.get("recovery_hours", 24.0))
-        self.children = [Child("source", "source")] + [
+        self.me = Child(SUPERVISOR, SUPERVISOR)
+        self.children = [Child(SOURCE, SOURCE)] + [
             Child(f"worker-{i}", "worker") for i in range(1, self.kafka.workers + 1)
         ]
         self.cluster = Cluster(self.kafka, job_id)
@@ -117,6 +125,9 @@ class KafkaRun:
 
     def run(self) -> str:
         self.store.update_job(self.job_id, stage="CDC", cdc_status="RUNNING")
+        self.store.report_task(
+            self.job_id, SUPERVISOR, host=socket.gethostname(), pid=os.getpid(), state="RUNNING"
+        )
         for child in self.children:
             self.store.report_task(self.job_id, child.name, state="STARTING", health=None)
         try:
@@ -152,15 +163,21 @@ class KafkaRun:
         self._judge(problems)
 
     def _judge(self, problems: list[str]) -> None:
-        """Start or stop the recovery clock; fail the job once it ran out."""
+        """Start or stop the recovery clock, report the job's health; fail the job once the
+        clock ran out."""
         if not problems:
             self._failing_since = None
+            self._health(self.me, "ok")
             return
         now = self.clock()
         if self._failing_since is None:
             self._failing_since = now
             log.warning("job %s: %s", self.job_id, "; ".join(problems))
-        if now - self._failing_since > self.window:
+        since = self._failing_since
+        self._health(
+            self.me, f"unhealthy since {since:%Y-%m-%d %H:%M:%S} UTC: " + "; ".join(problems)
+        )
+        if now - since > self.window:
             self._expire("; ".join(problems))
 
     # --- tasks --------------------------------------------------------------------------------
@@ -271,7 +288,7 @@ class KafkaRun:
     def _stop_children(self) -> None:
         """The source first, so the workers see everything it published; then the workers,
         which finish and commit their batch."""
-        for kind in ("source", "worker"):
+        for kind in (SOURCE, "worker"):
             running = [c for c in self.children if c.kind == kind and c.proc is not None]
             for child in running:
                 child.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
@@ -285,7 +302,7 @@ class KafkaRun:
                     proc.kill()
                     proc.wait()
                 child.proc = None
-        for child in self.children:
+        for child in (self.me, *self.children):
             self.store.report_task(self.job_id, child.name, state="STOPPED", health=None)
 
     # --- measurements -------------------------------------------------------------------------
@@ -337,7 +354,7 @@ class KafkaRun:
         if all(p.lag == 0 for p in parts):
             return 0.0
         rows = self.store.kafka_tasks_of(self.job_id)
-        return max((r["lag_seconds"] or 0.0 for r in rows if r["task"] != "source"), default=0.0)
+        return max((r["lag_seconds"] or 0.0 for r in rows if is_sink(r["task"])), default=0.0)
 
     # --- requests and endings -----------------------------------------------------------------
 

@@ -28,6 +28,15 @@ from relmig.transport.kafka.topics import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+# Rows of the tasks table that are not sink workers (whose names are free: `relmig worker`).
+SOURCE = "source"
+SUPERVISOR = "supervisor"
+
+
+def is_sink(task: str) -> bool:
+    return task not in (SOURCE, SUPERVISOR)
+
+
 EXIT_RETRY = 1  # something failed that a restart may fix (a lost connection, a rebalance)
 EXIT_FATAL = 3  # the job must fail: DDL on a mapped table, the error policy's limit
 EXIT_POSITION_LOST = 4  # the source no longer has the job's position

@@ -8,7 +8,6 @@ distinct roots (time- or size-based retention would delete unapplied changes).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,12 +51,10 @@ def group_id(job_id: str) -> str:
 
 
 def client_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
-    """What every client of the job shares; librdkafka logs through Python logging."""
-    return {
-        "bootstrap.servers": settings.bootstrap,
-        "client.id": client_id,
-        "logger": logging.getLogger("relmig.kafka.client"),
-    }
+    """What every client of the job shares. librdkafka logs only critical events: while a
+    broker is away it would log every reconnect attempt, and the tasks' health rows (fed by
+    error callbacks and timeouts) already say what is wrong."""
+    return {"bootstrap.servers": settings.bootstrap, "client.id": client_id, "log_level": 2}
 
 
 @dataclass(frozen=True, slots=True)
