@@ -29,7 +29,10 @@ from relmig.transport.kafka import envelope
 from relmig.transport.kafka.task import Reporter, TaskContext
 from relmig.transport.kafka.topics import client_config, group_id, topic_name
 
-BATCH = 1000  # messages per poll
+# Messages per poll, and how long a poll waits to fill up: as the embedded transport, a batch
+# is what arrived within 0.2 s, so that roots repeated in it are rebuilt once.
+BATCH = 5000
+BATCH_WAIT = 0.2
 CHUNK = 500  # roots per write, and how often the fence is checked
 MAX_POLL_INTERVAL_MS = 300_000
 
@@ -83,7 +86,7 @@ class SinkWorker:
                 on_lost=self._on_revoke,
             )
             while not self.stop.is_set():
-                messages = consumer.consume(BATCH, timeout=1.0)
+                messages = consumer.consume(BATCH, timeout=BATCH_WAIT)
                 if self._fatal is not None:
                     raise KafkaException(self._fatal)
                 if not messages:

@@ -23,6 +23,7 @@ from relmig.runtime.store import utcnow
 from relmig.source.capture import open_capture
 from relmig.source.changes import RowChange, TableTruncate, Transaction
 from relmig.source.connect import open_source
+from relmig.source.sql import Row
 from relmig.target.writer import MongoTarget
 from relmig.transport.inprocess import InProcessTransport
 from relmig.transport.kafka import envelope
@@ -110,19 +111,31 @@ class SourceTask:
         self._flush()
 
     def _send(self, pending: list[tuple[Transaction, RowChange]]) -> None:
+        """One message per root the changes reach, carrying the last change that reached it.
+
+        A sink rebuilds a root from the source's current rows, so one message after the last
+        change of a batch does the work of all of them; the topic is compacted by root anyway.
+        Fan-out (one parent row in many documents) makes this the difference between
+        publishing every (change, root) pair and each root once.
+        """
         if not pending:
             return
         routed = self.applier.router.route_each([change for _, change in pending])
+        last: dict[bytes, tuple[Transaction, RowChange, str, Row]] = {}
         for (txn, change), roots in zip(pending, routed, strict=True):
             for collection, keys in roots.items():
                 builder = self.applier.builders[collection]
                 for key in keys:
-                    self._produce(
-                        envelope.root_key(collection, builder.filter_for(key), key),
-                        envelope.change_message(
-                            self.origin, change, collection, key, txn.position, txn.commit_time
-                        ),
-                    )
+                    root = envelope.root_key(collection, builder.filter_for(key), key)
+                    last.pop(root, None)  # re-inserted: messages keep the order of changes
+                    last[root] = (txn, change, collection, key)
+        for root, (txn, change, collection, key) in last.items():
+            self._produce(
+                root,
+                envelope.change_message(
+                    self.origin, change, collection, key, txn.position, txn.commit_time
+                ),
+            )
 
     def _produce(self, key: bytes, value: bytes, partition: int | None = None) -> None:
         if partition is None:
