@@ -1,8 +1,9 @@
 """The message format of the job topic: a Debezium-style change envelope plus the root it affects.
 
-One message is one row change as it concerns one root document, so a change that reaches
-several documents (a parent embedded in many roots) becomes several messages, each keyed and
-partitioned by its root. docs/kafka.md documents every field and the value encoding.
+A message says "this root document changed; here is the (last) row change that reached it". A
+change that reaches several documents (a parent embedded in many roots) becomes one message per
+root, each keyed and partitioned by its root. docs/kafka.md documents every field and the value
+encoding.
 """
 
 from __future__ import annotations
