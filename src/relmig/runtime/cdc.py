@@ -105,6 +105,7 @@ class CdcRun:
             for batch in transport.batches():
                 txns = [e for e in batch if isinstance(e, Transaction)]
                 if txns:
+                    self.capture.wait_visible(txns)
                     self.applier.apply(txns)
                 position = batch[-1].position
                 events = sum(len(t.changes) for t in txns)

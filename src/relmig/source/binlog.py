@@ -655,6 +655,27 @@ class BinlogCapture(ChangeCapture):
             raise PositionLost(problem)
         return BinlogStream(self, parse_position(position))
 
+    def wait_visible(self, transactions: list[Transaction]) -> None:
+        """A locking read of a row the batch's last transaction changed: InnoDB holds that
+        row's lock until the engine commit, which follows the binlog write, and commits in
+        binlog order, so once the read returns every transaction of the batch is visible."""
+        for txn in reversed(transactions):
+            rows = [c for c in txn.changes if isinstance(c, RowChange)]
+            if rows:
+                break
+        else:
+            return
+        change = rows[-1]
+        table = self.project.table(change.table)
+        image = change.after if change.after is not None else change.before
+        if not table.primary_key or image is None:
+            return
+        where = " AND ".join(f"{_quote(c)} = %s" for c in table.primary_key)
+        self._fetch(
+            f"SELECT 1 FROM {self._source.qualified(table)} WHERE {where} LOCK IN SHARE MODE",
+            tuple(image[c] for c in table.primary_key),
+        )
+
     def mark(self) -> str:
         return str(self._current())
 

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from relmig.project.model import EmbedRule, Project, Table
-from relmig.source.changes import ChangeStream
+from relmig.source.changes import ChangeStream, Transaction
 
 
 @dataclass(slots=True)
@@ -58,6 +58,16 @@ class ChangeCapture(ABC):
 
     @abstractmethod
     def lag(self, position: str) -> SourceLag: ...
+
+    @abstractmethod
+    def wait_visible(self, transactions: list[Transaction]) -> None:
+        """Return once new reads of the source see these transactions' changes.
+
+        A source sends a commit to its log readers a moment before new snapshots see it
+        (PostgreSQL flushes the commit record, wakes the walsender, then leaves the proc
+        array; MySQL writes the binlog before the engine commits). A recompute that read in
+        that window would write the old state and then checkpoint past the change.
+        """
 
     @abstractmethod
     def mark(self) -> str:

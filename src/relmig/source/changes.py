@@ -60,6 +60,7 @@ class Transaction:
     position: str
     commit_time: dt.datetime
     changes: list[RowChange | TableTruncate] = field(default_factory=list)
+    xid: int | None = None  # PostgreSQL's transaction id, to wait until it is visible
 
 
 @dataclass(slots=True)

@@ -221,6 +221,30 @@ class PostgresCapture(ChangeCapture):
         )
         return SourceLag(None, int(rows[0][0]) if rows and rows[0][0] is not None else None)
 
+    def wait_visible(self, transactions: list[Transaction]) -> None:
+        """Poll a fresh snapshot until no transaction of the batch is still running in it.
+
+        One query per poll; the window is milliseconds, so this rarely loops.
+        """
+        xids = [t.xid for t in transactions if t.xid is not None and t.changes]
+        if not xids:
+            return
+        deadline = time.monotonic() + VISIBLE_TIMEOUT
+        while True:
+            xmax, running = self.source.fetch(
+                "SELECT pg_snapshot_xmax(s)::text::bigint, "
+                "ARRAY(SELECT pg_snapshot_xip(s)::text::bigint) FROM pg_current_snapshot() s"
+            )[0]
+            full = [_widen(x, xmax) for x in xids]
+            if all(x < xmax and x not in running for x in full):
+                return
+            if time.monotonic() > deadline:
+                raise SourceError(
+                    f"transactions {xids} were streamed but are still not visible on the "
+                    f"{self.source.where} after {VISIBLE_TIMEOUT:.0f} s"
+                )
+            time.sleep(0.002)
+
     def mark(self) -> str:
         # The message's transaction commits after it, so its end LSN is past this one.
         (lsn,) = self.source.fetch(
@@ -236,6 +260,21 @@ class PostgresCapture(ChangeCapture):
         if problem:
             raise PositionLost(problem)
         return PgOutputStream(self, str_to_lsn(position), self.heartbeat_seconds)
+
+
+VISIBLE_TIMEOUT = 30.0
+
+
+def _widen(xid: int, xmax: int) -> int:
+    """A 32-bit xid from pgoutput as the 64-bit one of the snapshot (same or previous epoch).
+
+    The transaction is at most a little past `xmax` (it is just finishing), or far below it.
+    """
+    epoch, low = xmax >> 32, xmax & 0xFFFFFFFF
+    full = (epoch << 32) | xid
+    if xid > low and xid - low > 1 << 31:
+        full -= 1 << 32
+    return full
 
 
 _IDENTITY = {"d": "DEFAULT", "n": "NOTHING", "f": "FULL", "i": "USING INDEX"}
@@ -343,6 +382,7 @@ class PgOutputStream(ChangeStream):
         pending: list[RowChange | TableTruncate] = []
         streamed: dict[int, list[tuple[int | None, RowChange | TableTruncate]]] = {}
         top_xid: int | None = None
+        xid: int | None = None
         last_yield = last_beat = time.monotonic()
         try:
             while True:
@@ -362,11 +402,12 @@ class PgOutputStream(ChangeStream):
                 kind = type(m)
                 if kind is pg.Begin:
                     pending = []
+                    xid = m.xid
                 elif kind is pg.Commit:
                     if m.end_lsn > self.start_lsn:
                         last_yield = time.monotonic()
                         self._last_position = lsn_to_str(m.end_lsn)
-                        yield Transaction(self._last_position, m.commit_time, pending)
+                        yield Transaction(self._last_position, m.commit_time, pending, xid)
                     pending = []
                 elif kind is pg.StreamStart:
                     top_xid = m.xid
@@ -378,7 +419,7 @@ class PgOutputStream(ChangeStream):
                     if m.end_lsn > self.start_lsn:
                         last_yield = time.monotonic()
                         self._last_position = lsn_to_str(m.end_lsn)
-                        yield Transaction(self._last_position, m.commit_time, changes)
+                        yield Transaction(self._last_position, m.commit_time, changes, m.xid)
                 elif kind is pg.StreamAbort:
                     if m.subxid == m.xid:
                         streamed.pop(m.xid, None)
