@@ -355,9 +355,16 @@ def _pg(services_settings: dict[str, str], name: str) -> tuple[SourceSettings, A
     holder: dict[str, Any] = {}
 
     def conn() -> psycopg.Connection[Any]:
-        # Reconnect after a server restart (the resilience tests restart PostgreSQL).
-        if "conn" not in holder or holder["conn"].closed or holder["conn"].broken:
-            holder["conn"] = psycopg.connect(**base, dbname=name, autocommit=True)
+        # Reconnect after a server restart (the resilience tests restart PostgreSQL): a
+        # cheap probe, since a connection learns it is broken only when it is used.
+        c = holder.get("conn")
+        if c is not None and not c.closed:
+            try:
+                c.execute("SELECT 1")
+                return c
+            except psycopg.OperationalError:
+                c.close()
+        holder["conn"] = psycopg.connect(**base, dbname=name, autocommit=True)
         return holder["conn"]
 
     def execute(statements: list[tuple[str, tuple[Any, ...]]]) -> bool:

@@ -81,8 +81,7 @@ class ChangeApplier:
             # Python type than the query returns (int vs Decimal), and must not delete it.
             found = {bson.encode(b.filter) for b in built}
             gone = [f for k in chunk if bson.encode(f := builder.filter_for(k)) not in found]
-            self.gate.write(collection, built)
-            self.target.delete(collection, gone)
+            self.gate.write(collection, built, gone=gone, recompute=True)
             out.roots += len(built)
             out.deleted += len(gone)
 

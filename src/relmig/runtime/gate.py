@@ -6,6 +6,9 @@ handled by FAIL/WARN/SKIP the same way whichever driver built it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from relmig.build.builder import Built
 from relmig.project.model import Project
 from relmig.runtime.keys import show_key
@@ -30,10 +33,18 @@ class IssueGate:
         self.job_id = job_id
         self.policy = policy
 
-    def write(self, collection: str, built: list[Built]) -> None:
-        """Screen, write, and record what the target refused; durable when this returns."""
+    def write(
+        self,
+        collection: str,
+        built: list[Built],
+        *,
+        gone: Sequence[dict[str, Any]] = (),
+        recompute: bool = False,
+    ) -> None:
+        """Screen, write (and delete `gone`), and record what the target refused; durable when
+        this returns. `recompute` is CDC's: see MongoTarget.write."""
         to_write = self.screen(collection, built)
-        failures = self.target.write(collection, to_write)
+        failures = self.target.write(collection, to_write, gone=gone, recompute=recompute)
         if failures:
             # A refused document is not in the target, whatever the policy: always an error.
             table = self.project.collection(collection).table

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import bson
-from pymongo import MongoClient, ReplaceOne
+from pymongo import DeleteMany, MongoClient, ReplaceOne
 from pymongo.errors import (
     AutoReconnect,
     BulkWriteError,
@@ -76,14 +76,22 @@ class MongoTarget:
                 name = "relmig_" + "_".join(k for k, _ in keys)
                 coll.create_index(keys, name=name[:120], unique=unique)
 
-    def write(self, collection: str, batch: Sequence[Built]) -> list[WriteFailure]:
-        """Make each document of the batch the one stored under its key.
+    def write(
+        self,
+        collection: str,
+        batch: Sequence[Built],
+        *,
+        gone: Sequence[dict[str, Any]] = (),
+        recompute: bool = False,
+    ) -> list[WriteFailure]:
+        """Make each document of the batch the one stored under its key, and delete `gone`.
 
         Returns the documents the server refused; the rest are durable when this returns.
-        New keys are inserted in bulk (the fast path of a snapshot); keys already present
-        (a resumed or repeated run, a CDC recompute) are replaced.
+        A snapshot inserts new keys in bulk and replaces the keys already present (a resumed
+        or repeated run). A CDC `recompute` expects most keys to exist, so it replaces at once,
+        and removes the roots that are `gone` in the same round trip.
         """
-        return self._write(collection, list(batch), 0)
+        return self._write(collection, list(batch), 0, recompute, list(gone))
 
     def delete(self, collection: str, filters: Sequence[dict[str, Any]]) -> None:
         """Remove the documents of roots that no longer exist; durable when this returns."""
@@ -95,24 +103,40 @@ class MongoTarget:
         """Empty a collection, keeping its indexes (a TRUNCATE of its root table)."""
         self._with_retries(lambda: self.db[collection].delete_many({}))
 
-    def _write(self, collection: str, batch: list[Built], offset: int) -> list[WriteFailure]:
+    def _write(
+        self,
+        collection: str,
+        batch: list[Built],
+        offset: int,
+        recompute: bool = False,
+        gone: list[dict[str, Any]] | None = None,
+    ) -> list[WriteFailure]:
+        gone = gone or []
         if not batch:
+            self.delete(collection, gone)
             return []
+        failures: list[WriteFailure] = []
         try:
-            existing, failures = self._insert(collection, batch, offset)
-            if existing:
-                self._replace(collection, [batch[i - offset] for i in existing])
+            if recompute:
+                failures = self._replace(collection, batch, offset, gone)
+            else:
+                existing, failures = self._insert(collection, batch, offset)
+                if existing:
+                    positions = sorted(existing)
+                    again = self._replace(collection, [batch[i - offset] for i in positions], 0)
+                    failures += [WriteFailure(positions[f.position], f.reason) for f in again]
         except TargetError:
             # Some servers (FerretDB v1) drop the connection on a value they cannot decode
             # instead of answering with a write error. If the server is still there, split the
             # batch until the refused documents are isolated, so one bad row fails alone.
             if not self._alive():
                 raise
+            self.delete(collection, gone)  # idempotent, whether or not it happened
             if len(batch) == 1:
                 return [WriteFailure(offset, "the target closed the connection on this document")]
             half = len(batch) // 2
-            return self._write(collection, batch[:half], offset) + self._write(
-                collection, batch[half:], offset + half
+            return self._write(collection, batch[:half], offset, recompute) + self._write(
+                collection, batch[half:], offset + half, recompute
             )
         return failures
 
@@ -127,42 +151,52 @@ class MongoTarget:
                 attempts=RETRIES if offset == 0 and len(docs) > 1 else 1,
             )
         except BulkWriteError as exc:
-            if exc.details.get("writeConcernErrors"):
-                raise TargetError(
-                    f"write concern failed on {collection}: {exc.details['writeConcernErrors']}"
-                ) from None
-            existing: list[int] = []
-            failures: list[WriteFailure] = []
-            for err in exc.details.get("writeErrors", []):
-                if err.get("code") == DUPLICATE_KEY:
-                    existing.append(offset + err["index"])
-                else:
-                    failures.append(WriteFailure(offset + err["index"], err.get("errmsg", "")))
-            return existing, failures
+            failures = _refused(exc, collection, offset)
+            existing = [f.position for f in failures if f.reason == _DUPLICATE]
+            return existing, [f for f in failures if f.reason != _DUPLICATE]
         return [], []
 
-    def _replace(self, collection: str, batch: list[Built]) -> None:
+    def _replace(
+        self,
+        collection: str,
+        batch: list[Built],
+        offset: int,
+        gone: list[dict[str, Any]] | None = None,
+    ) -> list[WriteFailure]:
+        """Replace by key (upsert); the documents the server refused, by batch position."""
         coll = self.db[collection]
+        gone = gone or []
         if not self.profile.replace_by_delete:
-            ops = [ReplaceOne(b.filter, b.doc, upsert=True) for b in batch]
-            self._with_retries(lambda: coll.bulk_write(ops, ordered=False))
-            return
+            ops: list[Any] = [ReplaceOne(b.filter, b.doc, upsert=True) for b in batch]
+            if gone:
+                ops.append(DeleteMany(_matching(gone)))
+            try:
+                self._with_retries(lambda: coll.bulk_write(ops, ordered=False))
+            except BulkWriteError as exc:
+                return _refused(exc, collection, offset)
+            return []
         # FerretDB v1 stalls on bulk replaces that match existing documents (its connection
         # pool runs dry past a few dozen per command) and has no transactions, so replace is
-        # delete + insert there. ObjectIds are carried over, so a document keeps its _id.
+        # delete + insert there: one delete for the replaced and the gone roots, since every
+        # delete scans the collection there. ObjectIds are carried over.
         filters = [b.filter for b in batch]
         kept = {}
         if "_id" not in filters[0]:
-            for doc in coll.find({"$or": filters}):
+            for doc in coll.find(_matching(filters)):
                 kept[_key_of(doc, filters[0])] = doc["_id"]
         docs = []
         for b in batch:
             doc = dict(b.doc)
-            if kept:
-                doc["_id"] = kept.get(_key_of(doc, b.filter), doc.get("_id"))
+            found = kept.get(_key_of(doc, b.filter)) if kept else None
+            if found is not None:
+                doc["_id"] = found
             docs.append(doc)
-        self._with_retries(lambda: coll.delete_many(_matching(filters)))
-        self._with_retries(lambda: coll.insert_many(docs, ordered=False))
+        self._with_retries(lambda: coll.delete_many(_matching(filters + gone)))
+        try:
+            self._with_retries(lambda: coll.insert_many(docs, ordered=False))
+        except BulkWriteError as exc:
+            return _refused(exc, collection, offset)
+        return []
 
     def _alive(self) -> bool:
         try:
@@ -202,10 +236,32 @@ def _indexes(plan: RootPlan) -> list[tuple[list[tuple[str, int]], bool]]:
     return []
 
 
+_DUPLICATE = "duplicate key"
+
+
+def _refused(exc: BulkWriteError, collection: str, offset: int) -> list[WriteFailure]:
+    """The documents a bulk write refused, by batch position (duplicates marked as such)."""
+    if exc.details.get("writeConcernErrors"):
+        raise TargetError(
+            f"write concern failed on {collection}: {exc.details['writeConcernErrors']}"
+        ) from None
+    return [
+        WriteFailure(
+            offset + err["index"],
+            _DUPLICATE if err.get("code") == DUPLICATE_KEY else err.get("errmsg", ""),
+        )
+        for err in exc.details.get("writeErrors", [])
+    ]
+
+
 def _matching(filters: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One query for many keys; `$in` on `_id` lets the server use its `_id` index."""
-    if all(list(f) == ["_id"] for f in filters):
-        return {"_id": {"$in": [f["_id"] for f in filters]}}
+    """One query for many keys: `$in` where every filter names the same single field (FerretDB
+    v1 evaluates `$or` branch by branch for every stored document: 66 s against 0.8 s for 1,000
+    keys on 20,000 documents), `$or` for composite keys."""
+    fields = {tuple(f) for f in filters}
+    if len(fields) == 1 and len(next(iter(fields))) == 1:
+        (name,) = next(iter(fields))
+        return {name: {"$in": [f[name] for f in filters]}}
     return {"$or": list(filters)}
 
 
