@@ -1,8 +1,9 @@
-"""Fixtures of the Kafka-mode tests: the 3-broker cluster and a PostgreSQL rig (cdc_rig)."""
+"""Fixtures of the Kafka-mode tests: the 3-broker cluster and a source rig (cdc_rig)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -16,12 +17,26 @@ def kafka3(kafka_bootstrap: str) -> str:
     return kafka_bootstrap
 
 
-@pytest.fixture
-def rig(services_settings, mongo_uri, tmp_path, monkeypatch, kafka3) -> Iterator[Rig]:
+@contextmanager
+def _rig(dialect: str, services_settings, mongo_uri, tmp_path, monkeypatch) -> Iterator[Rig]:
     monkeypatch.setenv("RELMIG_TEST_PG_PASSWORD", services_settings["RELMIG_PG_PASSWORD"])
-    r = make_rig("postgresql", services_settings, mongo_uri, tmp_path)
+    monkeypatch.setenv("RELMIG_TEST_MYSQL_PASSWORD", services_settings["RELMIG_MYSQL_PASSWORD"])
+    r = make_rig(dialect, services_settings, mongo_uri, tmp_path)
     try:
         yield r
     finally:
         restore_cluster()  # a test that took brokers down may have failed before it ended
         cleanup_rig(r)
+
+
+@pytest.fixture
+def rig(services_settings, mongo_uri, tmp_path, monkeypatch, kafka3) -> Iterator[Rig]:
+    """PostgreSQL."""
+    with _rig("postgresql", services_settings, mongo_uri, tmp_path, monkeypatch) as r:
+        yield r
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def any_rig(request, services_settings, mongo_uri, tmp_path, monkeypatch, kafka3) -> Iterator[Rig]:
+    with _rig(request.param, services_settings, mongo_uri, tmp_path, monkeypatch) as r:
+        yield r

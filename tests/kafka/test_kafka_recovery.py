@@ -116,6 +116,31 @@ def test_failing_past_the_recovery_window_fails_the_job_and_drops_its_slot(
     assert not rig.manager.describe(job.id)["resumable"]
 
 
+def test_a_task_failing_past_the_recovery_window_fails_the_job_with_its_error(rig, kafka3):
+    now = [utcnow()]
+    rig.manager = JobManager(rig.store, clock=lambda: now[0])
+    job = KafkaJob.start(rig, kafka3)
+    # From now on a restarted task cannot log in to the source: it fails again at each start.
+    password = os.environ["RELMIG_TEST_PG_PASSWORD"]
+    os.environ["RELMIG_TEST_PG_PASSWORD"] = "not-the-password"
+    try:
+        os.kill(job.running("worker-1")["pid"], signal.SIGKILL)
+        wait_for(
+            lambda: "password authentication failed" in (job.task("worker-1")["last_error"] or ""),
+            "worker-1 to fail at its restart",
+        )
+        wait_for(lambda: _unhealthy(job), "the supervisor's recovery clock to start")
+        now[0] += dt.timedelta(hours=24, minutes=1)
+        failed = wait_for(
+            lambda: (j := rig.store.job(job.id))["status"] == "FAILED" and j, "the job to fail"
+        )
+    finally:
+        os.environ["RELMIG_TEST_PG_PASSWORD"] = password
+    assert "recovery window of 24 h" in failed["failure"], failed["failure"]
+    assert "worker-1" in failed["failure"] and "password" in failed["failure"]
+    assert failed["slot_dropped"]
+
+
 RUN_JOB = """
 import sys
 from relmig.runtime.jobs import JobManager

@@ -60,6 +60,7 @@ class SinkWorker:
     def run(self) -> None:
         ctx = self.ctx
         source = open_source(ctx.project.source)
+        source.conn  # noqa: B018 - connect now: a worker that cannot read the source fails at once
         target = MongoTarget(ctx.target_uri, ctx.job["target_db"])
         config: dict[str, Any] = {
             **client_config(ctx.settings, f"relmig-sink-{ctx.task}"),

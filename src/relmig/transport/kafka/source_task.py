@@ -48,7 +48,7 @@ class SourceTask:
     def run(self) -> None:
         ctx = self.ctx
         source = open_source(ctx.project.source)
-        capture = open_capture(ctx.project, ctx.job_id)
+        capture = self.capture = open_capture(ctx.project, ctx.job_id)
         target = MongoTarget(ctx.target_uri, ctx.job["target_db"])
         self.producer = Producer(
             {
@@ -74,7 +74,6 @@ class SourceTask:
             finally:
                 transport.close()
         finally:
-            self.producer.flush(0)
             target.close()
             capture.close()
             source.close()
@@ -84,6 +83,8 @@ class SourceTask:
             if self.stop.is_set():
                 return
             txns = [e for e in batch if isinstance(e, Transaction)]
+            if txns:
+                self.capture.wait_visible(txns)  # routing reads the source's current rows
             try:
                 self._publish(txns)
             except Interrupted:

@@ -186,10 +186,10 @@ class KafkaRun:
         """Start, restart or kill the child as needed; what is wrong with it, if anything."""
         now = time.monotonic()
         if child.proc is None:
-            if now >= child.retry_at:
-                self._start(child)
-                return None
-            return f"restarting in {child.retry_at - now:.0f}s; {child.problem}"
+            if now < child.retry_at:
+                return f"restarting in {child.retry_at - now:.0f}s; {child.problem}"
+            self._start(child)
+            return self._recovering(child)
         code = child.proc.poll()
         if code is not None:
             error = self._row(child).get("last_error")
@@ -219,8 +219,14 @@ class KafkaRun:
         if now - child.started > self.settings.steady_seconds:
             child.failures = 0
         problem = f"waiting: {row['last_error']}" if row.get("state") == "WAITING" else None
+        problem = problem or self._recovering(child)
         self._health(child, problem or "ok")
         return problem
+
+    def _recovering(self, child: Child) -> str | None:
+        """A restarted task counts as healthy only once it ran steadily: a task that fails
+        again at once must not reset the job's recovery clock."""
+        return f"restarted after: {child.problem}" if child.failures else None
 
     def _start(self, child: Child) -> None:
         if child.started:

@@ -107,6 +107,7 @@ class Reporter:
         self._events = 0
         self._since = time.monotonic()
         self._values: dict[str, Any] = {}
+        self._waiting = False
 
     def start(self) -> None:
         now = utcnow()
@@ -153,9 +154,10 @@ class Reporter:
 
     def waiting(self, reason: str | None) -> None:
         """Blocked on something outside the task (Kafka unreachable); None: no longer."""
-        state = "WAITING" if reason else "RUNNING"
-        if self._values.get("state") != state or reason:
-            self.beat(force=True, state=state, last_error=reason)
+        if reason is None and not self._waiting:
+            return
+        self._waiting = reason is not None
+        self.beat(force=True, state="WAITING" if reason else "RUNNING", last_error=reason)
 
     def ended(self, state: str, error: str | None = None) -> None:
         values = {"state": state} if error is None else {"state": state, "last_error": error}
