@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 KAFKA_NODES ?= 3
 
-.PHONY: venv lock lint chromium services-up services-down demo test bench clean
+.PHONY: venv lock lint chromium services-up services-down demo test bench bench-cdc clean
 
 venv: $(VENV)/.installed
 
@@ -53,6 +53,10 @@ test: venv chromium
 bench: venv
 	dev/services up
 	$(PY) bench/snapshot.py
+
+bench-cdc: venv
+	dev/services up
+	$(PY) bench/cdc.py
 
 clean:
 	dev/services down || true
