@@ -11,8 +11,6 @@ from rich.table import Table as RichTable
 
 from relmig.cli.common import TARGET_ENV, console, user_errors
 from relmig.runtime.store import StateStore
-from relmig.transport.kafka.sink_worker import SinkWorker
-from relmig.transport.kafka.task import Reporter, TaskContext, run_task, stop_on_signals
 
 
 @user_errors
@@ -41,6 +39,10 @@ def worker(
     """
     store = StateStore()
     name = name or f"{socket.gethostname()}:{os.getpid()}"
+    # Imported here: every other command would pay for Kafka's client on startup.
+    from relmig.transport.kafka.sink_worker import SinkWorker
+    from relmig.transport.kafka.task import Reporter, TaskContext, run_task, stop_on_signals
+
     ctx = TaskContext.load(store, job, name, target, bootstrap)
     reporter = Reporter(store, job, name)
     stop = stop_on_signals()

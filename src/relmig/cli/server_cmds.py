@@ -8,7 +8,6 @@ import typer
 
 from relmig import __version__
 from relmig.cli.common import TARGET_ENV, console, user_errors
-from relmig.server.auth import TOKEN_ENV, check_bind, read_token
 
 
 @user_errors
@@ -17,7 +16,7 @@ def serve(
     port: int = typer.Option(8278, min=1, max=65535, help="Port to listen on."),
     token: str = typer.Option(
         None,
-        envvar=TOKEN_ENV,
+        envvar="RELMIG_SERVER_TOKEN",  # relmig.server.auth.TOKEN_ENV, which imports FastAPI
         help="Auth token every API request must carry (prefer the environment variable or "
         "--token-file: a command-line value is visible to other local users).",
         show_default=False,
@@ -28,10 +27,13 @@ def serve(
     ),
 ) -> None:
     """Serve the web UI and the REST API (/api/v1). Other addresses than loopback need a token."""
-    token = read_token(token, token_file)
-    check_bind(host, token)
     # Imported here so that the other commands do not pay for the web stack.
     import uvicorn
+
+    from relmig.server.auth import check_bind, read_token
+
+    token = read_token(token, token_file)
+    check_bind(host, token)
 
     from relmig.server.app import create_app
     from relmig.server.context import ServerConfig

@@ -28,8 +28,6 @@ from relmig.runtime.store import IssueRecord, StateStore, utcnow
 from relmig.source.capture import ChangeCapture, fix_script, open_capture
 from relmig.source.connect import open_source
 from relmig.target.writer import MongoTarget, display_uri
-from relmig.transport.kafka.monitor import kafka_status
-from relmig.transport.kafka.supervisor import KafkaRun, drop_topics
 from relmig.verify.compare import verify
 
 Mode = Literal["snapshot", "continuous", "cdc-only"]
@@ -108,6 +106,8 @@ class JobManager:
         out.update(resumable=resumable, resume_deadline=deadline, not_resumable_reason=reason)
         out["pending_request"] = job["request"]
         if job["options"].get("engine") == "kafka":
+            from relmig.transport.kafka.monitor import kafka_status  # only Kafka jobs need it
+
             out["kafka"] = kafka_status(self.store, job_id)
         return out
 
@@ -266,6 +266,8 @@ class JobManager:
         # Nothing runs it: clean up here.
         self._cleanup(job_id, password)
         if job["options"].get("engine") == "kafka":
+            from relmig.transport.kafka.supervisor import drop_topics
+
             drop_topics(self.store, job_id)
         self.store.update_job(
             job_id,
@@ -518,6 +520,8 @@ class JobManager:
     ) -> str:
         opts = self.job(job_id)["options"]
         if opts.get("engine") == "kafka":
+            from relmig.transport.kafka.supervisor import KafkaRun
+
             return KafkaRun(
                 job_id, project, self.store, capture, str(target.uri), password, self.clock
             ).run()
