@@ -97,3 +97,21 @@ def test_a_truncate_waits_for_the_sinks_then_is_applied_once(rig, kafka3):
     job.applied()
     rig.verify()
     assert job.task("source")["restarts"] == 0
+
+
+def test_pause_keeps_the_topic_and_resume_applies_what_came_meanwhile(rig, kafka3):
+    job = KafkaJob.start(rig, kafka3)
+    rig.workload(random.Random(8), 20)
+    rig.manager.pause(job.id)
+    rig.manager.wait(job.id, 120)
+    paused = rig.store.job(job.id)
+    assert (paused["status"], paused["cdc_status"]) == ("PAUSED", "PAUSED")
+    assert all(t["state"] == "STOPPED" for t in job.status()["tasks"])
+    topics = AdminClient({"bootstrap.servers": kafka3}).list_topics(timeout=15).topics
+    assert topic_name(job.id) in topics
+
+    rig.workload(random.Random(9), 30)  # while paused: the slot keeps them
+    rig.manager.resume(job.id)
+    rig.streaming(job.id)
+    job.applied()
+    rig.verify()
