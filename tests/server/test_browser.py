@@ -299,3 +299,46 @@ def test_sign_in_with_a_token(page: Page, tmp_path: Path, mongo_uri: str):
         shot(page, "11-signed-in")
     finally:
         srv.stop()
+
+
+def test_kafka_job_shows_tasks_and_partition_lag(
+    page: Page, server: Server, server_sample, mongo_uri, kafka_bootstrap
+):
+    """Kafka mode's monitoring on the job page: per-task health and restarts, lag per partition."""
+    conn = server.api("POST", "/connections", json=server_sample["connection"])
+    body = {"name": "northwind-kafka", "connection_id": conn["id"], "tables": TABLES}
+    project = server.api("POST", "/projects", json=body)
+    target_db = f"t_kafka_ui_{project['id'][4:]}"
+    job = server.api(
+        "POST",
+        f"/projects/{project['id']}/jobs",
+        json={
+            "mode": "cdc-only",
+            "target_db": target_db,
+            "engine": "kafka",
+            "kafka_bootstrap": kafka_bootstrap,
+            "kafka_partitions": 2,
+            "kafka_workers": 1,
+        },
+    )
+    try:
+        page.goto(f"{server.url}/#/jobs/{job['id']}")
+        card = page.locator("[data-slot=kafka]")
+        expect(card).to_contain_text(f"relmig.{job['id']}", timeout=60_000)
+        expect(card.locator("tr[data-task]")).to_have_count(
+            3, timeout=90_000
+        )  # source, sink, supervisor
+        expect(card.locator("[data-slot=kafka-partitions] tbody tr")).to_have_count(
+            2, timeout=60_000
+        )
+        expect(card).to_contain_text("Restarts")
+        shot(page, "11-kafka-job")
+    finally:
+        server.api("POST", f"/jobs/{job['id']}/complete")
+        wait = time.monotonic() + 120
+        while server.api("GET", f"/jobs/{job['id']}")["status"] not in ("COMPLETED", "FAILED"):
+            assert time.monotonic() < wait, "the Kafka job did not complete"
+            time.sleep(0.5)
+        target = MongoTarget(mongo_uri, target_db)
+        target.client.drop_database(target_db)
+        target.close()

@@ -88,17 +88,41 @@ class Rates {
   }
 }
 
+/** Kafka mode: each task's health and restarts, and consumer lag per partition. */
+function drawKafka(card, status) {
+  card.hidden = !status;
+  if (!status) return;
+  const eps = status.events_per_second || {};
+  clear(card,
+    h("div", { class: "row" }, h("h2", { style: "margin:0" }, "Kafka"), h("span", { class: "spacer" }),
+      h("span", { class: "muted mono" }, `${status.topic} · group ${status.group}`)),
+    h("div", { class: "figures" }, [
+      ["Published / s", count(Math.round(eps.published || 0))], ["Applied / s", count(Math.round(eps.applied || 0))],
+      ["Last applied event", moment(status.last_applied_event_at)], ["Consumer lag", count(status.lag_total)],
+    ].map(([name, value]) => h("div", { class: "figure", "data-figure": name }, h("div", { class: "value" }, value), h("div", { class: "name" }, name)))),
+    h("table", { class: "list", "data-slot": "kafka-tasks" },
+      h("thead", {}, h("tr", {}, ["Task", "State", "Restarts", "Last health check", "Checked", "Last error"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, (status.tasks || []).map((t) => h("tr", { "data-task": t.task },
+        h("td", { class: "mono" }, t.task), h("td", {}, badge(t.state || "—")), h("td", {}, count(t.restarts)),
+        h("td", {}, t.health || "—"), h("td", { class: "nowrap" }, moment(t.checked_at)), h("td", {}, t.last_error || "—"))))),
+    h("table", { class: "list", "data-slot": "kafka-partitions" },
+      h("thead", {}, h("tr", {}, ["Partition", "End offset", "Committed", "Lag"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, (status.partitions || []).map((p) => h("tr", {},
+        h("td", {}, String(p.partition)), h("td", {}, count(p.end_offset)), h("td", {}, count(p.committed)), h("td", {}, count(p.lag)))))));
+}
+
 export async function renderJob(view, jobId) {
   let job = await api.get(`/jobs/${jobId}`);
   const project = job.project_id ? await api.get(`/projects/${job.project_id}`).catch(() => null) : null;
   const head = h("div", { class: "card", "data-slot": "job" });
   const progress = h("div", { class: "card", "data-slot": "progress" });
   const cdc = h("div", { class: "card", "data-slot": "cdc" });
+  const kafka = h("div", { class: "card", "data-slot": "kafka" });
   const issues = h("div", { class: "card", "data-slot": "issues" });
   const rates = new Rates();
   clear(view,
     project ? projectBar(project, "migration") : h("div", { class: "page-head" }, h("h1", {}, "Job")),
-    head, progress, cdc, issues);
+    head, progress, cdc, kafka, issues);
 
   const act = async (action, label) => {
     try {
@@ -174,6 +198,8 @@ export async function renderJob(view, jobId) {
         ["Lag", stats.lag_seconds === null || stats.lag_seconds === undefined ? "—" : duration(stats.lag_seconds)],
         ["Slot lag", bytes(stats.slot_lag_bytes)],
       ].map(([name, value]) => h("div", { class: "figure", "data-figure": name }, h("div", { class: "value" }, value), h("div", { class: "name" }, name)))));
+
+    drawKafka(kafka, job.kafka);
 
     if (issueRows) {
       clear(issues, h("h2", {}, `Issues (${count(job.error_count)})`),
