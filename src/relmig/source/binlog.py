@@ -434,17 +434,10 @@ class _CatalogSource(MySqlSource):
     """The capture's queries name their schemas, so it connects without a default database:
     `check` then also works for an account that may not open the project's database yet."""
 
-    def _connect(self) -> pymysql.connections.Connection:
-        s = self.settings
-        return pymysql.connect(
-            host=s.host,
-            port=self.port,
-            user=s.user,
-            password=self.password or "",
-            autocommit=True,
-            connect_timeout=10,
-            charset="utf8mb4",
-        )
+    def _connect_kwargs(self) -> dict[str, Any]:
+        kwargs = super()._connect_kwargs()
+        del kwargs["database"]
+        return kwargs
 
 
 def _utc(timestamp: int) -> dt.datetime:

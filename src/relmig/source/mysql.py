@@ -18,18 +18,21 @@ class MySqlSource(SqlSource):
     default_port = 3306
 
     def _connect(self) -> pymysql.connections.Connection:
+        return pymysql.connect(**self._connect_kwargs())
+
+    def _connect_kwargs(self) -> dict[str, Any]:
         s = self.settings
-        return pymysql.connect(
-            host=s.host,
-            port=self.port,
-            user=s.user,
-            password=self.password or "",
-            database=s.database,
-            autocommit=True,
-            connect_timeout=10,
-            charset="utf8mb4",
-            init_command="SET time_zone = '+00:00'",
-        )
+        return {
+            "host": s.host,
+            "port": self.port,
+            "user": s.user,
+            "password": self.password or "",
+            "database": s.database,
+            "autocommit": True,
+            "connect_timeout": 10,
+            "charset": "utf8mb4",
+            "init_command": "SET time_zone = '+00:00'",
+        }
 
     def sqlalchemy_url(self) -> URL:
         s = self.settings
