@@ -309,20 +309,19 @@ def test_kafka_job_shows_tasks_and_partition_lag(
     body = {"name": "northwind-kafka", "connection_id": conn["id"], "tables": TABLES}
     project = server.api("POST", "/projects", json=body)
     target_db = f"t_kafka_ui_{project['id'][4:]}"
-    job = server.api(
-        "POST",
-        f"/projects/{project['id']}/jobs",
-        json={
-            "mode": "cdc-only",
-            "target_db": target_db,
-            "engine": "kafka",
-            "kafka_bootstrap": kafka_bootstrap,
-            "kafka_partitions": 2,
-            "kafka_workers": 1,
-        },
-    )
+    page.goto(f"{server.url}/#/projects/{project['id']}/migration")
+    page.select_option("select[name=mode]", "cdc-only")
+    page.fill("input[name=target_db]", target_db)
+    expect(page.locator("[data-slot=kafka-options]")).to_be_hidden()
+    page.select_option("select[name=engine]", "kafka")
+    page.fill("input[name=kafka_bootstrap]", kafka_bootstrap)
+    page.fill("input[name=kafka_partitions]", "2")
+    page.fill("input[name=kafka_workers]", "1")
+    shot(page, "11-create-kafka-job")
+    page.get_by_role("button", name="Create Migration Job").click()
+    page.wait_for_url("**/#/jobs/*", timeout=30_000)
+    job = {"id": page.url.rsplit("/", 1)[-1]}
     try:
-        page.goto(f"{server.url}/#/jobs/{job['id']}")
         card = page.locator("[data-slot=kafka]")
         expect(card).to_contain_text(f"relmig.{job['id']}", timeout=60_000)
         expect(card.locator("tr[data-task]")).to_have_count(
@@ -332,7 +331,7 @@ def test_kafka_job_shows_tasks_and_partition_lag(
             2, timeout=60_000
         )
         expect(card).to_contain_text("Restarts")
-        shot(page, "11-kafka-job")
+        shot(page, "12-kafka-job")
     finally:
         server.api("POST", f"/jobs/{job['id']}/complete")
         wait = time.monotonic() + 120

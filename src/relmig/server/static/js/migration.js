@@ -31,7 +31,19 @@ export async function renderMigration(view, projectId) {
     onError: h("select", { name: "on_error" }, options([["FAIL", "Fail the job"], ["WARN", "Warn and migrate without the value"], ["SKIP", "Skip the document"]], "FAIL")),
     maxErrors: h("input", { name: "max_errors", type: "number", min: 1, placeholder: "no limit" }),
     verify: h("input", { type: "checkbox", name: "verify" }),
+    engine: h("select", { name: "engine" }, options([["embedded", "Embedded (in this server)"], ["kafka", "Kafka (docs/kafka.md)"]], "embedded")),
+    bootstrap: h("input", { name: "kafka_bootstrap", placeholder: "host:9092,host2:9092" }),
+    partitions: h("input", { name: "kafka_partitions", type: "number", min: 1, value: 6 }),
+    workers: h("input", { name: "kafka_workers", type: "number", min: 0, value: 2 }),
   };
+  // The Kafka settings only matter for the CDC of a Kafka-mode job.
+  const kafkaFields = h("div", { class: "form-grid", style: "margin-top:12px", "data-slot": "kafka-options" },
+    h("label", {}, "Kafka bootstrap servers", f.bootstrap), h("label", {}, "Partitions", f.partitions),
+    h("label", {}, "Sink workers", f.workers));
+  const showKafka = () => { kafkaFields.hidden = f.engine.value !== "kafka" || f.mode.value === "snapshot"; };
+  f.engine.onchange = showKafka;
+  f.mode.addEventListener("change", showKafka);
+  showKafka();
   const result = h("div");
   const create = async (e) => {
     e.preventDefault();
@@ -40,6 +52,10 @@ export async function renderMigration(view, projectId) {
         mode: f.mode.value, target_uri: f.target.value.trim() || null, target_db: f.database.value.trim() || null,
         drop: f.drop.checked, on_error: f.onError.value, max_errors: f.maxErrors.value ? Number(f.maxErrors.value) : null,
         verify: f.verify.checked,
+        ...(f.engine.value === "kafka" && f.mode.value !== "snapshot" ? {
+          engine: "kafka", kafka_bootstrap: f.bootstrap.value.trim() || null,
+          kafka_partitions: Number(f.partitions.value), kafka_workers: Number(f.workers.value),
+        } : {}),
       });
       location.hash = `#/jobs/${job.id}`;
     } catch (err) {
@@ -53,9 +69,11 @@ export async function renderMigration(view, projectId) {
       h("div", { class: "form-grid" },
         h("label", {}, "Mode", f.mode), h("label", {}, "Target MongoDB", f.target), h("label", {}, "Database", f.database),
         h("label", {}, "Error handling", f.onError), h("label", {}, "Stop after this many errors", f.maxErrors),
+        h("label", {}, "CDC engine", f.engine),
         h("div", { class: "stack" },
           h("label", { class: "inline" }, f.drop, "Drop destination collections first"),
           h("label", { class: "inline" }, f.verify, "Verify migrated data at the end"))),
+      kafkaFields,
       result,
       h("div", { class: "actions" }, h("button", { class: "primary", type: "submit" }, "Create Migration Job"))),
     h("h2", {}, "Job history"),
