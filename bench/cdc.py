@@ -68,7 +68,6 @@ from typing import Any
 import psutil
 import psycopg
 from pymongo import DeleteOne, MongoClient, UpdateOne
-from pymongo.errors import PyMongoError
 from pymongo.write_concern import WriteConcern
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,6 +80,7 @@ from bench.snapshot import (  # noqa: E402
     Services,
     _first_line,
     _mb,
+    bench_main,
     dev_settings,
     machine_note,
     source_revision,
@@ -88,7 +88,6 @@ from bench.snapshot import (  # noqa: E402
 
 import relmig  # noqa: E402
 from cdc_rig import Rig, cleanup_rig, fk, make_rig  # noqa: E402
-from relmig.errors import RelmigError  # noqa: E402
 from relmig.project.file import save_project  # noqa: E402
 from relmig.project.model import CollectionRule, EmbedRule, Project  # noqa: E402
 from relmig.schema.introspect import import_tables  # noqa: E402
@@ -1322,20 +1321,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    try:
-        return run(args, argv)
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except (RelmigError, psycopg.OperationalError, PyMongoError) as exc:
-        print(
-            f"bench: a service failed mid-run: {type(exc).__name__}: {_first_line(exc)}\n"
-            "       check `dev/services status`",
-            file=sys.stderr,
-        )
-        return 2
+    return bench_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":

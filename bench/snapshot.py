@@ -1092,9 +1092,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def bench_main(
+    parse: Callable[[list[str]], argparse.Namespace],
+    run: Callable[[argparse.Namespace, list[str]], int],
+    argv: list[str] | None,
+    after_failure: str = "",
+) -> int:
+    """Every benchmark's entry point: a failure is a message and exit 2, never a traceback."""
     argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
+    args = parse(argv)
     try:
         return run(args, argv)
     except BenchError as exc:
@@ -1103,10 +1109,14 @@ def main(argv: list[str] | None = None) -> int:
     except (RelmigError, psycopg.OperationalError, PyMongoError) as exc:
         print(
             f"bench: a service failed mid-run: {type(exc).__name__}: {_first_line(exc)}\n"
-            "       check `dev/services status`; the source data is kept, so a rerun is quick.",
+            f"       check `dev/services status`{after_failure}",
             file=sys.stderr,
         )
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    return bench_main(parse_args, run, argv, "; the source data is kept, so a rerun is quick.")
 
 
 if __name__ == "__main__":
