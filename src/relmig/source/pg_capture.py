@@ -181,12 +181,35 @@ class PostgresCapture(ChangeCapture):
         self.source.close()
 
     def cleanup(self) -> None:
+        """Drop the slot and the publication.
+
+        A walsender outlives the stream that closed it by a moment, and an active slot cannot
+        be dropped: wait for it to let go, and end it if it does not (it is this job's own).
+        """
         s = self.source
-        s.fetch(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-            "WHERE slot_name = %s AND NOT active",
-            (self.name,),
-        )
+        deadline = time.monotonic() + SLOT_RELEASE_SECONDS
+        terminated = False
+        while True:
+            rows = s.fetch(
+                "SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = %s",
+                (self.name,),
+            )
+            if not rows:
+                break
+            active, pid = rows[0]
+            if not active:
+                s.fetch("SELECT pg_drop_replication_slot(%s)", (self.name,))
+                break
+            if time.monotonic() > deadline:
+                if terminated:
+                    raise SourceError(
+                        f"the replication slot {self.name} is still in use by process {pid} "
+                        f"on the {s.where}; drop it with pg_drop_replication_slot once it stops"
+                    )
+                s.fetch("SELECT pg_terminate_backend(%s)", (pid,))
+                terminated = True
+                deadline = time.monotonic() + SLOT_RELEASE_SECONDS
+            time.sleep(0.1)
         s.execute(f"DROP PUBLICATION IF EXISTS {s.quote(self.name)}")
 
     def position_problem(self, position: str) -> str | None:
@@ -263,6 +286,7 @@ class PostgresCapture(ChangeCapture):
 
 
 VISIBLE_TIMEOUT = 30.0
+SLOT_RELEASE_SECONDS = 10.0
 
 
 def _widen(xid: int, xmax: int) -> int:
