@@ -24,7 +24,7 @@ from relmig.runtime.control import Stopped
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.policy import ErrorPolicy, OnError
 from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun
-from relmig.runtime.store import IssueRecord, StateStore, utcnow
+from relmig.runtime.store import IssueRecord, StateStore, aware, utcnow
 from relmig.source.capture import ChangeCapture, fix_script, open_capture
 from relmig.source.connect import open_source
 from relmig.target.writer import MongoTarget, display_uri
@@ -123,7 +123,7 @@ class JobManager:
             return True, None, None
         if job["slot_dropped"]:
             return False, None, "its replication position was released; start a new job"
-        failed_at = _aware(job["failed_at"] or job["ended_at"] or job["created_at"])
+        failed_at = aware(job["failed_at"] or job["ended_at"] or job["created_at"])
         deadline = failed_at + dt.timedelta(hours=job["options"].get("recovery_hours", 24.0))
         if now > deadline:
             return (
@@ -362,7 +362,7 @@ class JobManager:
     def _claim(self, job_id: str) -> None:
         job = self.job(job_id)
         if job["status"] in ACTIVE and job["heartbeat_at"] is not None:
-            beat = _aware(job["heartbeat_at"])
+            beat = aware(job["heartbeat_at"])
             if self.clock() - beat < STALE_AFTER:
                 raise JobError(f"job {job_id} is already running", "conflict")
         options = {**job["options"], "owner": f"{socket.gethostname()}:{os.getpid()}"}
@@ -550,10 +550,6 @@ class JobManager:
                 )
         self.store.update_job(job_id, status=status, stage="DONE", ended_at=utcnow())
         return status
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _pid_alive(pid: int) -> bool:

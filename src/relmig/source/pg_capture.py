@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import psycopg2
 from psycopg2.extras import LogicalReplicationConnection
 
@@ -33,7 +32,6 @@ from relmig.source.changes import (
     Transaction,
 )
 from relmig.source.postgres import PostgresSource
-from relmig.source.postgres_types import configure_connection
 
 HEARTBEAT_PREFIX = "relmig.heartbeat"
 
@@ -325,8 +323,10 @@ class PgOutputStream(ChangeStream):
         self._sent = -1
         self._lock = threading.Lock()
         self._columns = self._catalog_columns()
-        self._context = psycopg.connect(**_psycopg_kwargs(self.source), autocommit=True)
-        configure_connection(self._context)
+        # The stream's own query connection, set up as the snapshot reader's is, so the row
+        # loader turns tuple text into the same values.
+        self._queries = PostgresSource(capture.project.source, capture.password)
+        self._context = self._queries.conn
         self._conn = self._connect()
         self.cur = self._conn.cursor()
         self.cur.start_replication(
@@ -387,7 +387,7 @@ class PgOutputStream(ChangeStream):
             self._confirmed = max(self._confirmed, str_to_lsn(position))
 
     def close(self) -> None:
-        for closer in (self._conn.close, self._context.close):
+        for closer in (self._conn.close, self._queries.close):
             with contextlib.suppress(Exception):
                 closer()
 
@@ -524,16 +524,3 @@ def _ddl_message(table_id: str, what: str) -> str:
         f"DDL on mapped table {table_id} during CDC: {what}; update the project "
         "(relmig import) and start a new job"
     )
-
-
-def _psycopg_kwargs(source: PostgresSource) -> dict[str, Any]:
-    s = source.settings
-    return {
-        "host": s.host,
-        "port": source.port,
-        "dbname": s.database,
-        "user": s.user,
-        "password": source.password,
-        "connect_timeout": 10,
-        "application_name": "relmig",
-    }
