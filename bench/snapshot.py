@@ -66,9 +66,10 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 from pymongo.write_concern import WriteConcern
 
-from relmig.build.builder import DocumentBuilder
-from relmig.build.plan import compile_collection
+from relmig.documents.builder import DocumentBuilder
+from relmig.documents.plan import compile_collection
 from relmig.errors import RelmigError
+from relmig.mongo.writer import MongoTarget
 from relmig.project.model import (
     CollectionRule,
     EmbedRule,
@@ -81,7 +82,6 @@ from relmig.runtime.snapshot import SnapshotRun
 from relmig.runtime.store import StateStore
 from relmig.schema.introspect import import_tables
 from relmig.source.connect import open_source
-from relmig.target.writer import MongoTarget
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "benchmarks.md"

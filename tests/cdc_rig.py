@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 import pymysql
 
+from relmig.mongo.writer import MongoTarget
 from relmig.project.model import CollectionRule, EmbedRule, Project, SortKey, SourceSettings
 from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
@@ -27,7 +28,6 @@ from relmig.samples.load import load_mysql, load_postgres
 from relmig.schema.introspect import import_tables
 from relmig.source.capture import open_capture
 from relmig.source.connect import open_source
-from relmig.target.writer import MongoTarget
 from relmig.verify.compare import verify
 
 CATCH_UP_SECONDS = 120

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from relmig.mongo.writer import MongoTarget
 from relmig.project.model import Project
 from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
-from relmig.target.writer import MongoTarget
 
 
 def run_snapshot(project: Project, target: MongoTarget, store: StateStore, **opts: Any) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from relmig.target.writer import MongoTarget
+from relmig.mongo.writer import MongoTarget
 
 pytestmark = pytest.mark.services
 

@@ -66,7 +66,7 @@ def test_cancel_keeps_partial_data_and_drops_slot(pg_rig) -> None:
     rig.manager.wait(job_id, 60)
     assert rig.store.job(job_id)["status"] == "CANCELLED"
     assert _catalog(rig, job_id) == (False, False)
-    from relmig.target.writer import MongoTarget
+    from relmig.mongo.writer import MongoTarget
 
     target = MongoTarget(rig.target_uri, rig.target_db)
     assert target.db["customers"].count_documents({}) > 0
@@ -149,7 +149,7 @@ def test_toast_truncate_and_ddl(pg_rig) -> None:
     rig.execute([("UPDATE categories SET category_name = 'Toast' WHERE category_id = 1", ())])
     rig.caught_up(job_id)
     rig.verify()
-    from relmig.target.writer import MongoTarget
+    from relmig.mongo.writer import MongoTarget
 
     target = MongoTarget(rig.target_uri, rig.target_db)
     doc = target.db["categories"].find_one({"_id": 1})

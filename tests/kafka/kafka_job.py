@@ -10,8 +10,8 @@ from typing import Any
 
 from cdc_rig import Rig
 from kafka_cluster import wait_for
+from relmig.runtime.engine import engine
 from relmig.transport.kafka.lag import LagProbe
-from relmig.transport.kafka.monitor import kafka_status
 from relmig.transport.kafka.topics import KafkaSettings
 
 PARTITIONS = 4
@@ -44,7 +44,7 @@ class KafkaJob:
         return next((r for r in rows if r["task"] == name), {})
 
     def status(self) -> dict[str, Any]:
-        return kafka_status(self.rig.store, self.id)
+        return engine("kafka").status(self.rig.store, self.id)
 
     def running(self, name: str) -> dict[str, Any]:
         """Until the task runs and reports (after a restart: a new process)."""

@@ -22,7 +22,6 @@ from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import utcnow
 from relmig.source.capture import open_capture
 from relmig.source.pg_capture import slot_name
-from relmig.transport.kafka.restart import resume_kafka_jobs
 from relmig.transport.kafka.topics import topic_name
 
 pytestmark = [pytest.mark.services, pytest.mark.kafka3]
@@ -168,7 +167,7 @@ def test_kafka_jobs_resume_by_themselves_after_a_server_restart(rig, kafka3):
 
     restarted = JobManager(rig.store)  # the server starts again
     rig.manager = restarted
-    assert resume_kafka_jobs(restarted) == [job_id]
+    assert restarted.resume_after_restart() == [job_id]
     rig.streaming(job_id)
     job.applied()
     rig.verify()

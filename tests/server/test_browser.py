@@ -24,9 +24,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from server_helpers import TABLES, artifacts_dir, drop_slots
 
+from relmig.mongo.writer import MongoTarget
 from relmig.project.model import Project
 from relmig.source.connect import open_source
-from relmig.target.writer import MongoTarget
 from relmig.verify.compare import verify
 
 pytestmark = pytest.mark.services

@@ -10,6 +10,7 @@ import psycopg
 import pymysql
 import pytest
 
+from relmig.mongo.writer import MongoTarget
 from relmig.project.initial import initial_collections
 from relmig.project.model import Project, SourceSettings
 from relmig.runtime.store import StateStore
@@ -17,7 +18,6 @@ from relmig.samples.load import load_mysql, load_postgres
 from relmig.schema.introspect import import_tables
 from relmig.source.connect import open_source
 from relmig.source.sql import SqlSource
-from relmig.target.writer import MongoTarget
 
 SAMPLE_DB = "relmig_t_sample"
 

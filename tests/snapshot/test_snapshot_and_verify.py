@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from bson import Int64
 
+from relmig.mongo.writer import MongoTarget
 from relmig.project.model import CollectionRule, EmbedRule, FieldRule, Project, SortKey, TableFilter
 from relmig.runtime.store import StateStore
 from relmig.source.sql import SqlSource
-from relmig.target.writer import MongoTarget
 from relmig.verify.compare import verify
 from snapshot_jobs import run_snapshot
 

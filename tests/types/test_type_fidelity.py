@@ -32,9 +32,9 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import AutoReconnect, OperationFailure
 
+from relmig.mongo.profile import TargetProfile, drop_path
 from relmig.source import mysql_types, postgres_types
 from relmig.source.values import Unconvertible
-from relmig.target.profile import TargetProfile, drop_path
 
 pytestmark = pytest.mark.services
 

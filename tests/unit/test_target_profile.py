@@ -8,7 +8,7 @@ from typing import Any
 
 from bson import Decimal128, Int64
 
-from relmig.target.profile import TargetProfile
+from relmig.mongo.profile import TargetProfile
 
 FERRET = TargetProfile(ferretdb=True, version="7.0.77", ferretdb_version="v1.24.2")
 MONGO = TargetProfile(ferretdb=False, version="7.0.14")

@@ -15,15 +15,24 @@ from dataclasses import dataclass
 
 import bson
 
-from relmig.build.builder import DocumentBuilder
-from relmig.build.plan import RootPlan
+from relmig.documents.builder import DocumentBuilder
+from relmig.documents.plan import RootPlan, compile_collection
+from relmig.mongo.writer import MongoTarget
+from relmig.project.model import Project
 from relmig.route.router import Router
 from relmig.runtime.gate import IssueGate
 from relmig.source.changes import RowChange, TableTruncate, Transaction
 from relmig.source.sql import Row, SqlSource
-from relmig.target.writer import MongoTarget
 
 CHUNK = 1000  # roots per source query and per write
+
+
+def cdc_plans(project: Project, source: SqlSource, target: MongoTarget) -> list[RootPlan]:
+    # Table filters are for the snapshot only: CDC keeps every row in sync.
+    return [
+        compile_collection(project, c, source, filters=False, decimals=target.decimals)
+        for c in project.collections
+    ]
 
 
 @dataclass(slots=True)

@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 
 from relmig.errors import RelmigError
+from relmig.mongo.writer import MongoTarget
 from relmig.project.model import SourceSettings
 from relmig.source.connect import open_source
 from relmig.source.sql import SqlSource
-from relmig.target.writer import MongoTarget
 
 console = Console()
 err_console = Console(stderr=True)

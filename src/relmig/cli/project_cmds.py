@@ -10,9 +10,9 @@ from bson import json_util
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from relmig.build.builder import DocumentBuilder
-from relmig.build.plan import compile_collection
 from relmig.cli.common import connected_source, console, source_password, user_errors
+from relmig.documents.builder import DocumentBuilder
+from relmig.documents.plan import compile_collection
 from relmig.errors import RelmigError
 from relmig.project.casing import Casing
 from relmig.project.file import load_project, save_project

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from relmig.build.plan import LinkPlan, NodePlan, RootPlan
+from relmig.documents.plan import LinkPlan, NodePlan, RootPlan
 from relmig.source.changes import UNCHANGED, RowChange
 from relmig.source.sql import Row, SqlSource
 

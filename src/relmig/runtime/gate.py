@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from relmig.build.builder import Built
+from relmig.documents.builder import Built
+from relmig.mongo.profile import drop_path
+from relmig.mongo.writer import MongoTarget
 from relmig.project.model import Project
 from relmig.runtime.keys import show_key
 from relmig.runtime.policy import ErrorPolicy
 from relmig.runtime.store import IssueRecord, StateStore
-from relmig.target.profile import drop_path
-from relmig.target.writer import MongoTarget
 
 
 class IssueGate:

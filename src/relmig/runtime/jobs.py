@@ -10,6 +10,7 @@ stays resumable for its recovery window (24 h by default).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import threading
@@ -17,21 +18,25 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from relmig.apply.applier import cdc_plans
 from relmig.errors import PositionLost, RelmigError
+from relmig.mongo.writer import MongoTarget, display_uri
 from relmig.project.model import Project
-from relmig.runtime.cdc import CdcRun, CdcSettings, cdc_plans
 from relmig.runtime.control import Stopped
+from relmig.runtime.engine import CdcContext, engine
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.policy import ErrorPolicy, OnError
 from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun
-from relmig.runtime.store import IssueRecord, StateStore, aware, utcnow
+from relmig.runtime.store import STOPPED_UNEXPECTEDLY, IssueRecord, StateStore, aware, utcnow
 from relmig.source.capture import ChangeCapture, fix_script, open_capture
 from relmig.source.connect import open_source
-from relmig.target.writer import MongoTarget, display_uri
 from relmig.verify.compare import verify
 
 Mode = Literal["snapshot", "continuous", "cdc-only"]
 Clock = Callable[[], dt.datetime]
+# job id → (target URI, source password) where the caller keeps them; (None, None): the job's
+Credentials = Callable[[str], tuple[str | None, str | None]]
+log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER = dt.timedelta(seconds=30)
@@ -105,10 +110,9 @@ class JobManager:
         resumable, deadline, reason = self._resumability(job, now)
         out.update(resumable=resumable, resume_deadline=deadline, not_resumable_reason=reason)
         out["pending_request"] = job["request"]
-        if job["options"].get("engine") == "kafka":
-            from relmig.transport.kafka.monitor import kafka_status  # only Kafka jobs need it
-
-            out["kafka"] = kafka_status(self.store, job_id)
+        extra = engine(_engine_of(job)).status(self.store, job_id)
+        if extra is not None:
+            out[_engine_of(job)] = extra
         return out
 
     def _resumability(
@@ -147,6 +151,29 @@ class JobManager:
                 dead.append(job["id"])
         return self.store.mark_stale(STALE_AFTER, self.clock(), dead=dead)
 
+    def resume_after_restart(
+        self, credentials: Credentials = lambda _job: (None, None)
+    ) -> list[str]:
+        """After a server restart, resume the jobs whose engine recovers by itself (Kafka mode)
+        and whose process died, within their window; the others wait for the user's Resume.
+        A job that failed on its own (DDL, the error policy, its window) always waits."""
+        self.recover_stale()
+        resumed = []
+        for job in self.store.list_jobs():
+            if job["status"] != "FAILED" or not engine(_engine_of(job)).resumes_by_itself:
+                continue
+            if not (job["failure"] or "").startswith(STOPPED_UNEXPECTEDLY):
+                continue
+            target_uri, password = credentials(job["id"])
+            try:
+                self.resume(job["id"], target_uri, password)
+            except RelmigError as exc:
+                log.warning("job %s was not resumed after the restart: %s", job["id"], exc)
+                continue
+            log.warning("job %s resumed after the restart", job["id"])
+            resumed.append(job["id"])
+        return resumed
+
     # --- actions ------------------------------------------------------------------------------
 
     def check(self, project: Project, password: str | None = None) -> str | None:
@@ -167,14 +194,9 @@ class JobManager:
         password: str | None = None,
     ) -> str:
         """Record a new job after checking what it needs; `run` or `start` executes it."""
-        if options.engine == "kafka" and (
-            options.mode == "snapshot" or not options.kafka_bootstrap
-        ):
-            raise JobError(
-                "the kafka engine runs the CDC of continuous and cdc-only jobs and needs the "
-                "Kafka bootstrap servers",
-                "invalid",
-            )
+        refusal = engine(options.engine).refuse(asdict(options))
+        if refusal:
+            raise JobError(refusal, "invalid")
         if options.mode != "snapshot":
             script = self.check(project, password)
             if script:
@@ -265,10 +287,7 @@ class JobManager:
             return
         # Nothing runs it: clean up here.
         self._cleanup(job_id, password)
-        if job["options"].get("engine") == "kafka":
-            from relmig.transport.kafka.supervisor import drop_topics
-
-            drop_topics(self.store, job_id)
+        engine(_engine_of(job)).release(self.store, job_id)
         self.store.update_job(
             job_id,
             status="CANCELLED",
@@ -518,15 +537,19 @@ class JobManager:
         gate: IssueGate,
         password: str | None,
     ) -> str:
-        opts = self.job(job_id)["options"]
-        if opts.get("engine") == "kafka":
-            from relmig.transport.kafka.supervisor import KafkaRun
-
-            return KafkaRun(
-                job_id, project, self.store, capture, str(target.uri), password, self.clock
-            ).run()
-        settings = CdcSettings(slot_lag_warning_bytes=opts.get("slot_lag_warning_bytes", 1 << 30))
-        return CdcRun(job_id, project, source, target, self.store, capture, gate, settings).run()
+        ctx = CdcContext(
+            job_id,
+            project,
+            source,
+            target,
+            self.store,
+            capture,
+            gate,
+            str(target.uri),
+            password,
+            self.clock,
+        )
+        return engine(_engine_of(self.job(job_id))).run(ctx)
 
     def _finish(
         self, job_id: str, status: str, project: Project, source: Any, target: MongoTarget
@@ -550,6 +573,10 @@ class JobManager:
                 )
         self.store.update_job(job_id, status=status, stage="DONE", ended_at=utcnow())
         return status
+
+
+def _engine_of(job: dict[str, Any]) -> str:
+    return str(job["options"].get("engine") or "embedded")
 
 
 def _pid_alive(pid: int) -> bool:

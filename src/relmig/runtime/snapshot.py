@@ -14,8 +14,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from relmig.build.builder import DocumentBuilder, Page
-from relmig.build.plan import RootPlan, compile_collection
+from relmig.documents.builder import DocumentBuilder, Page
+from relmig.documents.plan import RootPlan, compile_collection
+from relmig.mongo.writer import MongoTarget
 from relmig.project.model import Project
 from relmig.runtime.control import Stopped
 from relmig.runtime.gate import IssueGate
@@ -23,7 +24,6 @@ from relmig.runtime.keys import dumps_key, loads_key
 from relmig.runtime.policy import ErrorPolicy, OnError
 from relmig.runtime.store import StateStore
 from relmig.source.sql import SqlSource
-from relmig.target.writer import MongoTarget
 
 ProgressCallback = Callable[[str, int, int | None], None]
 

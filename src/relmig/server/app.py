@@ -19,7 +19,6 @@ from relmig.server.api import connections, jobs, mapping, projects
 from relmig.server.auth import guard
 from relmig.server.context import ServerConfig, Services, Svc
 from relmig.server.errors import install_handlers
-from relmig.transport.kafka.restart import resume_kafka_jobs
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -54,8 +53,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Jobs whose process died (kill -9, reboot) are FAILED from now on, and resumable;
         # Kafka-mode jobs among them resume by themselves.
-        svc.manager.recover_stale()
-        resume_kafka_jobs(svc.manager, partial(jobs.credentials, svc))
+        svc.manager.resume_after_restart(partial(jobs.credentials, svc))
         yield
 
     app = FastAPI(

@@ -18,13 +18,13 @@ from typing import Any
 import bson
 from bson.codec_options import CodecOptions, DatetimeConversion
 
-from relmig.build.builder import Built, DocumentBuilder
-from relmig.build.plan import RootPlan, compile_collection
+from relmig.documents.builder import Built, DocumentBuilder
+from relmig.documents.plan import RootPlan, compile_collection
+from relmig.mongo.profile import TargetProfile
+from relmig.mongo.writer import MongoTarget
 from relmig.project.model import Project
 from relmig.runtime.keys import show_key
 from relmig.source.sql import SqlSource
-from relmig.target.profile import TargetProfile
-from relmig.target.writer import MongoTarget
 
 # DATETIME_AUTO: dates outside Python's range (stored as DatetimeMS) must decode, not raise.
 CODEC = CodecOptions(tz_aware=True, datetime_conversion=DatetimeConversion.DATETIME_AUTO)

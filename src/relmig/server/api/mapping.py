@@ -15,8 +15,8 @@ from bson import json_util
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel
 
-from relmig.build.builder import DocumentBuilder
-from relmig.build.plan import compile_collection
+from relmig.documents.builder import DocumentBuilder
+from relmig.documents.plan import compile_collection
 from relmig.errors import ProjectFileError
 from relmig.project.file import parse_project
 from relmig.project.model import CollectionRule, Project, TableFilter

@@ -19,12 +19,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from relmig.apply.applier import ChangeApplier
-from relmig.runtime.cdc import cdc_plans
+from relmig.apply.applier import ChangeApplier, cdc_plans
+from relmig.mongo.writer import MongoTarget
 from relmig.runtime.gate import IssueGate
 from relmig.source.connect import open_source
 from relmig.source.sql import Row
-from relmig.target.writer import MongoTarget
 from relmig.transport.kafka import envelope
 from relmig.transport.kafka.task import Reporter, TaskContext
 from relmig.transport.kafka.topics import client_config, group_id, topic_name

@@ -16,15 +16,14 @@ import time
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from relmig.apply.applier import ChangeApplier
-from relmig.runtime.cdc import cdc_plans
+from relmig.apply.applier import ChangeApplier, cdc_plans
+from relmig.mongo.writer import MongoTarget
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.store import utcnow
 from relmig.source.capture import open_capture
 from relmig.source.changes import RowChange, TableTruncate, Transaction
 from relmig.source.connect import open_source
 from relmig.source.sql import Row
-from relmig.target.writer import MongoTarget
 from relmig.transport.inprocess import InProcessTransport
 from relmig.transport.kafka import envelope
 from relmig.transport.kafka.lag import LagProbe

@@ -8,7 +8,7 @@ down, Kafka or the source unreachable) the job keeps trying for its recovery win
 (`recovery_hours`, 24 h by default, measured on the injectable clock); past it the job fails
 with the reason, and its slot is dropped unless configured otherwise.
 
-`KafkaRun.run()` has CdcRun.run()'s contract: it returns "PAUSE", "CANCEL" or "COMPLETE".
+`KafkaRun.run()` has the CdcEngine contract: it returns "PAUSE", "CANCEL" or "COMPLETE".
 """
 
 from __future__ import annotations

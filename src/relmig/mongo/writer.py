@@ -22,10 +22,10 @@ from pymongo.errors import (
 )
 from pymongo.write_concern import WriteConcern
 
-from relmig.build.builder import Built
-from relmig.build.plan import DecimalMode, RootPlan
+from relmig.documents.builder import Built
+from relmig.documents.plan import DecimalMode, RootPlan
 from relmig.errors import TargetError
-from relmig.target.profile import TargetProfile
+from relmig.mongo.profile import TargetProfile
 
 RETRIES = 3
 DUPLICATE_KEY = 11000

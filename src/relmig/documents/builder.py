@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from relmig.build.plan import FieldPlan, LinkPlan, NodePlan, RootPlan
+from relmig.documents.plan import FieldPlan, LinkPlan, NodePlan, RootPlan
 from relmig.source.sql import Row, SqlSource
 from relmig.source.values import Unconvertible
 

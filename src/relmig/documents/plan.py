@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from bson import Decimal128
 
-from relmig.build.coerce import COERCIONS
+from relmig.documents.coerce import COERCIONS
 from relmig.project.model import (
     CollectionRule,
     Column,

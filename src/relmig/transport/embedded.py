@@ -1,4 +1,5 @@
-"""The CDC loop of a job: read → route → rebuild → write → checkpoint, until asked to stop.
+"""The embedded engine: the CDC loop of a job in this process, read → route → rebuild → write
+→ checkpoint, until asked to stop.
 
 A position is saved in the state store and confirmed to the source only after every change up
 to it is durably in the target (DESIGN-NOTES §2.2). Transient losses of the source or the target
@@ -14,17 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from relmig.apply.applier import ChangeApplier
-from relmig.build.plan import RootPlan, compile_collection
+from relmig.apply.applier import ChangeApplier, cdc_plans
 from relmig.errors import PositionLost, SchemaChanged, SourceError, TargetError
-from relmig.project.model import Project
 from relmig.runtime.control import Stopped
-from relmig.runtime.gate import IssueGate
-from relmig.runtime.store import IssueRecord, StateStore, utcnow
-from relmig.source.capture import ChangeCapture
+from relmig.runtime.engine import CdcContext, CdcEngine
+from relmig.runtime.store import IssueRecord, utcnow
 from relmig.source.changes import Transaction
-from relmig.source.sql import SqlSource
-from relmig.target.writer import MongoTarget
 from relmig.transport.inprocess import InProcessTransport
 
 log = logging.getLogger(__name__)
@@ -42,33 +38,26 @@ class CdcSettings:
     idle_seconds: float = 1.0
 
 
-def cdc_plans(project: Project, source: SqlSource, target: MongoTarget) -> list[RootPlan]:
-    # Table filters are for the snapshot only: CDC keeps every row in sync.
-    return [
-        compile_collection(project, c, source, filters=False, decimals=target.decimals)
-        for c in project.collections
-    ]
+class EmbeddedEngine(CdcEngine):
+    def run(self, ctx: CdcContext) -> str:
+        limit = ctx.options.get("slot_lag_warning_bytes", 1 << 30)
+        return CdcRun(ctx, CdcSettings(slot_lag_warning_bytes=limit)).run()
 
 
 class CdcRun:
     def __init__(
         self,
-        job_id: str,
-        project: Project,
-        source: SqlSource,
-        target: MongoTarget,
-        store: StateStore,
-        capture: ChangeCapture,
-        gate: IssueGate,
+        ctx: CdcContext,
         settings: CdcSettings | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.job_id = job_id
-        self.store = store
-        self.capture = capture
+        self.job_id = ctx.job_id
+        self.store = ctx.store
+        self.capture = ctx.capture
         self.settings = settings or CdcSettings()
         self.sleep = sleep
-        self.applier = ChangeApplier(cdc_plans(project, source, target), source, target, gate)
+        plans = cdc_plans(ctx.project, ctx.source, ctx.target)
+        self.applier = ChangeApplier(plans, ctx.source, ctx.target, ctx.gate)
         self._lag_checked = 0.0
         self._lag_warned = False
         self._mark: str | None = None

@@ -1,0 +1,39 @@
+"""Kafka mode as a CDC engine: the supervisor runs the job's tasks (docs/kafka.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relmig.runtime.engine import CdcContext, CdcEngine
+from relmig.runtime.store import StateStore
+from relmig.transport.kafka.monitor import kafka_status
+from relmig.transport.kafka.supervisor import KafkaRun, drop_topics
+
+
+class KafkaEngine(CdcEngine):
+    resumes_by_itself = True
+
+    def refuse(self, options: dict[str, Any]) -> str | None:
+        if options.get("mode") == "snapshot" or not options.get("kafka_bootstrap"):
+            return (
+                "the kafka engine runs the CDC of continuous and cdc-only jobs and needs the "
+                "Kafka bootstrap servers"
+            )
+        return None
+
+    def run(self, ctx: CdcContext) -> str:
+        return KafkaRun(
+            ctx.job_id,
+            ctx.project,
+            ctx.store,
+            ctx.capture,
+            ctx.target_uri,
+            ctx.password,
+            ctx.clock,
+        ).run()
+
+    def status(self, store: StateStore, job_id: str) -> dict[str, Any] | None:
+        return kafka_status(store, job_id)
+
+    def release(self, store: StateStore, job_id: str) -> None:
+        drop_topics(store, job_id)
