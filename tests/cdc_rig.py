@@ -341,7 +341,9 @@ OPERATIONS = [
 # --- fixtures ---------------------------------------------------------------------------------
 
 
-def _pg(services_settings: dict[str, str], name: str) -> tuple[SourceSettings, Any, Any]:
+def _pg(
+    services_settings: dict[str, str], name: str, scale: float
+) -> tuple[SourceSettings, Any, Any]:
     s = services_settings
     base = dict(
         host=s["RELMIG_HOST"],
@@ -351,7 +353,7 @@ def _pg(services_settings: dict[str, str], name: str) -> tuple[SourceSettings, A
     )
     with psycopg.connect(**base, dbname=s["RELMIG_PG_DB"], autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    load_postgres(" ".join(f"{k}={v}" for k, v in base.items()) + f" dbname={name}")
+    load_postgres(" ".join(f"{k}={v}" for k, v in base.items()) + f" dbname={name}", scale=scale)
     holder: dict[str, Any] = {}
 
     def conn() -> psycopg.Connection[Any]:
@@ -405,7 +407,9 @@ def _pg(services_settings: dict[str, str], name: str) -> tuple[SourceSettings, A
     return settings, (execute, query), drop
 
 
-def _mysql(services_settings: dict[str, str], name: str) -> tuple[SourceSettings, Any, Any]:
+def _mysql(
+    services_settings: dict[str, str], name: str, scale: float
+) -> tuple[SourceSettings, Any, Any]:
     s = services_settings
     base = dict(
         host=s["RELMIG_HOST"],
@@ -413,7 +417,7 @@ def _mysql(services_settings: dict[str, str], name: str) -> tuple[SourceSettings
         user=s["RELMIG_MYSQL_USER"],
         password=s["RELMIG_MYSQL_PASSWORD"],
     )
-    load_mysql(base["host"], base["port"], base["user"], base["password"], name)
+    load_mysql(base["host"], base["port"], base["user"], base["password"], name, scale=scale)
     conn = pymysql.connect(**base, database=name, autocommit=False)
 
     def execute(statements: list[tuple[str, tuple[Any, ...]]]) -> bool:
@@ -454,10 +458,12 @@ def _mysql(services_settings: dict[str, str], name: str) -> tuple[SourceSettings
     return settings, (execute, query), drop
 
 
-def make_rig(dialect: str, services_settings, mongo_uri: str, tmp_path, clock=None) -> Rig:
+def make_rig(
+    dialect: str, services_settings, mongo_uri: str, tmp_path, clock=None, scale: float = 1.0
+) -> Rig:
     name = f"relmig_cdc_{uuid.uuid4().hex[:8]}"
     maker = _pg if dialect == "postgresql" else _mysql
-    settings, (execute, query), drop = maker(services_settings, name)
+    settings, (execute, query), drop = maker(services_settings, name, scale)
     tables = import_tables(settings)
     project = Project(name="cdc", source=settings, tables=tables)
     schema = "public" if dialect == "postgresql" else name

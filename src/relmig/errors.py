@@ -27,3 +27,7 @@ class SchemaChanged(SourceError):
 
 class PositionLost(SourceError):
     """The source no longer has the job's position (slot dropped or invalidated, binlog purged)."""
+
+
+class TargetLost(RelmigError):
+    """The target holds fewer documents than the job wrote: resuming would hide the loss."""

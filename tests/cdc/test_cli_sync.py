@@ -99,3 +99,61 @@ def test_cdc_only_job_from_the_cli(pg_rig, services_settings, tmp_path: Path) ->
     resumed = relmig("jobs", "resume", job_id, env=env)
     assert resumed.returncode == 2 and "cannot be resumed" in resumed.stderr
     assert "Traceback" not in resumed.stderr
+
+
+def test_sync_drop_killed_after_the_snapshot_then_resumed_from_the_cli(rig, tmp_path: Path) -> None:
+    """The reported defect, as a user meets it: `relmig sync --drop`, the process killed after
+    the snapshot before any change was applied, `relmig jobs resume`, changes, `relmig verify`.
+    The resume must not drop what the snapshot wrote."""
+    import random
+    import signal
+    import time
+
+    from relmig.failpoints import ARM, LOG
+    from relmig.project.file import save_project
+
+    project = tmp_path / "p.yaml"
+    save_project(rig.project, project)
+    env = {"RELMIG_STATE_URL": rig.store.url}
+    target_args = ["--target", rig.target_uri, "--database", rig.target_db]
+    crashed = relmig(
+        "sync",
+        str(project),
+        "--drop",
+        *target_args,
+        env={**env, ARM: "cdc-stage-recorded", LOG: str(tmp_path / "crash.log")},
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    job_id = rig.wait_for_new_job()
+    target = MongoTarget(rig.target_uri, rig.target_db)
+    try:
+        snapshot = {c.name: target.db[c.name].count_documents({}) for c in rig.project.collections}
+        assert all(snapshot.values()), snapshot
+
+        rig.manager.recover_stale()  # what any relmig process does when it opens the store
+        assert rig.store.job(job_id)["status"] == "FAILED"
+        resume = subprocess.Popen(
+            [sys.executable, "-m", "relmig.cli", "jobs", "resume", job_id],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        claimed = time.monotonic() + 60
+        while rig.store.job(job_id)["status"] == "FAILED" and time.monotonic() < claimed:
+            time.sleep(0.05)  # until the resume process has taken the job over
+        rig.streaming(job_id)
+        assert {c: target.db[c].count_documents({}) for c in snapshot} == snapshot, (
+            "the resume dropped the snapshot"
+        )
+        rig.workload(random.Random(10), 20)
+        rig.caught_up(job_id)
+        verified = relmig("verify", str(project), *target_args, env=env)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        done = relmig("jobs", "complete", job_id, env=env)
+        assert done.returncode == 0, done.stderr
+        stdout, stderr = resume.communicate(timeout=120)
+        assert resume.returncode == 0, stderr
+        assert f"Job {job_id} COMPLETED" in stdout.replace("\n", " ")
+    finally:
+        target.close()

@@ -314,3 +314,40 @@ def test_pause_and_cancel_during_the_snapshot(pg_rig) -> None:
     rig.manager.wait(job_id, 60)
     assert rig.store.job(job_id)["status"] == "CANCELLED"
     assert _catalog(rig, job_id) == (False, False)
+
+
+def test_resume_refuses_a_target_that_lost_documents(pg_rig) -> None:
+    """Defence in depth: a collection emptied outside the job while it was paused is found
+    on resume, reported with both numbers, and nothing is streamed."""
+    from relmig.mongo.writer import MongoTarget
+
+    rig = pg_rig
+    job_id = rig.start("continuous", drop=True)
+    rig.streaming(job_id)
+    rig.workload(random.Random(21), 30)  # deletes lower the floor, new orders do not raise it
+    rig.caught_up(job_id)
+    rig.manager.pause(job_id)
+    rig.manager.wait(job_id, 60)
+    target = MongoTarget(rig.target_uri, rig.target_db)
+    try:
+        floors = rig.store.floors(job_id)
+        held = {c: target.count(c) for c in floors}
+        assert all(0 < floors[c] <= held[c] for c in floors), (floors, held)
+        rig.manager.resume(job_id)  # an intact target resumes
+        rig.streaming(job_id)
+        rig.manager.pause(job_id)
+        rig.manager.wait(job_id, 60)
+
+        target.db["orders"].drop()
+        position = rig.store.job(job_id)["position"]
+        rig.workload(random.Random(22), 5)
+        rig.manager.resume(job_id)
+        rig.manager.wait(job_id, 60)
+    finally:
+        target.close()
+    job = rig.store.job(job_id)
+    assert job["status"] == "FAILED", job
+    failure = job["failure"]
+    assert "orders" in failure and "holds 0 documents" in failure, failure
+    assert f"at least {rig.store.floors(job_id)['orders']:,}" in failure, failure
+    assert job["position"] == position, "nothing may be streamed onto a target that lost data"

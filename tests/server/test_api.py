@@ -266,6 +266,27 @@ def test_job_bad_input(client, make_project):
         assert client.post(f"{API}/jobs/job-nope/{action}").status_code == 404
 
 
+def test_jobs_that_cannot_start_are_refused_at_creation(client, make_project, target_db):
+    """Refused with the reason, instead of being created and offered a futile Resume."""
+    project = make_project(name="North wind.v2")
+    pid = project["id"]
+    assert project["target_database"] == "North_wind_v2"  # valid; what the form offers
+    bad_name = client.post(f"{API}/projects/{pid}/jobs", json={"target_db": "my shop.v2"})
+    assert bad_name.status_code == 422
+    assert "'.'" in bad_name.json()["detail"] and "space" in bad_name.json()["detail"]
+    nowhere = client.post(
+        f"{API}/projects/{pid}/jobs",
+        json={"target_db": target_db, "target_uri": "mongodb://127.0.0.1:1/"},
+    )
+    assert nowhere.status_code == 422 and "cannot reach the MongoDB target" in nowhere.text
+    assert client.get(f"{API}/jobs?project_id={pid}").json() == []
+
+    job = client.post(f"{API}/projects/{pid}/jobs", json={"target_db": target_db}).json()
+    wait_for(client, job["id"], lambda j: j["status"] in ("COMPLETED", "FAILED"))
+    refused = client.post(f"{API}/jobs/{job['id']}/resume", json={"on_error": "IGNORE"})
+    assert refused.status_code == 422
+
+
 def test_openapi_and_ui_are_served(client):
     spec = client.get(f"{API}/openapi.json").json()
     assert {"/api/v1/connections", "/api/v1/projects/{project_id}/jobs"} <= set(spec["paths"])

@@ -236,6 +236,7 @@ def test_continuous_job_killed_and_resumed(page: Page, server: Server, server_sa
 
     page.goto(f"{server.url}/#/projects/{project['id']}/migration")
     page.select_option("select[name=mode]", "continuous")
+    expect(page.locator("input[name=target_db]")).to_have_value("northwind")  # a valid default
     page.fill("input[name=target_db]", target_db)
     page.check("input[name=drop]")
     page.check("input[name=verify]")
@@ -258,8 +259,14 @@ def test_continuous_job_killed_and_resumed(page: Page, server: Server, server_sa
         expect(failure).to_contain_text("This job failed", timeout=60_000)
         expect(failure).to_contain_text("can be resumed until")
         shot(page, "08-job-failed")
+        # Resume may change the error policy.
+        failure.locator("select[name=resume_on_error]").select_option("WARN")
+        failure.locator("input[name=resume_max_errors]").fill("25")
         failure.get_by_role("button", name="Resume").click()
         expect(job.locator(".job-head")).to_contain_text("CDC RUNNING", timeout=60_000)
+        job_id = page.url.rsplit("/", 1)[1]
+        options = server.api("GET", f"/jobs/{job_id}")["options"]
+        assert (options["on_error"], options["max_errors"]) == ("WARN", 25)
         time.sleep(2)
     assert writer.written > 0
 

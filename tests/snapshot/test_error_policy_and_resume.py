@@ -163,3 +163,43 @@ def test_killed_snapshot_resumes_from_its_checkpoint(
         assert verify(project, with_source, target).ok
     finally:
         with_source.close()
+
+
+def test_resume_with_another_error_policy(
+    sample_settings, source, target, store, make_project
+) -> None:
+    """A job stopped by a bad row under FAIL would stop on it again: resume may change the
+    policy, from the CLI as from the API."""
+    from relmig.runtime.jobs import JobError, JobManager
+
+    project = _zoo_only(make_project(sample_settings))
+    job_id = run_snapshot(project, target, store, on_error="FAIL")
+    assert store.job(job_id)["status"] == "FAILED"
+    with pytest.raises(JobError, match="FAIL, WARN or SKIP"):
+        JobManager(store).resume(job_id, target.uri, on_error="IGNORE", foreground=True)
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "relmig.cli",
+            "jobs",
+            "resume",
+            job_id,
+            "--target",
+            target.uri,
+            "--on-error",
+            "SKIP",
+            "--max-errors",
+            "50",
+        ],
+        env={**os.environ, "RELMIG_STATE_URL": store.url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    job = store.job(job_id)
+    assert job["status"] == "COMPLETED"
+    assert (job["options"]["on_error"], job["options"]["max_errors"]) == ("SKIP", 50)
+    assert verify(project, source, target).ok

@@ -17,6 +17,7 @@ import bson
 
 from relmig.documents.builder import DocumentBuilder
 from relmig.documents.plan import RootPlan, compile_collection
+from relmig.failpoints import crash_point
 from relmig.mongo.writer import MongoTarget
 from relmig.project.model import Project
 from relmig.route.router import Router
@@ -43,12 +44,9 @@ class Applied:
 
 
 class ChangeApplier:
-    def __init__(
-        self, plans: list[RootPlan], source: SqlSource, target: MongoTarget, gate: IssueGate
-    ) -> None:
+    def __init__(self, plans: list[RootPlan], source: SqlSource, gate: IssueGate) -> None:
         self.builders = {p.collection.name: DocumentBuilder(p, source) for p in plans}
         self.router = Router(plans, source)
-        self.target = target
         self.gate = gate
 
     def apply(self, transactions: Iterable[Transaction]) -> Applied:
@@ -97,10 +95,10 @@ class ChangeApplier:
     def _truncate(self, change: TableTruncate) -> None:
         for table_id in change.tables:
             for placement in self.router.collections_of(table_id):
-                builder = self.builders[placement.collection]
                 if not placement.chain:
-                    self.target.clear(placement.collection)
-                    continue
-                # An embedded table emptied: every root of the collection may have changed.
-                for page in builder.scan():
-                    self.gate.write(placement.collection, page.built)
+                    self.gate.clear(placement.collection)
+                else:
+                    # An embedded table emptied: every root of the collection may have changed.
+                    for page in self.builders[placement.collection].scan():
+                        self.gate.write(placement.collection, page.built, recompute=True)
+                crash_point("truncate-cleared")

@@ -20,6 +20,7 @@ from relmig.cli.common import (
 )
 from relmig.cli.kafka_cmds import print_kafka
 from relmig.cli.running import check_on_error, run_with_progress
+from relmig.mongo.names import database_name_for
 from relmig.project.file import load_project
 from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
@@ -37,7 +38,7 @@ def snapshot(
     project_file: Path = typer.Argument(..., help="Project file."),
     target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
     database: str = typer.Option(
-        None, "--database", "-d", help="Target database (default: project name)."
+        None, "--database", "-d", help="Target database (default: the project name)."
     ),
     drop: bool = typer.Option(False, "--drop", help="Drop the destination collections first."),
     on_error: str = typer.Option("FAIL", "--on-error", help="FAIL, WARN or SKIP."),
@@ -56,7 +57,7 @@ def snapshot(
     project = load_project(project_file)
     uri = target_uri(target)
     password = source_password(project.source)
-    db_name = database or project.name
+    db_name = database or database_name_for(project.name)
     manager = JobManager(StateStore())
     with connected_target(uri, db_name) as tgt:
         if tgt.decimals != "decimal128":
@@ -105,7 +106,7 @@ def verify_cmd(
     project_file: Path = typer.Argument(..., help="Project file."),
     target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
     database: str = typer.Option(
-        None, "--database", "-d", help="Target database (default: project name)."
+        None, "--database", "-d", help="Target database (default: the project name)."
     ),
     collection: list[str] = typer.Option(
         None, "--collection", "-c", help="Only these collections."
@@ -118,7 +119,7 @@ def verify_cmd(
     project = load_project(project_file)
     with (
         connected_source(project.source) as source,
-        connected_target(target, database or project.name) as tgt,
+        connected_target(target, database or database_name_for(project.name)) as tgt,
     ):
         report = verify(
             project, source, tgt, collections=_collections(collection), filters=not no_filters

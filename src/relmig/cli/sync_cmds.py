@@ -15,6 +15,7 @@ from relmig.cli.common import console, source_password, target_uri, user_errors
 from relmig.cli.job_cmds import TARGET_HELP, jobs_app
 from relmig.cli.running import check_on_error, run_with_progress
 from relmig.errors import RelmigError
+from relmig.mongo.names import database_name_for
 from relmig.project.file import load_project
 from relmig.project.model import Project
 from relmig.runtime.jobs import JobManager, JobOptions
@@ -50,7 +51,7 @@ def sync(
     mode: str = typer.Option("continuous", "--mode", help="continuous or cdc-only."),
     target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
     database: str = typer.Option(
-        None, "--database", "-d", help="Target database (default: project name)."
+        None, "--database", "-d", help="Target database (default: the project name)."
     ),
     drop: bool = typer.Option(False, "--drop", help="Drop the destination collections first."),
     on_error: str = typer.Option("FAIL", "--on-error", help="FAIL, WARN or SKIP."),
@@ -90,7 +91,9 @@ def sync(
         kafka_workers=workers,
         keep_topics=keep_topics,
     )
-    job_id = manager.create(project, uri, database or project.name, options, password)
+    job_id = manager.create(
+        project, uri, database or database_name_for(project.name), options, password
+    )
     console.print(
         f"Job [bold]{job_id}[/] {mode}: stop it with `relmig jobs complete {job_id}` "
         "(cutover), `pause` or `cancel`."
@@ -115,13 +118,27 @@ def _password_of(manager: JobManager, job_id: str) -> str | None:
 def jobs_resume(
     job_id: str = typer.Argument(..., help="Job id."),
     target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
+    on_error: str = typer.Option(
+        None, "--on-error", help="Change the error handling from here on: FAIL, WARN or SKIP."
+    ),
+    max_errors: int = typer.Option(
+        None, "--max-errors", min=1, help="Change the error limit from here on."
+    ),
 ) -> None:
     """Continue a paused job, or a failed one within its recovery window, from its checkpoint."""
+    if on_error is not None:
+        on_error = check_on_error(on_error)
     manager = _manager()
     password = _password_of(manager, job_id)
     console.print(f"Resuming job [bold]{job_id}[/] from its checkpoint.")
     resume = lambda cb: manager.resume(  # noqa: E731
-        job_id, target, password, foreground=True, on_progress=cb
+        job_id,
+        target,
+        password,
+        foreground=True,
+        on_progress=cb,
+        on_error=on_error,  # type: ignore[arg-type]
+        max_errors=max_errors,
     )
     _report(run_with_progress(manager, job_id, resume))
 

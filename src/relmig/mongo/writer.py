@@ -25,6 +25,7 @@ from pymongo.write_concern import WriteConcern
 from relmig.documents.builder import Built
 from relmig.documents.plan import DecimalMode, RootPlan
 from relmig.errors import TargetError
+from relmig.failpoints import crash_point
 from relmig.mongo.profile import TargetProfile
 
 RETRIES = 3
@@ -92,6 +93,9 @@ class MongoTarget:
         and removes the roots that are `gone` in the same round trip.
         """
         return self._write(collection, list(batch), 0, recompute, list(gone))
+
+    def count(self, collection: str) -> int:
+        return int(self._with_retries(lambda: self.db[collection].count_documents({})))
 
     def delete(self, collection: str, filters: Sequence[dict[str, Any]]) -> None:
         """Remove the documents of roots that no longer exist; durable when this returns."""
@@ -192,6 +196,7 @@ class MongoTarget:
                 doc["_id"] = found
             docs.append(doc)
         self._with_retries(lambda: coll.delete_many(_matching(filters + gone)))
+        crash_point("replace-deleted")
         try:
             self._with_retries(lambda: coll.insert_many(docs, ordered=False))
         except BulkWriteError as exc:

@@ -40,11 +40,23 @@ class IssueGate:
         *,
         gone: Sequence[dict[str, Any]] = (),
         recompute: bool = False,
-    ) -> None:
+    ) -> int:
         """Screen, write (and delete `gone`), and record what the target refused; durable when
-        this returns. `recompute` is CDC's: see MongoTarget.write."""
+        this returns. Returns how many documents were written. `recompute` is CDC's: see
+        MongoTarget.write.
+
+        A CDC write may remove documents for a moment (FerretDB's replace is delete + insert)
+        or for good (`gone`): the collection's floor is lowered before it and restored after,
+        so a crash in between never makes the floor claim more than the target holds.
+        """
         to_write = self.screen(collection, built)
+        vanishing = len(gone) + (len(to_write) if self.target.profile.replace_by_delete else 0)
+        if recompute and vanishing:
+            self.store.adjust_floor(self.job_id, collection, -vanishing)
         failures = self.target.write(collection, to_write, gone=gone, recompute=recompute)
+        written = len(to_write) - len(failures)
+        if recompute and vanishing - len(gone):
+            self.store.adjust_floor(self.job_id, collection, written)
         if failures:
             # A refused document is not in the target, whatever the policy: always an error.
             table = self.project.collection(collection).table
@@ -61,6 +73,12 @@ class IssueGate:
                     for f in failures
                 ]
             )
+        return written
+
+    def clear(self, collection: str) -> None:
+        """Empty a collection (a TRUNCATE of its root table), its floor first."""
+        self.store.clear_floor(self.job_id, collection)
+        self.target.clear(collection)
 
     def screen(self, collection: str, built: list[Built]) -> list[Built]:
         """Record every problem and keep the documents the policy lets through."""

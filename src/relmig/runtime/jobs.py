@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from relmig.apply.applier import cdc_plans
-from relmig.errors import PositionLost, RelmigError
+from relmig.documents.plan import compile_collection
+from relmig.errors import PositionLost, RelmigError, TargetError, TargetLost
+from relmig.failpoints import crash_point
+from relmig.mongo.names import database_name_problem
 from relmig.mongo.writer import MongoTarget, display_uri
 from relmig.project.model import Project
 from relmig.runtime.control import Stopped
@@ -27,7 +29,16 @@ from relmig.runtime.engine import CdcContext, engine
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.policy import ErrorPolicy, OnError
 from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun
-from relmig.runtime.store import STOPPED_UNEXPECTEDLY, IssueRecord, StateStore, aware, utcnow
+from relmig.runtime.store import (
+    CAPTURE_STARTED,
+    CDC_DRAINED,
+    SNAPSHOT_DONE,
+    TARGET_PREPARED,
+    IssueRecord,
+    StateStore,
+    aware,
+    utcnow,
+)
 from relmig.source.capture import ChangeCapture, fix_script, open_capture
 from relmig.source.connect import open_source
 from relmig.verify.compare import verify
@@ -110,6 +121,7 @@ class JobManager:
         resumable, deadline, reason = self._resumability(job, now)
         out.update(resumable=resumable, resume_deadline=deadline, not_resumable_reason=reason)
         out["pending_request"] = job["request"]
+        out["steps"] = self.store.steps(job_id)
         extra = engine(_engine_of(job)).status(self.store, job_id)
         if extra is not None:
             out[_engine_of(job)] = extra
@@ -123,8 +135,8 @@ class JobManager:
             return True, None, None
         if status != "FAILED":
             return False, None, f"the job is {status}"
-        if job["mode"] == "snapshot":
-            return True, None, None
+        if job["mode"] == "snapshot" or CDC_DRAINED in self.store.steps(job["id"]):
+            return True, None, None  # a drained cutover only has its release left to finish
         if job["slot_dropped"]:
             return False, None, "its replication position was released; start a new job"
         failed_at = aware(job["failed_at"] or job["ended_at"] or job["created_at"])
@@ -162,7 +174,7 @@ class JobManager:
         for job in self.store.list_jobs():
             if job["status"] != "FAILED" or not engine(_engine_of(job)).resumes_by_itself:
                 continue
-            if not (job["failure"] or "").startswith(STOPPED_UNEXPECTEDLY):
+            if job["failure_kind"] != "stopped":
                 continue
             target_uri, password = credentials(job["id"])
             try:
@@ -194,9 +206,13 @@ class JobManager:
         password: str | None = None,
     ) -> str:
         """Record a new job after checking what it needs; `run` or `start` executes it."""
-        refusal = engine(options.engine).refuse(asdict(options))
+        refusal = engine(options.engine).refuse(asdict(options)) or database_name_problem(target_db)
         if refusal:
             raise JobError(refusal, "invalid")
+        try:  # a job that cannot reach its target is refused now, not offered a futile Resume
+            MongoTarget(target_uri, target_db).close()
+        except TargetError as exc:
+            raise JobError(str(exc), "invalid") from None
         if options.mode != "snapshot":
             script = self.check(project, password)
             if script:
@@ -257,16 +273,35 @@ class JobManager:
         *,
         foreground: bool = False,
         on_progress: ProgressCallback | None = None,
+        on_error: OnError | None = None,
+        max_errors: int | None = None,
     ) -> str:
         """Continue a PAUSED job, or a FAILED one within its recovery window, from its
-        checkpoint. In the foreground (the CLI) it returns when the job stops."""
+        checkpoint. In the foreground (the CLI) it returns when the job stops.
+
+        `on_error` (with `max_errors`; None: no limit) or `max_errors` alone change the error
+        policy from here on: a job stopped by a bad row under FAIL would stop on it again."""
         self._prepare_resume(job_id)
+        if on_error is not None or max_errors is not None:
+            self._change_policy(job_id, on_error, max_errors)
         uri = self._target_uri(job_id, target_uri)
         if foreground:
             self._claim(job_id)
             return self.run(job_id, uri, password, on_progress)
         self._spawn(job_id, uri, password)
         return "RUNNING"
+
+    def _change_policy(self, job_id: str, on_error: OnError | None, max_errors: int | None) -> None:
+        if on_error is not None and on_error not in ("FAIL", "WARN", "SKIP"):
+            raise JobError(f"on_error must be FAIL, WARN or SKIP, not {on_error!r}", "invalid")
+        if max_errors is not None and max_errors < 1:
+            raise JobError("max_errors must be at least 1", "invalid")
+        options = dict(self.job(job_id)["options"])
+        if on_error is not None:
+            options.update(on_error=on_error, max_errors=max_errors)
+        else:
+            options["max_errors"] = max_errors
+        self.store.update_job(job_id, options=options)
 
     def pause(self, job_id: str) -> None:
         job = self.job(job_id)
@@ -286,8 +321,9 @@ class JobManager:
             self.store.update_job(job_id, request="CANCEL", status="CANCELLING")
             return
         # Nothing runs it: clean up here.
-        self._cleanup(job_id, password)
-        engine(_engine_of(job)).release(self.store, job_id)
+        crash_point("cancel-before-release")
+        self._release(job_id, password=password)
+        crash_point("cancel-released")
         self.store.update_job(
             job_id,
             status="CANCELLED",
@@ -337,20 +373,36 @@ class JobManager:
         if not job["options"].get("drop_slot_after_window", True) or job["slot_dropped"]:
             return reason
         try:
-            self._cleanup(job["id"], None)
+            self._drop_slot(job["id"])
         except RelmigError as exc:
             return f"{reason} (could not drop its replication slot: {exc})"
         return reason + "; its replication slot was dropped so the source stops retaining WAL"
 
-    def _cleanup(self, job_id: str, password: str | None) -> None:
+    def _drop_slot(
+        self, job_id: str, capture: ChangeCapture | None = None, password: str | None = None
+    ) -> None:
+        """Drop the slot and publication (binlog: nothing to drop); safe to repeat."""
         job = self.job(job_id)
-        if job["mode"] != "snapshot" and not job["slot_dropped"]:
+        if job["mode"] == "snapshot" or job["slot_dropped"]:
+            return
+        own = capture is None
+        if capture is None:
             capture = open_capture(Project.model_validate(job["project_doc"]), job_id, password)
-            try:
-                capture.cleanup()
-            finally:
+        try:
+            capture.cleanup()
+        finally:
+            if own:
                 capture.close()
-            self.store.update_job(job_id, slot_dropped=True)
+        self.store.update_job(job_id, slot_dropped=True)
+
+    def _release(
+        self, job_id: str, capture: ChangeCapture | None = None, password: str | None = None
+    ) -> None:
+        """At cancel and complete: the slot, and what the engine keeps (Kafka: the topic)."""
+        if self.job(job_id)["mode"] == "snapshot":
+            return
+        self._drop_slot(job_id, capture, password)
+        engine(_engine_of(self.job(job_id))).release(self.store, job_id)
 
     def _target_uri(self, job_id: str, given: str | None) -> str:
         job = self.job(job_id)
@@ -393,7 +445,9 @@ class JobManager:
             ended_at=None,
             heartbeat_at=utcnow(),
             options=options,
-            request=job["request"] if job["request"] == "COMPLETE" else None,
+            # A cancel or complete outlives the process that was carrying it out; a pause does
+            # not (resuming is the opposite of pausing).
+            request=job["request"] if job["request"] in ("CANCEL", "COMPLETE") else None,
         )
 
     def run(
@@ -428,8 +482,13 @@ class JobManager:
             self._threads.pop(job_id, None)
 
     def _beat(self, job_id: str, stop: threading.Event) -> None:
+        """A beat that fails (the store busy or briefly away) must not end the beating: a job
+        without heartbeats is soon taken for dead while it still runs."""
         while not stop.wait(HEARTBEAT_SECONDS):
-            self.store.beat(job_id)
+            try:
+                self.store.beat(job_id)
+            except Exception as exc:
+                log.warning("job %s: heartbeat not recorded: %s", job_id, exc)
 
     def _execute(
         self,
@@ -438,6 +497,7 @@ class JobManager:
         password: str | None,
         on_progress: ProgressCallback | None,
     ) -> str:
+        """Take the job's remaining steps; what is done is read from the recorded steps."""
         job = self.job(job_id)
         project = Project.model_validate(job["project_doc"])
         opts = job["options"]
@@ -449,29 +509,32 @@ class JobManager:
             gate = IssueGate(project, target, self.store, job_id, policy)
             if job["mode"] != "snapshot":
                 capture = open_capture(project, job_id, password)
-                if job["position"] is None:
-                    self.store.update_job(job_id, position=capture.start())
+                self._start_capture(job_id, capture)
+            self._prepare_target(job_id, project, source, target)
             ended: str | None = None
-            if job["stage"] == "SNAPSHOT":
+            if self.job(job_id)["stage"] == "SNAPSHOT":
                 ended = self._snapshot(job_id, project, source, target, gate, on_progress)
-                if ended is None and capture is None:
-                    return self._finish(job_id, "COMPLETED", project, source, target)
                 if ended is None:
-                    self.store.update_job(job_id, stage="CDC")
-            elif job["position"] is None or job["events_total"] == 0:
-                # cdc-only: the target's collections and indexes, as a snapshot would make them.
-                target.prepare(cdc_plans(project, source, target), drop=opts["drop"])
+                    crash_point("snapshot-done")
+                    if capture is None:
+                        return self._finish(job_id, project, source, target)
+                    self.store.record_step(job_id, SNAPSHOT_DONE, stage="CDC")
+                    crash_point("cdc-stage-recorded")
             if ended is None and capture is not None:
-                ended = self._cdc(job_id, project, source, target, capture, gate, password)
+                if CDC_DRAINED in self.store.steps(job_id):
+                    ended = "COMPLETE"  # a complete that stopped after draining: release only
+                else:
+                    ended = self._cdc(job_id, project, source, target, capture, gate, password)
             if ended == "PAUSE":
+                crash_point("pause-stopped")
                 self.store.update_job(job_id, status="PAUSED", request=None)
                 if job["mode"] != "snapshot" and self.job(job_id)["stage"] == "CDC":
                     self.store.update_job(job_id, cdc_status="PAUSED")
                 return "PAUSED"
-            if capture is not None:
-                capture.cleanup()
-                self.store.update_job(job_id, slot_dropped=True)
             if ended == "CANCEL":
+                crash_point("cancel-before-release")
+                self._release(job_id, capture)
+                crash_point("cancel-released")
                 self.store.update_job(
                     job_id,
                     status="CANCELLED",
@@ -480,13 +543,60 @@ class JobManager:
                     ended_at=utcnow(),
                 )
                 return "CANCELLED"
-            self.store.update_job(job_id, cdc_status="COMPLETED", request=None)
-            return self._finish(job_id, "COMPLETED", project, source, target)
+            if capture is not None:
+                self.store.record_step(job_id, CDC_DRAINED)
+                crash_point("complete-drained")
+                self._release(job_id, capture)
+                crash_point("complete-released")
+                self.store.update_job(job_id, cdc_status="COMPLETED", request=None)
+            return self._finish(job_id, project, source, target)
         finally:
             if capture is not None:
                 capture.close()
             source.close()
             target.close()
+
+    def _start_capture(self, job_id: str, capture: ChangeCapture) -> None:
+        """Before the snapshot: the slot (or binlog position) that CDC will stream from."""
+        if CAPTURE_STARTED in self.store.steps(job_id):
+            return
+        position = capture.start()  # idempotent: a slot created before a crash is reused
+        crash_point("capture-started")
+        self.store.record_step(job_id, CAPTURE_STARTED, position=position)
+        crash_point("position-recorded")
+
+    def _prepare_target(
+        self, job_id: str, project: Project, source: Any, target: MongoTarget
+    ) -> None:
+        """Drop (if asked) and index the job's collections exactly once; on every later run,
+        check that the target still holds what the checkpoints say was written."""
+        if TARGET_PREPARED in self.store.steps(job_id):
+            self._check_target(job_id, target)
+            return
+        opts = self.job(job_id)["options"]
+        wanted = opts.get("collections") if self.job(job_id)["mode"] == "snapshot" else None
+        plans = [
+            compile_collection(project, c, source, decimals=target.decimals)
+            for c in project.collections
+            if wanted is None or c.name in wanted
+        ]
+        target.prepare(plans, drop=opts["drop"])
+        crash_point("target-prepared")
+        self.store.record_step(job_id, TARGET_PREPARED)
+
+    def _check_target(self, job_id: str, target: MongoTarget) -> None:
+        """A target that lost documents since the job last ran is an error, not a state to
+        stream on from: CDC would only rewrite the roots that later changes touch."""
+        for collection, floor in sorted(self.store.floors(job_id).items()):
+            held = target.count(collection)
+            if held < floor:
+                raise TargetLost(
+                    f"the target collection {collection} in {target.db.name} holds {held:,} "
+                    f"documents, but this job's checkpoints say it wrote at least {floor:,} "
+                    "(deletes applied since included): documents were removed outside this "
+                    "job (the collection dropped or emptied?). Nothing was streamed; start a "
+                    "new job (with --drop) to copy the source again"
+                )
 
     def _snapshot(
         self,
@@ -500,7 +610,6 @@ class JobManager:
         """The snapshot stage; returns the request that stopped it (PAUSE, CANCEL) or None."""
         opts = self.job(job_id)["options"]
         snapshot = SnapshotOptions(
-            drop=opts["drop"],
             on_error=opts["on_error"],
             max_errors=opts["max_errors"],
             batch_size=opts["batch_size"],
@@ -518,7 +627,7 @@ class JobManager:
             stop=lambda: self._stop_request(job_id),
         )
         try:
-            run.run(resume=bool(self.store.progress_of(job_id)))
+            run.run()
         except Stopped as stop:
             return stop.request
         return None
@@ -551,9 +660,7 @@ class JobManager:
         )
         return engine(_engine_of(self.job(job_id))).run(ctx)
 
-    def _finish(
-        self, job_id: str, status: str, project: Project, source: Any, target: MongoTarget
-    ) -> str:
+    def _finish(self, job_id: str, project: Project, source: Any, target: MongoTarget) -> str:
         if self.job(job_id)["options"].get("verify"):
             report = verify(project, source, target)
             if not report.ok:
@@ -571,8 +678,8 @@ class JobManager:
                         )
                     ],
                 )
-        self.store.update_job(job_id, status=status, stage="DONE", ended_at=utcnow())
-        return status
+        self.store.update_job(job_id, status="COMPLETED", stage="DONE", ended_at=utcnow())
+        return "COMPLETED"
 
 
 def _engine_of(job: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from relmig.documents.builder import DocumentBuilder, Page
 from relmig.documents.plan import RootPlan, compile_collection
+from relmig.failpoints import crash_point
 from relmig.mongo.writer import MongoTarget
 from relmig.project.model import Project
 from relmig.runtime.control import Stopped
@@ -80,10 +81,11 @@ class SnapshotRun:
             if wanted is None or c.name in wanted
         ]
 
-    def run(self, *, resume: bool = False) -> SnapshotResult:
+    def run(self) -> SnapshotResult:
+        """Copy every collection from its checkpoint on; the target must be prepared (the job
+        does that once, see JobManager)."""
         started = time.monotonic()
         plans = self.plans()
-        self.target.prepare(plans, drop=self.options.drop and not resume)
         result = SnapshotResult()
         checkpoints = {p["collection"]: p for p in self.store.progress_of(self.job_id)}
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relmig-writer") as writer:
@@ -144,7 +146,8 @@ class SnapshotRun:
 
     def _write_page(self, collection: str, page: Page) -> int:
         """Write through the error policy, then checkpoint. Runs on the writer thread."""
-        self.gate.write(collection, page.built)
+        written = self.gate.write(collection, page.built)
+        crash_point("snapshot-page-written")
         last = dumps_key(page.last_key) if page.last_key is not None else None
-        self.store.checkpoint(self.job_id, collection, last, page.rows)
+        self.store.checkpoint(self.job_id, collection, last, page.rows, written=written)
         return page.rows

@@ -36,6 +36,8 @@ jobs = sa.Table(
     sa.Column("ended_at", sa.DateTime(timezone=True)),
     sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
     sa.Column("failure", sa.Text),
+    # Why it failed: "stopped" (its process died), "error" (it failed by itself).
+    sa.Column("failure_kind", sa.String(20)),
     sa.Column("error_count", sa.Integer, nullable=False, default=0),
     # Continuous jobs: what resume needs, where CDC stands, and what the CLI/UI show.
     sa.Column("project_doc", sa.JSON),
@@ -47,6 +49,28 @@ jobs = sa.Table(
     sa.Column("last_event_at", sa.DateTime(timezone=True)),
     sa.Column("lag_seconds", sa.Float),
     sa.Column("slot_lag_bytes", sa.BigInteger),
+)
+
+# The steps of a job's life that are done, each recorded when it completes. Lifecycle decisions
+# read these (never a counter such as events applied: a resume that took `events == 0` for "CDC
+# never began" once dropped a finished snapshot).
+job_steps = sa.Table(
+    "job_steps",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("step", sa.String(40), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The least number of documents each collection must hold: raised by snapshot checkpoints,
+# lowered *before* a CDC write that may remove documents, restored after it. A resume that
+# finds fewer documents refuses to stream on (the target lost data since the job last ran).
+target_floors = sa.Table(
+    "target_floors",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("collection", sa.String(200), primary_key=True),
+    sa.Column("documents", sa.BigInteger, nullable=False),
 )
 
 event_counts = sa.Table(
@@ -120,6 +144,12 @@ kafka_partitions = sa.Table(
 
 # The failure of a job whose process died (not one that failed by itself).
 STOPPED_UNEXPECTEDLY = "stopped unexpectedly"
+
+# Steps (job_steps.step), in the order a job takes them.
+CAPTURE_STARTED = "capture_started"  # slot + publication or binlog position; position saved
+TARGET_PREPARED = "target_prepared"  # collections dropped (if asked) and indexed, once per job
+SNAPSHOT_DONE = "snapshot_done"  # every collection copied; the stage is CDC from here on
+CDC_DRAINED = "cdc_drained"  # complete: every change up to the cutover mark applied
 
 
 def utcnow() -> dt.datetime:
@@ -242,7 +272,78 @@ class StateStore:
 
     def fail(self, job_id: str, reason: str, at: dt.datetime | None = None) -> None:
         at = at or utcnow()
-        self.update_job(job_id, status="FAILED", failure=reason, failed_at=at, ended_at=at)
+        self.update_job(
+            job_id,
+            status="FAILED",
+            failure=reason,
+            failure_kind="error",
+            failed_at=at,
+            ended_at=at,
+        )
+
+    # --- lifecycle steps ----------------------------------------------------------------------
+
+    def record_step(self, job_id: str, step: str, **job_values: Any) -> None:
+        """Record that `step` is done, with the job columns it sets, in one transaction."""
+        with self._tx() as conn:
+            done = conn.execute(
+                sa.select(job_steps.c.step).where(
+                    job_steps.c.job_id == job_id, job_steps.c.step == step
+                )
+            ).first()
+            if done is None:
+                conn.execute(job_steps.insert().values(job_id=job_id, step=step, at=utcnow()))
+            if job_values:
+                conn.execute(jobs.update().where(jobs.c.id == job_id).values(**job_values))
+
+    def steps(self, job_id: str) -> dict[str, dt.datetime]:
+        """The job's completed steps and when each completed."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(job_steps.c.step, job_steps.c.at)
+                .where(job_steps.c.job_id == job_id)
+                .order_by(job_steps.c.at)
+            ).all()
+        return {step: aware(at) for step, at in rows}
+
+    # --- what the target must hold ------------------------------------------------------------
+
+    def adjust_floor(self, job_id: str, collection: str, documents: int) -> None:
+        """Add `documents` (negative: subtract) to a collection's floor, never below zero."""
+        with self._tx() as conn:
+            self._adjust_floor(conn, job_id, collection, documents)
+
+    def clear_floor(self, job_id: str, collection: str) -> None:
+        """A collection that is about to be emptied (a TRUNCATE) must hold nothing."""
+        with self._tx() as conn:
+            conn.execute(
+                target_floors.delete().where(
+                    target_floors.c.job_id == job_id, target_floors.c.collection == collection
+                )
+            )
+
+    def floors(self, job_id: str) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(target_floors.c.collection, target_floors.c.documents).where(
+                    target_floors.c.job_id == job_id
+                )
+            ).all()
+        return {c: int(n) for c, n in rows}
+
+    @staticmethod
+    def _adjust_floor(conn: sa.Connection, job_id: str, collection: str, documents: int) -> None:
+        where = (target_floors.c.job_id == job_id, target_floors.c.collection == collection)
+        new = sa.case(
+            (target_floors.c.documents + documents < 0, 0),
+            else_=target_floors.c.documents + documents,
+        )
+        if not conn.execute(target_floors.update().where(*where).values(documents=new)).rowcount:
+            conn.execute(
+                target_floors.insert().values(
+                    job_id=job_id, collection=collection, documents=max(documents, 0)
+                )
+            )
 
     def mark_stale(
         self, stale_after: dt.timedelta, now: dt.datetime | None = None, dead: list[str] = ()
@@ -275,6 +376,7 @@ class StateStore:
                             ),
                             failure=f"{STOPPED_UNEXPECTEDLY} (no heartbeat since "
                             f"{aware(beat):%Y-%m-%d %H:%M:%S} UTC)",
+                            failure_kind="stopped",
                             failed_at=aware(beat),
                             ended_at=aware(beat),
                         )
@@ -391,10 +493,19 @@ class StateStore:
                 )
 
     def checkpoint(
-        self, job_id: str, collection: str, last_key: str | None, rows: int, done: bool = False
+        self,
+        job_id: str,
+        collection: str,
+        last_key: str | None,
+        rows: int,
+        done: bool = False,
+        written: int = 0,
     ) -> None:
-        """Record that every root up to `last_key` is durably in the target."""
+        """Record that every root up to `last_key` is durably in the target, `written` of
+        them as documents (the rest were refused or skipped by the error policy)."""
         with self._tx() as conn:
+            if written:
+                self._adjust_floor(conn, job_id, collection, written)
             conn.execute(
                 progress.update()
                 .where(progress.c.job_id == job_id, progress.c.collection == collection)

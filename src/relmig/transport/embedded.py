@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from relmig.apply.applier import ChangeApplier, cdc_plans
 from relmig.errors import PositionLost, SchemaChanged, SourceError, TargetError
+from relmig.failpoints import crash_point
 from relmig.runtime.control import Stopped
 from relmig.runtime.engine import CdcContext, CdcEngine
 from relmig.runtime.store import IssueRecord, utcnow
@@ -57,14 +58,14 @@ class CdcRun:
         self.settings = settings or CdcSettings()
         self.sleep = sleep
         plans = cdc_plans(ctx.project, ctx.source, ctx.target)
-        self.applier = ChangeApplier(plans, ctx.source, ctx.target, ctx.gate)
+        self.applier = ChangeApplier(plans, ctx.source, ctx.gate)
         self._lag_checked = 0.0
         self._lag_warned = False
         self._mark: str | None = None
 
     def run(self) -> str:
         """Stream until a pause, cancel or complete request; return which one ended it."""
-        self.store.update_job(self.job_id, stage="CDC", cdc_status="RUNNING")
+        self.store.update_job(self.job_id, cdc_status="RUNNING")
         failures = 0
         while True:
             try:
@@ -96,11 +97,14 @@ class CdcRun:
                 if txns:
                     self.capture.wait_visible(txns)
                     self.applier.apply(txns)
+                    crash_point("cdc-batch-written")
                 position = batch[-1].position
                 events = sum(len(t.changes) for t in txns)
                 last_commit = txns[-1].commit_time if txns else None
                 # Durable in the target: now, and only now, the position may move on.
                 self.store.save_position(self.job_id, position, events, last_commit)
+                if txns:
+                    crash_point("cdc-checkpointed")
                 transport.confirm(position)
                 self._observe(position, last_commit)
                 self._requests(position)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from relmig.mongo.names import database_name_for
 from relmig.runtime.jobs import JobOptions
 from relmig.server.context import Services, Svc
 from relmig.server.errors import ApiError
@@ -32,7 +33,9 @@ class JobCreate(BaseModel):
     )
     verify: bool = Field(default=False, description="Verify the migrated data at the end.")
     target_uri: str | None = Field(default=None, description="Default: the server's target.")
-    target_db: str | None = Field(default=None, description="Default: the project name.")
+    target_db: str | None = Field(
+        default=None, description="Default: the project name, with what MongoDB refuses as _."
+    )
     engine: Literal["embedded", "kafka"] = Field(
         default="embedded", description="Where CDC runs: in the server, or through Kafka."
     )
@@ -42,6 +45,20 @@ class JobCreate(BaseModel):
         default=2, description="Kafka: sink workers the server runs."
     )
     keep_topics: bool = Field(default=False, description="Kafka: keep the topic at the end.")
+
+
+class JobResume(BaseModel):
+    """Resume may change the error policy: a job stopped by a bad row under FAIL would stop
+    on the same row again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on_error: Literal["FAIL", "WARN", "SKIP"] | None = Field(
+        default=None, description="Error handling from here on (default: unchanged)."
+    )
+    max_errors: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Stop after this many errors (with on_error: none = no limit)."
+    )
 
 
 def utc(value: Any) -> Any:
@@ -108,9 +125,8 @@ def start_job(project_id: str, body: JobCreate, svc: Svc) -> dict[str, Any]:
         kafka_workers=body.kafka_workers,
         keep_topics=body.keep_topics,
     )
-    job_id = svc.manager.start(
-        project, target_uri, body.target_db or project.name, options, svc.project_password(row)
-    )
+    database = body.target_db or database_name_for(project.name)
+    job_id = svc.manager.start(project, target_uri, database, options, svc.project_password(row))
     svc.records.link_job(job_id, project_id, svc.vault.seal(target_uri))
     return _job(svc, job_id)
 
@@ -140,10 +156,17 @@ def pause_job(job_id: str, svc: Svc) -> dict[str, Any]:
 
 
 @router.post("/jobs/{job_id}/resume")
-def resume_job(job_id: str, svc: Svc) -> dict[str, Any]:
+def resume_job(job_id: str, svc: Svc, body: JobResume | None = None) -> dict[str, Any]:
     """Resume a PAUSED job, or a FAILED one within its recovery window."""
     target_uri, password = credentials(svc, job_id)
-    svc.manager.resume(job_id, target_uri=target_uri, password=password)
+    body = body or JobResume()
+    svc.manager.resume(
+        job_id,
+        target_uri=target_uri,
+        password=password,
+        on_error=body.on_error,
+        max_errors=body.max_errors,
+    )
     return _job(svc, job_id)
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from relmig.errors import ProjectFileError
+from relmig.mongo.names import database_name_for
 from relmig.project.casing import Casing
 from relmig.project.file import dump_project, parse_project
 from relmig.project.initial import InitialMapping, initial_collections
@@ -64,6 +65,7 @@ class ProjectSummary(BaseModel):
     database: str
     tables: int
     collections: int
+    target_database: str = Field(description="The default target database name for its jobs.")
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -92,6 +94,7 @@ def _summary_fields(row: dict[str, Any], project: Project) -> dict[str, Any]:
         "database": project.source.database,
         "tables": len(project.tables),
         "collections": len(project.collections),
+        "target_database": database_name_for(project.name),
     }
 
 

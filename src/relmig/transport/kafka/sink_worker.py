@@ -20,6 +20,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from relmig.apply.applier import ChangeApplier, cdc_plans
+from relmig.failpoints import crash_point
 from relmig.mongo.writer import MongoTarget
 from relmig.runtime.gate import IssueGate
 from relmig.source.connect import open_source
@@ -76,9 +77,7 @@ class SinkWorker:
         consumer = Consumer(config)
         try:
             gate = IssueGate(ctx.project, target, ctx.store, ctx.job_id, ctx.policy())
-            self.applier = ChangeApplier(
-                cdc_plans(ctx.project, source, target), source, target, gate
-            )
+            self.applier = ChangeApplier(cdc_plans(ctx.project, source, target), source, gate)
             consumer.subscribe(
                 [topic_name(ctx.job_id)],
                 on_assign=self._on_assign,
@@ -93,6 +92,7 @@ class SinkWorker:
                     self._idle(consumer)
                     continue
                 self._apply(messages)
+                crash_point("kafka-sink-written")
                 self._commit(consumer)
         finally:
             consumer.close()

@@ -17,6 +17,7 @@ import time
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from relmig.apply.applier import ChangeApplier, cdc_plans
+from relmig.failpoints import crash_point
 from relmig.mongo.writer import MongoTarget
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.store import utcnow
@@ -63,9 +64,7 @@ class SourceTask:
         )
         try:
             gate = IssueGate(ctx.project, target, ctx.store, ctx.job_id, ctx.policy())
-            self.applier = ChangeApplier(
-                cdc_plans(ctx.project, source, target), source, target, gate
-            )
+            self.applier = ChangeApplier(cdc_plans(ctx.project, source, target), source, gate)
             position = ctx.store.job(ctx.job_id)["position"]
             transport = InProcessTransport(capture.stream(position))
             try:
@@ -88,6 +87,8 @@ class SourceTask:
                 self._publish(txns)
             except Interrupted:
                 return
+            if txns:
+                crash_point("kafka-published")
             position = batch[-1].position
             events = sum(len(t.changes) for t in txns)
             newest = txns[-1].commit_time if txns else None

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relmig.errors import PositionLost, RelmigError
+from relmig.failpoints import crash_point
 from relmig.project.model import Project
 from relmig.runtime.store import IssueRecord, StateStore, aware, utcnow
 from relmig.source.capture import ChangeCapture
@@ -124,7 +125,7 @@ class KafkaRun:
     # --- the loop -----------------------------------------------------------------------------
 
     def run(self) -> str:
-        self.store.update_job(self.job_id, stage="CDC", cdc_status="RUNNING")
+        self.store.update_job(self.job_id, cdc_status="RUNNING")
         self.store.report_task(
             self.job_id, SUPERVISOR, host=socket.gethostname(), pid=os.getpid(), state="RUNNING"
         )
@@ -232,6 +233,8 @@ class KafkaRun:
         if child.started:
             child.restarts += 1
         child.proc = self._launch(child)
+        if child.restarts:
+            crash_point("kafka-task-restarted")
         child.started = time.monotonic()
         self.store.report_task(
             self.job_id,
@@ -369,8 +372,6 @@ class KafkaRun:
         request = job["request"]
         if request in ("PAUSE", "CANCEL"):
             self._stop_children()
-            if request == "CANCEL":
-                drop_topics(self.store, self.job_id, self.cluster)
             return request
         if request != "COMPLETE":
             return None
@@ -387,7 +388,6 @@ class KafkaRun:
             log.warning("job %s: completing: %s", self.job_id, exc)
             return None
         self._stop_children()
-        drop_topics(self.store, self.job_id, self.cluster)
         return "COMPLETE"
 
     def _expire(self, reason: str) -> None:

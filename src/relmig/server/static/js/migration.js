@@ -7,6 +7,7 @@ import { projectBar } from "./projects.js";
 
 const MODES = [["snapshot", "Snapshot (one-time copy)"], ["continuous", "Continuous (snapshot, then CDC)"], ["cdc-only", "CDC only"]];
 const ENDED = new Set(["COMPLETED", "CANCELLED"]);
+const ON_ERROR = [["FAIL", "Fail the job"], ["WARN", "Warn and migrate without the value"], ["SKIP", "Skip the document"]];
 
 /** Run `tick` now and then every `ms` until the returned stop function is called. */
 function poll(tick, ms) {
@@ -26,9 +27,9 @@ export async function renderMigration(view, projectId) {
   const f = {
     mode: h("select", { name: "mode" }, options(MODES, "snapshot")),
     target: h("input", { name: "target_uri", placeholder: about.default_target ? "the server's default target" : "mongodb://host:27017/", required: !about.default_target }),
-    database: h("input", { name: "target_db", placeholder: project.name }),
+    database: h("input", { name: "target_db", value: project.target_database, placeholder: project.target_database }),
     drop: h("input", { type: "checkbox", name: "drop" }),
-    onError: h("select", { name: "on_error" }, options([["FAIL", "Fail the job"], ["WARN", "Warn and migrate without the value"], ["SKIP", "Skip the document"]], "FAIL")),
+    onError: h("select", { name: "on_error" }, options(ON_ERROR, "FAIL")),
     maxErrors: h("input", { name: "max_errors", type: "number", min: 1, placeholder: "no limit" }),
     verify: h("input", { type: "checkbox", name: "verify" }),
     engine: h("select", { name: "engine" }, options([["embedded", "Embedded (in this server)"], ["kafka", "Kafka (docs/kafka.md)"]], "embedded")),
@@ -138,13 +139,23 @@ export async function renderJob(view, jobId) {
   const kafka = h("div", { class: "card", "data-slot": "kafka" });
   const issues = h("div", { class: "card", "data-slot": "issues" });
   const rates = new Rates();
+  // Resume may change the error policy (a job stopped by a bad row under FAIL would stop on it
+  // again). Made once, so a choice survives the page's refreshes.
+  const resumeWith = {
+    onError: h("select", { name: "resume_on_error" }, options(ON_ERROR, job.options?.on_error || "FAIL")),
+    maxErrors: h("input", { name: "resume_max_errors", type: "number", min: 1, placeholder: "no limit", value: job.options?.max_errors ?? "" }),
+  };
+  const resumeBody = () => ({
+    on_error: resumeWith.onError.value,
+    max_errors: resumeWith.maxErrors.value ? Number(resumeWith.maxErrors.value) : null,
+  });
   clear(view,
     project ? projectBar(project, "migration") : h("div", { class: "page-head" }, h("h1", {}, "Job")),
     head, progress, cdc, kafka, issues);
 
   const act = async (action, label) => {
     try {
-      job = await api.post(`/jobs/${jobId}/${action}`);
+      job = await api.post(`/jobs/${jobId}/${action}`, action === "resume" ? resumeBody() : {});
       toast(`${label}: ${job.status}`);
       draw(null);
     } catch (err) {
@@ -165,6 +176,8 @@ export async function renderJob(view, jobId) {
           h("span", {}, job.resume_deadline
             ? `It can be resumed until ${when(job.resume_deadline)} (${duration((new Date(job.resume_deadline) - Date.now()) / 1000)} left).`
             : "It can be resumed from its last checkpoint."),
+          h("label", {}, "Error handling from now on", resumeWith.onError),
+          h("label", {}, "Stop after this many errors", resumeWith.maxErrors),
           button("resume", "Resume", true, "primary"))
         : h("div", { style: "margin-top:8px" }, `It cannot be resumed: ${job.not_resumable_reason || "unknown reason"}.`)) : null;
 

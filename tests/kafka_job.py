@@ -1,4 +1,7 @@
-"""A Kafka-mode job under test: start it, find its tasks, wait until the sinks caught up."""
+"""A Kafka-mode job under test: start it, find its tasks, wait until the sinks caught up.
+
+Shared by the Kafka-mode tests (tests/kafka) and the crash tests (tests/crash).
+"""
 
 from __future__ import annotations
 
