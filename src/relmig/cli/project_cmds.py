@@ -105,6 +105,7 @@ def import_schema(
         source=settings,
         tables=found,
         collections=initial_collections(found, chosen_mapping, chosen_casing),
+        casing=chosen_casing,
     )
     save_project(project, output)
     console.print(

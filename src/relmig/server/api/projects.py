@@ -10,19 +10,18 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from relmig.errors import ProjectFileError
 from relmig.project.casing import Casing
-from relmig.project.file import dump_project, parse_project
+from relmig.project.file import dump_project, parse_project_text
 from relmig.project.initial import InitialMapping, initial_collections
 from relmig.project.model import Project
+from relmig.project.validate import warnings
 from relmig.schema.introspect import import_tables
 from relmig.server.context import Services, Svc, source_settings
-from relmig.server.errors import ApiError
+from relmig.server.errors import ApiError, problem_list
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -70,6 +69,9 @@ class ProjectSummary(BaseModel):
 
 class ProjectOut(ProjectSummary):
     project: dict[str, Any] = Field(description="The project file's content, as JSON.")
+    warnings: list[dict[str, str]] = Field(
+        default=[], description="What is allowed but may hurt (path, message)."
+    )
 
 
 def project_json(project: Project) -> dict[str, Any]:
@@ -82,7 +84,11 @@ def summary(row: dict[str, Any], svc: Services) -> ProjectSummary:
 
 def detail(row: dict[str, Any], svc: Services) -> ProjectOut:
     project = svc.project(row)
-    return ProjectOut(**_summary_fields(row, project), project=project_json(project))
+    return ProjectOut(
+        **_summary_fields(row, project),
+        project=project_json(project),
+        warnings=problem_list(warnings(project)),
+    )
 
 
 def _summary_fields(row: dict[str, Any], project: Project) -> dict[str, Any]:
@@ -125,6 +131,7 @@ def create_project(body: ProjectCreate, svc: Svc) -> ProjectOut:
         source=settings,
         tables=tables,
         collections=initial_collections(tables, body.mapping, body.casing),
+        casing=body.casing,
     )
     row = svc.records.add_project(
         {"name": body.name, "connection_id": connection["id"], "body": project_json(project)}
@@ -135,12 +142,7 @@ def create_project(body: ProjectCreate, svc: Svc) -> ProjectOut:
 @router.post("/import", status_code=201)
 def import_project(body: ProjectImport, svc: Svc) -> ProjectOut:
     """A project file, as `relmig import` writes it or `GET /projects/{id}/export` returns it."""
-    where = "the uploaded project file"
-    try:
-        raw = yaml.safe_load(body.yaml)
-    except yaml.YAMLError as exc:
-        raise ProjectFileError(where, [f"not valid YAML: {exc}"]) from None
-    project = parse_project(raw, where)
+    project = parse_project_text(body.yaml, "the uploaded project file")
     if body.name:
         project.name = body.name
     if body.connection_id is not None:

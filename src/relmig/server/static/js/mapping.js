@@ -178,20 +178,23 @@ export async function renderMapping(view, projectId) {
     draw();
   }
 
-  function newCollection(table) {
-    const names = new Set(model().collections.map((c) => c.name));
-    let name = table.name;
-    for (let i = 2; names.has(name); i++) name = `${table.name}_${i}`;
-    edit(null, { name, table: tableId(table), id: "inherit", fields: {}, embeds: [] }, []);
+  // New rules come from the server, so they use the project's field casing as import does.
+  async function newCollection(table) {
+    try {
+      edit(null, await api.post(`/projects/${projectId}/rules/new`, { kind: "new", table: tableId(table) }), []);
+    } catch (err) { toast(err.message, "error"); }
   }
 
-  function addEmbed(point) {
+  async function addEmbed(point) {
     const draft = copy(point.collection);
     const parent = nodeAt(draft, point.path);
-    parent.embeds = parent.embeds || [];
-    const field = point.kind === "array" ? point.table.name : point.table.name.replace(/s$/, "");
-    parent.embeds.push({ kind: point.kind, table: tableId(point.table), foreign_key: point.fk.name, field, fields: {}, embeds: [] });
-    edit(point.collection.name, draft, [...point.path, parent.embeds.length - 1]);
+    try {
+      const rule = await api.post(`/projects/${projectId}/rules/new`,
+        { kind: point.kind, table: tableId(point.table), parent: parent.table, foreign_key: point.fk.name });
+      parent.embeds = parent.embeds || [];
+      parent.embeds.push(rule);
+      edit(point.collection.name, draft, [...point.path, parent.embeds.length - 1]);
+    } catch (err) { toast(err.message, "error"); }
   }
 
   async function save() {
