@@ -82,6 +82,10 @@ issues = sa.Table(
     sa.Column("key", sa.Text),
     sa.Column("field", sa.String(400)),
     sa.Column("detail", sa.Text, nullable=False),
+    # The same problem seen again (a resumed job rebuilding a page, a CDC replay, a root
+    # recomputed again) is counted on its first row, not listed twice.
+    sa.Column("occurrences", sa.Integer, nullable=False, default=1),
+    sa.Column("last_at", sa.DateTime(timezone=True)),
 )
 
 # Kafka mode: one row per task (the source task, each sink worker), written by the task
@@ -417,22 +421,33 @@ class StateStore:
     # --- issues -------------------------------------------------------------------------------
 
     def add_issues(self, job_id: str, records: list[IssueRecord]) -> None:
+        """Record problems; one already listed for the job counts as another occurrence."""
         if not records:
             return
         now = utcnow()
+        new = 0
         with self._tx() as conn:
-            conn.execute(
-                issues.insert(),
-                [
-                    {"job_id": job_id, "at": now, **{k: getattr(r, k) for k in r.__slots__}}
-                    for r in records
-                ],
-            )
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.id == job_id)
-                .values(error_count=jobs.c.error_count + len(records))
-            )
+            for r in records:
+                values = {k: getattr(r, k) for k in r.__slots__}
+                same = [issues.c[k].is_not_distinct_from(v) for k, v in values.items()]
+                seen = conn.execute(
+                    issues.update()
+                    .where(issues.c.job_id == job_id, *same)
+                    .values(occurrences=issues.c.occurrences + 1, last_at=now)
+                ).rowcount
+                if not seen:
+                    conn.execute(
+                        issues.insert().values(
+                            job_id=job_id, at=now, last_at=now, occurrences=1, **values
+                        )
+                    )
+                    new += 1
+            if new:
+                conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id)
+                    .values(error_count=jobs.c.error_count + new)
+                )
 
     def issues_of(self, job_id: str, limit: int = 1000) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
