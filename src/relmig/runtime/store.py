@@ -47,6 +47,8 @@ jobs = sa.Table(
     sa.Column("last_event_at", sa.DateTime(timezone=True)),
     sa.Column("lag_seconds", sa.Float),
     sa.Column("slot_lag_bytes", sa.BigInteger),
+    # "Verify migrated data at the end": VerifyReport.as_dict() of the last verification.
+    sa.Column("verify_result", sa.JSON),
 )
 
 event_counts = sa.Table(
