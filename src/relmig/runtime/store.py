@@ -57,6 +57,8 @@ event_counts = sa.Table(
     sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
     sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
     sa.Column("events", sa.BigInteger, nullable=False),
+    # The highest commit-to-target lag seen in the minute (sampled by the heartbeat).
+    sa.Column("lag_seconds", sa.Float),
 )
 
 progress = sa.Table(
@@ -244,7 +246,45 @@ class StateStore:
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
 
     def beat(self, job_id: str) -> None:
-        self.update_job(job_id, heartbeat_at=utcnow())
+        """The job is alive; its current lag goes into the minute's sample for the chart."""
+        now = utcnow()
+        minute = now.replace(second=0, microsecond=0)
+        with self._tx() as conn:
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(heartbeat_at=now))
+            lag = conn.execute(
+                sa.select(jobs.c.lag_seconds).where(
+                    jobs.c.id == job_id, jobs.c.cdc_status == "RUNNING"
+                )
+            ).scalar()
+            if lag is None:
+                return
+            bucket = (event_counts.c.job_id == job_id, event_counts.c.minute == minute)
+            updated = conn.execute(
+                event_counts.update()
+                .where(*bucket)
+                .values(
+                    lag_seconds=sa.case(
+                        (event_counts.c.lag_seconds >= lag, event_counts.c.lag_seconds),
+                        else_=lag,
+                    )
+                )
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    event_counts.insert().values(
+                        job_id=job_id, minute=minute, events=0, lag_seconds=lag
+                    )
+                )
+
+    def history(self, job_id: str, since: dt.datetime) -> list[dict[str, Any]]:
+        """Events applied and the highest lag per minute since `since`, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(event_counts.c.minute, event_counts.c.events, event_counts.c.lag_seconds)
+                .where(event_counts.c.job_id == job_id, event_counts.c.minute >= since)
+                .order_by(event_counts.c.minute)
+            ).mappings()
+            return [{**r, "minute": aware(r["minute"])} for r in rows]
 
     def fail(self, job_id: str, reason: str, at: dt.datetime | None = None) -> None:
         at = at or utcnow()
@@ -450,6 +490,29 @@ class StateStore:
                     .where(jobs.c.id == job_id)
                     .values(error_count=jobs.c.error_count + new)
                 )
+
+    def issue_totals(self, job_id: str) -> dict[str, int]:
+        """Occurrences of problems per severity, repeats included (what /metrics counts)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(issues.c.severity, sa.func.sum(issues.c.occurrences))
+                .where(issues.c.job_id == job_id)
+                .group_by(issues.c.severity)
+            ).all()
+        return {severity: int(n) for severity, n in rows}
+
+    def retries_of(self, job_id: str) -> int:
+        """Reconnect attempts of the embedded engine: each records a WARNING ending in
+        "retry in Ns" (relmig.transport.embedded)."""
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(issues.c.occurrences), 0)).where(
+                    issues.c.job_id == job_id,
+                    issues.c.severity == "WARNING",
+                    issues.c.detail.like("%; retry in %s"),
+                )
+            ).scalar_one()
+        return int(total)
 
     def issues_of(self, job_id: str, limit: int = 1000) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
