@@ -10,7 +10,14 @@ from bson import json_util
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from relmig.cli.common import connected_source, console, source_password, user_errors
+from relmig.cli.common import (
+    connected_source,
+    console,
+    err_console,
+    source_password,
+    user_errors,
+)
+from relmig.cli.output import AS_JSON, emit_json
 from relmig.documents.builder import DocumentBuilder
 from relmig.documents.plan import compile_collection
 from relmig.errors import RelmigError
@@ -18,6 +25,7 @@ from relmig.project.casing import Casing
 from relmig.project.file import load_project, save_project
 from relmig.project.initial import InitialMapping, initial_collections
 from relmig.project.model import Project, SourceSettings
+from relmig.project.validate import warnings
 from relmig.schema.introspect import import_tables
 
 DIALECTS = {
@@ -79,6 +87,7 @@ def import_schema(
         "RELMIG_SOURCE_PASSWORD", help="Environment variable holding the password."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing project file."),
+    as_json: bool = AS_JSON,
 ) -> None:
     """Import a live schema into a new project file with an initial mapping."""
     if mapping not in ("recommended", "one-to-one", "empty"):
@@ -108,10 +117,25 @@ def import_schema(
         casing=chosen_casing,
     )
     save_project(project, output)
+    if as_json:
+        emit_json(
+            {
+                "output": str(output),
+                "project": project.name,
+                "tables": [t.id for t in found],
+                "collections": [c.name for c in project.collections],
+                "mapping": mapping,
+                "casing": casing,
+                "warnings": warnings(project),
+            }
+        )
+        return
     console.print(
         f"Imported {len(found)} tables into [bold]{output}[/] with the {mapping} mapping "
         f"({len(project.collections)} collections)."
     )
+    for warning in warnings(project):
+        err_console.print(f"warning: {warning}", highlight=False)
 
 
 @user_errors
