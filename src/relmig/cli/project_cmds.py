@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import typer
 from bson import json_util
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from relmig.analysis.report import analyze
 from relmig.cli.common import (
+    TARGET_ENV,
     connected_source,
+    connected_target,
     console,
     err_console,
     source_password,
     user_errors,
 )
-from relmig.cli.output import AS_JSON, emit_json
+from relmig.cli.output import AS_JSON, block, count, emit_json, seconds, size, table
 from relmig.documents.builder import DocumentBuilder
 from relmig.documents.plan import compile_collection
 from relmig.errors import RelmigError
@@ -157,3 +162,60 @@ def preview(
         page = next(iter(builder.scan(batch_size=limit)), None)
     for built in page.built if page else []:
         console.print_json(json.dumps(built.doc, default=json_util.default, ensure_ascii=False))
+
+
+@user_errors
+def analyze_cmd(
+    project_file: Path = typer.Argument(..., help="Project file."),
+    target: str = typer.Option(
+        None, "--target", "-t", help="MongoDB URI: what it cannot store is flagged too."
+    ),
+    sample: int = typer.Option(200, "--sample", min=1, help="Documents built per collection."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Before any job: keys, indexes, array and document sizes, unstorable values, renames and
+    an estimated snapshot time, measured on the source."""
+    project = load_project(project_file)
+    uri = target or os.environ.get(TARGET_ENV)
+    profile = None
+    if uri:
+        with connected_target(uri, project.name) as tgt:
+            profile = tgt.profile
+    with connected_source(project.source) as source:
+        live = import_tables(project.source, source.password, only=[t.id for t in project.tables])
+        report = analyze(project, source, profile, live, sample)
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    print_analysis(report.as_dict())
+
+
+def print_analysis(report: dict[str, Any]) -> None:
+    rows = [
+        [
+            c["name"],
+            count(c["rows"]),
+            size(c["size_p50"]),
+            size(c["size_p99"]),
+            size(c["size_max"]),
+            seconds(c["estimated_seconds"]),
+        ]
+        for c in report["collections"]
+    ]
+    table(("collection", "rows", "doc p50", "doc p99", "doc max", "snapshot"), rows, "Collections")
+    rows = [
+        [a["field"], count(a["parents"]), count(a["p99"]), count(a["max"]), count(a["limit"])]
+        for a in report["arrays"]
+    ]
+    if rows:
+        table(("array", "parents", "p99", "max", "limit"), rows, "Embedded arrays")
+    typer.echo(
+        f"Estimated snapshot time (source side): {seconds(report['snapshot_seconds'])}; "
+        f"analysis took {seconds(report['seconds'])}."
+    )
+    findings = report["findings"]
+    typer.echo(f"Findings ({len(findings)}):")
+    for f in findings:
+        block(f"- {f['severity'].upper()} {f['kind']}: {f['subject']}", f["message"])
+        if f["fix"]:
+            typer.echo(f"    fix: {f['fix']}")

@@ -14,6 +14,8 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from relmig.analysis.report import analyze
+from relmig.mongo.writer import MongoTarget
 from relmig.project.casing import Casing
 from relmig.project.file import dump_project, parse_project_text
 from relmig.project.initial import InitialMapping, initial_collections
@@ -182,6 +184,25 @@ def delete_project(project_id: str, svc: Svc) -> None:
     if running:
         raise ApiError(409, f"project {project_id} has active jobs: {', '.join(running)}")
     svc.records.delete_project(project_id)
+
+
+@router.post("/{project_id}/analysis")
+def analyze_project(project_id: str, svc: Svc) -> dict[str, Any]:
+    """The pre-migration analysis (as `relmig analyze`): measured on the source now, against
+    the server's default target when it has one."""
+    row = svc.project_record(project_id)
+    project = svc.project(row)
+    profile = None
+    if svc.config.target_uri:
+        target = MongoTarget(svc.config.target_uri, project.name)
+        try:
+            profile = target.profile
+        finally:
+            target.close()
+    password = svc.project_password(row)
+    with svc.source(project.source, password) as source:
+        live = import_tables(project.source, password, only=[t.id for t in project.tables])
+        return analyze(project, source, profile, live).as_dict()
 
 
 @router.get("/{project_id}/export", response_class=PlainTextResponse)
