@@ -45,8 +45,9 @@ INSERT INTO books VALUES
     (12, 3, 'Long', 3, NULL);
 -- Book 10: 17 chapters of 1 MiB of random hex (incompressible enough), over 16 MB in all.
 INSERT INTO chapters
-SELECT g, 10, (SELECT string_agg(md5(random()::text || g || s), '') FROM generate_series(1, 32768) s)
-FROM generate_series(1, 17) g;
+SELECT g, 10, (
+    SELECT string_agg(md5(random()::text || g || s), '') FROM generate_series(1, 32768) s
+) FROM generate_series(1, 17) g;
 -- Book 12: 1500 short chapters, a large array.
 INSERT INTO chapters SELECT 100 + g, 12, 'short' FROM generate_series(1, 1500) g;
 ANALYZE;

@@ -40,7 +40,24 @@ def test_connection_lifecycle(client, server_sample):
 
 def test_connection_test_before_saving_and_table_list(client, server_sample, connection):
     draft = {**server_sample["connection"], "name": "draft"}
-    assert client.post(f"{API}/connections/test", json=draft).json()["ok"] is True
+    tested = client.post(f"{API}/connections/test", json=draft).json()
+    assert tested["ok"] is True
+    # The CDC prerequisites come with the test, fix SQL included: the sample's embedded tables
+    # have REPLICA IDENTITY DEFAULT, which is fine one-to-one; type_zoo has no problem either.
+    assert tested["cdc"]["error"] is None and tested["cdc"]["ready"] is (
+        not tested["cdc"]["missing"]
+    )
+    with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS t_cdc_check (id int PRIMARY KEY)")
+        conn.execute("ALTER TABLE t_cdc_check REPLICA IDENTITY NOTHING")
+    try:
+        cdc = client.post(f"{API}/connections/{connection['id']}/test").json()["cdc"]
+    finally:
+        with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
+            conn.execute("DROP TABLE t_cdc_check")
+    assert cdc["ready"] is False
+    assert 'ALTER TABLE "public"."t_cdc_check" REPLICA IDENTITY FULL;' in cdc["script"]
+    assert any(m["name"] == "replica identity of public.t_cdc_check" for m in cdc["missing"])
     tables = client.get(f"{API}/connections/{connection['id']}/tables").json()
     orders = next(t for t in tables if t["id"] == "public.orders")
     assert orders["primary_key"] == ["order_id"] and orders["foreign_keys"] == 4
