@@ -189,11 +189,12 @@ def test_rules_add_edit_delete_and_preview(client, make_project):
 
 
 def test_invalid_rules_are_explained_where_they_are(client, make_project):
-    pid = make_project(mapping="recommended")["id"]
+    pid = make_project(mapping="recommended", casing="camel")["id"]
     saved = client.get(f"{API}/projects/{pid}").json()["project"]["collections"]
     orders = copy.deepcopy(next(c for c in saved if c["name"] == "orders"))
     orders["embeds"][0]["foreign_key"] = "no_such_fk"
     orders["fields"]["freight"] = {"name": "$freight"}
+    orders["fields"].pop("ship_name", None)
     response = client.put(f"{API}/projects/{pid}/collections/orders", json=orders)
     assert response.status_code == 422
     problems = {p["path"]: p["message"] for p in response.json()["problems"]}
@@ -208,6 +209,30 @@ def test_invalid_rules_are_explained_where_they_are(client, make_project):
     assert any(p["path"].startswith(".embeds[0]") for p in structural.json()["problems"])
     duplicate = client.post(f"{API}/projects/{pid}/collections", json={**orders, "embeds": []})
     assert duplicate.status_code == 422 and "used twice" in duplicate.json()["detail"]
+    system = client.post(f"{API}/projects/{pid}/collections", json={**orders, "name": "system.x"})
+    assert system.status_code == 422
+    assert {p["path"] for p in system.json()["problems"]} >= {".name"}
+
+    # A merged Embedded documents rule may not overwrite a field the parent has: shown at the
+    # merged field. The rule comes from the server in the project's casing (camel here).
+    merged = copy.deepcopy(next(c for c in saved if c["name"] == "orders"))
+    merged["fields"]["ship_name"] = {"name": "contactName"}
+    customer = client.post(
+        f"{API}/projects/{pid}/rules/new",
+        json={
+            "kind": "document",
+            "table": "public.customers",
+            "parent": "public.orders",
+            "foreign_key": "orders_customer_id_fkey",
+        },
+    ).json()
+    assert customer["fields"]["contact_name"]["name"] == "contactName"
+    merged["embeds"].append({**customer, "merge": True})
+    refused = client.put(f"{API}/projects/{pid}/collections/orders", json=merged)
+    assert refused.status_code == 422
+    problems = {p["path"]: p["message"] for p in refused.json()["problems"]}
+    where = f".embeds[{len(merged['embeds']) - 1}].fields.contact_name"
+    assert problems[where] == "the field contactName already comes from orders (column ship_name)"
     # Nothing was saved.
     assert client.get(f"{API}/projects/{pid}").json()["project"]["collections"] == saved
 

@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from relmig.analysis.report import analyze
+from relmig.documents.bson_names import bson_type
 from relmig.mongo.writer import MongoTarget
 from relmig.project.casing import Casing
 from relmig.project.file import dump_project, parse_project_text
@@ -74,6 +75,9 @@ class ProjectOut(ProjectSummary):
     warnings: list[dict[str, str]] = Field(
         default=[], description="What is allowed but may hurt (path, message)."
     )
+    bson_types: dict[str, dict[str, str]] = Field(
+        default={}, description="Per table id and column: the BSON type it becomes."
+    )
 
 
 def project_json(project: Project) -> dict[str, Any]:
@@ -90,6 +94,10 @@ def detail(row: dict[str, Any], svc: Services) -> ProjectOut:
         **_summary_fields(row, project),
         project=project_json(project),
         warnings=problem_list(warnings(project)),
+        bson_types={
+            t.id: {c.name: bson_type(project.source.dialect, c.type) for c in t.columns}
+            for t in project.tables
+        },
     )
 
 
