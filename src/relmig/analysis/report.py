@@ -20,6 +20,7 @@ from relmig.mongo.profile import TargetProfile
 from relmig.project.model import CollectionRule, EmbedRule, Project, Table
 from relmig.project.validate import warnings
 from relmig.runtime.keys import show_key
+from relmig.source.capture import mapped_tables
 from relmig.source.sql import SqlSource
 
 MAX_DOCUMENT = 16 * 1024 * 1024  # MongoDB's BSON document limit
@@ -68,7 +69,7 @@ def analyze(
     _link_indexes(current, source, out)
     for rule in project.collections:
         _collection(project, source, rule, profile, sample, out)
-    for table in _mapped(project):
+    for table in mapped_tables(project):
         for check, n in count_edges(source, table, edge_checks(source, table, profile)):
             out.findings.append(
                 Finding(
@@ -87,19 +88,6 @@ def analyze(
     out.snapshot_seconds = sum(times) if times and None not in times else None
     out.seconds = time.monotonic() - started
     return out
-
-
-def _mapped(project: Project) -> list[Table]:
-    used: set[str] = set()
-
-    def walk(table: str, embeds: list[EmbedRule]) -> None:
-        used.add(table)
-        for e in embeds:
-            walk(e.table, e.embeds)
-
-    for c in project.collections:
-        walk(c.table, c.embeds)
-    return [t for t in project.tables if t.id in used]
 
 
 def _primary_keys(project: Project, out: Analysis) -> None:
