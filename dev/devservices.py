@@ -1180,8 +1180,28 @@ def report_failure(err: ServiceError) -> None:
         say(log_tail(err.log))
 
 
+# The Python modules each service's health check imports (from the project venv).
+CHECK_MODULES = {"ferretdb": "pymongo", "kafka": "confluent_kafka"}
+
+
+def missing_check_modules(names: list[str]) -> list[str]:
+    """Modules the health checks of `names` need but cannot import: without them every check
+    would fail until its timeout, so `up` says so at once instead."""
+    import importlib.util
+
+    wanted = sorted({CHECK_MODULES[n] for n in names if n in CHECK_MODULES})
+    return [m for m in wanted if importlib.util.find_spec(m) is None]
+
+
 def cmd_up(names: list[str], kafka_nodes: int) -> int:
     t0 = time.monotonic()
+    missing = missing_check_modules(names)
+    if missing:
+        say(
+            f"dev/services: {', '.join(missing)} cannot be imported by {sys.executable}; "
+            "run `make venv` first (dev/services uses the project venv's Python)"
+        )
+        return 1
     with dev_lock():
         try:
             ensure_installed(names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,6 +52,8 @@ def test_cdc_only_job_from_the_cli(pg_rig, services_settings, tmp_path: Path) ->
     assert out.returncode == 0, out.stderr
     check = relmig("check", str(project), env=env)
     assert check.returncode == 0 and "all met" in check.stdout, check.stdout + check.stderr
+    checked = json.loads(relmig("check", str(project), "--json", env=env).stdout)
+    assert checked == {"ready": True, "missing": [], "script": None}
 
     sync = subprocess.Popen(
         [

@@ -58,6 +58,24 @@ def test_positions_statistics_issues_and_stale_jobs(any_store: StateStore) -> No
     store.add_issues(job_id, [IssueRecord("ERROR", "c", "t", "1", "f", "bad")])
     assert store.job(job_id)["error_count"] == 1
     assert store.issues_of(job_id)[0]["detail"] == "bad"
+    # Seen again (a resumed job rebuilds the page that failed; a CDC replay): counted, not listed
+    # twice; None fields compare equal; a different key is a new issue.
+    store.add_issues(
+        job_id,
+        [
+            IssueRecord("ERROR", "c", "t", "1", "f", "bad"),
+            IssueRecord("WARNING", None, None, None, None, "retry"),
+            IssueRecord("WARNING", None, None, None, None, "retry"),
+            IssueRecord("ERROR", "c", "t", "2", "f", "bad"),
+        ],
+    )
+    listed = store.issues_of(job_id)
+    assert [(i["key"], i["detail"], i["occurrences"]) for i in listed] == [
+        ("1", "bad", 2),
+        (None, "retry", 2),
+        ("2", "bad", 1),
+    ]
+    assert store.job(job_id)["error_count"] == 3
 
     later = utcnow() + dt.timedelta(minutes=5)
     assert store.mark_stale(dt.timedelta(seconds=30), later) == [job_id]

@@ -14,10 +14,10 @@ import sys
 
 import pytest
 from confluent_kafka.admin import AdminClient
-from kafka_job import PARTITIONS, KafkaJob
 from typer.testing import CliRunner
 
 from kafka_cluster import wait_for
+from kafka_job import PARTITIONS, KafkaJob
 from relmig.cli.app import app
 from relmig.transport.kafka.topics import topic_name
 

@@ -15,9 +15,9 @@ import sys
 
 import pytest
 from confluent_kafka.admin import AdminClient
-from kafka_job import KafkaJob, Writer
 
 from kafka_cluster import NODES, kill_node, restore_cluster, running, wait_for
+from kafka_job import KafkaJob, Writer
 from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import utcnow
 from relmig.source.capture import open_capture

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import psycopg
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 from server_helpers import TABLES, wait_for
 
@@ -38,7 +40,24 @@ def test_connection_lifecycle(client, server_sample):
 
 def test_connection_test_before_saving_and_table_list(client, server_sample, connection):
     draft = {**server_sample["connection"], "name": "draft"}
-    assert client.post(f"{API}/connections/test", json=draft).json()["ok"] is True
+    tested = client.post(f"{API}/connections/test", json=draft).json()
+    assert tested["ok"] is True
+    # The CDC prerequisites come with the test, fix SQL included: the sample's embedded tables
+    # have REPLICA IDENTITY DEFAULT, which is fine one-to-one; type_zoo has no problem either.
+    assert tested["cdc"]["error"] is None and tested["cdc"]["ready"] is (
+        not tested["cdc"]["missing"]
+    )
+    with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS t_cdc_check (id int PRIMARY KEY)")
+        conn.execute("ALTER TABLE t_cdc_check REPLICA IDENTITY NOTHING")
+    try:
+        cdc = client.post(f"{API}/connections/{connection['id']}/test").json()["cdc"]
+    finally:
+        with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
+            conn.execute("DROP TABLE t_cdc_check")
+    assert cdc["ready"] is False
+    assert 'ALTER TABLE "public"."t_cdc_check" REPLICA IDENTITY FULL;' in cdc["script"]
+    assert any(m["name"] == "replica identity of public.t_cdc_check" for m in cdc["missing"])
     tables = client.get(f"{API}/connections/{connection['id']}/tables").json()
     orders = next(t for t in tables if t["id"] == "public.orders")
     assert orders["primary_key"] == ["order_id"] and orders["foreign_keys"] == 4
@@ -52,8 +71,15 @@ def test_connection_bad_input(client, server_sample, connection):
 
     wrong = client.post(f"{API}/connections", json={"name": "x", "dialect": "oracle"})
     assert wrong.status_code == 422
-    paths = {p["path"] for p in wrong.json()["problems"]}
-    assert {"body.dialect", "body.database", "body.user"} <= paths
+    problems = {p["path"]: p["message"] for p in wrong.json()["problems"]}
+    assert {"dialect", "database", "user"} <= set(problems)
+    # In the user's terms, not pydantic's.
+    assert problems["database"] == "Database is required"
+    assert problems["dialect"].startswith("Dialect must be 'postgresql' or 'mysql'")
+    unnamed = client.post(f"{API}/connections", json={**server_sample["connection"], "name": ""})
+    assert unnamed.json()["detail"] == "Name is required"
+    extra = client.post(f"{API}/connections", json={**server_sample["connection"], "colour": 1})
+    assert "Colour is not a setting here" in extra.json()["detail"]
 
     both = {**server_sample["connection"], "name": "y", "password_env": "X"}
     assert client.post(f"{API}/connections", json=both).status_code == 422
@@ -163,11 +189,12 @@ def test_rules_add_edit_delete_and_preview(client, make_project):
 
 
 def test_invalid_rules_are_explained_where_they_are(client, make_project):
-    pid = make_project(mapping="recommended")["id"]
+    pid = make_project(mapping="recommended", casing="camel")["id"]
     saved = client.get(f"{API}/projects/{pid}").json()["project"]["collections"]
     orders = copy.deepcopy(next(c for c in saved if c["name"] == "orders"))
     orders["embeds"][0]["foreign_key"] = "no_such_fk"
     orders["fields"]["freight"] = {"name": "$freight"}
+    orders["fields"].pop("ship_name", None)
     response = client.put(f"{API}/projects/{pid}/collections/orders", json=orders)
     assert response.status_code == 422
     problems = {p["path"]: p["message"] for p in response.json()["problems"]}
@@ -182,6 +209,30 @@ def test_invalid_rules_are_explained_where_they_are(client, make_project):
     assert any(p["path"].startswith(".embeds[0]") for p in structural.json()["problems"])
     duplicate = client.post(f"{API}/projects/{pid}/collections", json={**orders, "embeds": []})
     assert duplicate.status_code == 422 and "used twice" in duplicate.json()["detail"]
+    system = client.post(f"{API}/projects/{pid}/collections", json={**orders, "name": "system.x"})
+    assert system.status_code == 422
+    assert {p["path"] for p in system.json()["problems"]} >= {".name"}
+
+    # A merged Embedded documents rule may not overwrite a field the parent has: shown at the
+    # merged field. The rule comes from the server in the project's casing (camel here).
+    merged = copy.deepcopy(next(c for c in saved if c["name"] == "orders"))
+    merged["fields"]["ship_name"] = {"name": "contactName"}
+    customer = client.post(
+        f"{API}/projects/{pid}/rules/new",
+        json={
+            "kind": "document",
+            "table": "public.customers",
+            "parent": "public.orders",
+            "foreign_key": "orders_customer_id_fkey",
+        },
+    ).json()
+    assert customer["fields"]["contact_name"]["name"] == "contactName"
+    merged["embeds"].append({**customer, "merge": True})
+    refused = client.put(f"{API}/projects/{pid}/collections/orders", json=merged)
+    assert refused.status_code == 422
+    problems = {p["path"]: p["message"] for p in refused.json()["problems"]}
+    where = f".embeds[{len(merged['embeds']) - 1}].fields.contact_name"
+    assert problems[where] == "the field contactName already comes from orders (column ship_name)"
     # Nothing was saved.
     assert client.get(f"{API}/projects/{pid}").json()["project"]["collections"] == saved
 
@@ -227,29 +278,71 @@ def test_snapshot_job(client, make_project, server_sample, mongo_uri, target_db)
 
 def test_continuous_job_conflicts_and_complete(client, make_project, server_sample, target_db):
     pid = make_project()["id"]
-    body = {"mode": "continuous", "target_db": target_db, "drop": True}
+    body = {"mode": "continuous", "target_db": target_db, "drop": True, "verify": True}
     job_id = client.post(f"{API}/projects/{pid}/jobs", json=body).json()["id"]
-    wait_for(client, job_id, lambda j: j["cdc_status"] == "RUNNING")
+    running = wait_for(client, job_id, lambda j: j["cdc_status"] == "RUNNING")
+    assert running["actions"] == ["pause", "cancel", "complete"]
 
     second = client.post(f"{API}/projects/{pid}/jobs", json=body)
     assert second.status_code == 409 and "already writes" in second.json()["detail"]
 
-    with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
+    def touch(conn: psycopg.Connection, city: str) -> None:
         conn.execute(
-            "UPDATE customers SET city = 'Ulm' "
-            "WHERE customer_id = (SELECT min(customer_id) FROM customers)"
+            "UPDATE customers SET city = %s "
+            "WHERE customer_id = (SELECT min(customer_id) FROM customers)",
+            (city,),
         )
+
+    with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
+        touch(conn, "Ulm")
     job = wait_for(client, job_id, lambda j: j["stats"]["events_total"] >= 1)
     assert job["stats"]["last_event_at"] is not None
+
+    # /metrics while the job runs, in Prometheus' format, agreeing with the job's own figures.
+    scraped = client.get("/metrics")
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scraped.text)
+        for s in family.samples
+    }
+    me = (("job", job_id), ("mode", "continuous"), ("project", "northwind"))
+    assert samples[("relmig_job_status", tuple(sorted((*me, ("status", "RUNNING")))))] == 1
+    job = client.get(f"{API}/jobs/{job_id}").json()
+    assert samples[("relmig_job_events_applied_total", me)] >= 1
+    assert samples[("relmig_job_events_applied_total", me)] <= job["stats"]["events_total"]
+    for p in job["progress"]:
+        key = tuple(sorted((*me, ("collection", p["collection"]))))
+        assert samples[("relmig_job_rows_copied_total", key)] == p["rows_done"]
+    assert ("relmig_job_lag_seconds", me) in samples
+    assert ("relmig_job_retries_total", me) in samples
+    assert samples[("relmig_job_issues_total", tuple(sorted((*me, ("severity", "ERROR")))))] == 0
+    history = client.get(f"{API}/jobs/{job_id}/history").json()
+    assert sum(m["events"] for m in history) == job["stats"]["events_total"]
 
     assert client.post(f"{API}/jobs/{job_id}/pause").status_code == 200
     paused = wait_for(client, job_id, lambda j: j["status"] == "PAUSED")
     assert paused["resumable"] is True
+    assert paused["actions"] == ["resume", "cancel", "complete"]
+    # While paused the source tells what is waiting: three transactions, their WAL.
+    with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
+        for city in ("Bonn", "Kiel", "Jena"):
+            touch(conn, city)
+    time.sleep(6)  # the server asks the source at most every 5 s per job
+    waiting = client.get(f"{API}/jobs/{job_id}").json()["waiting"]
+    assert waiting["transactions"] == 3 and waiting["bytes"] > 0, waiting
+
     assert client.post(f"{API}/jobs/{job_id}/resume").status_code == 200
-    wait_for(client, job_id, lambda j: j["cdc_status"] == "RUNNING")
+    resumed = wait_for(client, job_id, lambda j: j["cdc_status"] == "RUNNING")
+    assert resumed["waiting"] is None
+    wait_for(client, job_id, lambda j: j["stats"]["events_total"] >= 4)
     assert client.post(f"{API}/jobs/{job_id}/complete").status_code == 200
     done = wait_for(client, job_id, lambda j: j["status"] in ("COMPLETED", "FAILED"))
     assert done["status"] == "COMPLETED", done["failure"]
+    assert done["actions"] == [] and done["stats"]["slot_lag_bytes"] is None
+    # Verify at the end: its result is part of the job.
+    assert done["verify_result"]["ok"] is True
+    assert {c["name"] for c in done["verify_result"]["collections"]} >= {"orders", "customers"}
     assert client.post(f"{API}/jobs/{job_id}/resume").status_code == 409
 
 

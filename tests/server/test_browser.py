@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -141,7 +142,8 @@ def test_connection_project_and_mapping(page: Page, server: Server, server_sampl
         page.fill(f"input[name={field}]", str(conn[field]))
     page.fill("input[name=schemas]", "public")
     page.get_by_role("button", name="Test connection").click()
-    expect(page.locator(".badge.ok")).to_have_text("connected")
+    expect(page.locator(".badge.ok").first).to_have_text("connected")
+    expect(page.locator("[data-slot=cdc-check]")).to_be_visible()
     page.get_by_role("button", name="Save").click()
     row = page.locator(f"tr[data-connection='{conn['name']}']")
     expect(row).to_contain_text("stored, encrypted")
@@ -271,7 +273,13 @@ def test_continuous_job_killed_and_resumed(page: Page, server: Server, server_sa
     assert writer.written > 0
 
     page.locator("[data-action=complete]").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("cutover")
+    dialog.get_by_role("button", name="Complete CDC").click()
     expect(job.locator("[data-status=COMPLETED]")).to_be_visible(timeout=120_000)
+    expect(page.locator("[data-slot=verify] [data-verify=equal]")).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-figure='Slot lag'] .value")).to_have_text("slot dropped")
+    expect(job.locator("button[data-action]")).to_have_count(0)  # nothing applies any more
     shot(page, "09-job-completed")
     expect(page.locator("[data-slot=issues]")).not_to_contain_text("verify:")
     page.get_by_role("link", name="Data Migration").click()
@@ -348,3 +356,168 @@ def test_kafka_job_shows_tasks_and_partition_lag(
         target = MongoTarget(mongo_uri, target_db)
         target.client.drop_database(target_db)
         target.close()
+
+
+UNNAMED = re.compile(
+    r"^\s*- (textbox|combobox|checkbox|button|searchbox|spinbutton|radio)( \[[^\]]*\])?:?$"
+)
+
+
+def unnamed_controls(page: Page) -> list[str]:
+    """Controls without an accessible name, from Playwright's ARIA snapshot of the page."""
+    return [
+        line for line in page.locator("body").aria_snapshot().splitlines() if UNNAMED.match(line)
+    ]
+
+
+def links_crossing_boxes(page: Page, diagram: str) -> list[str]:
+    """Foreign-key lines that pass through a box (sampled every 2 px along each path)."""
+    return page.evaluate(
+        r"""(sel) => {
+        const svg = document.querySelector(sel);
+        const boxes = [...svg.querySelectorAll("g.box")].map((g) => {
+          const m = /translate\(([-\d.]+),([-\d.]+)\)/.exec(g.getAttribute("transform"));
+          const r = g.querySelector("rect.frame");
+          return [g.dataset.box, +m[1], +m[2], +r.getAttribute("width"), +r.getAttribute("height")];
+        });
+        const bad = [];
+        for (const p of svg.querySelectorAll("path.link")) {
+          const len = p.getTotalLength();
+          for (let d = 0; d <= len; d += 2) {
+            const {x, y} = p.getPointAtLength(d);
+            const hit = boxes.find(([, bx, by, w, h]) =>
+              x > bx + 1 && x < bx + w - 1 && y > by + 1 && y < by + h - 1);
+            if (hit) { bad.push(`${p.dataset.link} through ${hit[0]}`); break; }
+          }
+        }
+        return bad;
+      }""",
+        f"svg.{diagram}",
+    )
+
+
+def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Server, server_sample):
+    """At 1024 px, with the keyboard alone: find a table, open it, see its collections; every
+    control has a name; lines never run behind boxes; the job page keeps focus and guards its
+    controls; each page has a title."""
+    context = chromium.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    conn = server.api("POST", "/connections", json=server_sample["connection"])
+    body = {"name": "northwind", "connection_id": conn["id"], "tables": TABLES, "casing": "camel"}
+    project = server.api("POST", "/projects", json=body)
+    try:
+        page.goto(f"{server.url}/#/projects/{project['id']}/mapping")
+        expect(page.locator("svg.relational g[data-box='public.orders']")).to_be_visible()
+        assert page.title() == "Mapping · northwind · relmig"
+        assert unnamed_controls(page) == []
+        assert links_crossing_boxes(page, "relational") == []
+        # BSON types in the MongoDB model, not SQL types.
+        types = page.locator("svg.documents g[data-box='orders'] text.type").all_text_contents()
+        assert {"date", "decimal", "int32", "string"} <= set(types)
+        assert not any("timestamp" in t or "numeric" in t for t in types), types
+
+        # Keyboard only: search, Enter to the box, Enter to open it.
+        search = page.get_by_role("searchbox", name="Search the relational model")
+        search.focus()
+        page.keyboard.type("order_details")
+        page.keyboard.press("Enter")
+        focused = "document.activeElement.dataset.box"
+        assert page.evaluate(focused) == "public.order_details"
+        page.keyboard.press("Enter")
+        expect(page.locator("[data-slot=rules] li[data-rule='orders.embeds[0]']")).to_be_visible()
+        assert page.evaluate(focused) == "public.order_details"  # kept across the redraw
+        related = page.locator("svg.documents g.box.related").first
+        expect(related).to_be_in_viewport()
+        page.keyboard.press("Tab")  # the next box is reachable
+        assert page.evaluate(focused) not in (None, "public.order_details")
+
+        # Zoom and fit to view change the drawing's size.
+        pane = page.locator("[data-pane=relational] svg")
+        before = float(pane.get_attribute("width"))
+        page.get_by_role("button", name="Zoom into the relational model").click()
+        assert float(pane.get_attribute("width")) > before
+        page.get_by_role("button", name="Fit to view").first.click()
+        assert (
+            float(pane.get_attribute("width"))
+            <= page.locator("[data-pane=relational]").bounding_box()["width"]
+        )
+
+        # The rule editor at 1024 px: nothing runs off the page, every control is named.
+        page.locator("li[data-rule='orders.embeds[0]']").get_by_role("button", name="Edit").click()
+        expect(page.locator("[data-slot=editor] table.fields")).to_be_visible()
+        assert unnamed_controls(page) == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+        shot(page, "13-mapping-1024")
+
+        page.get_by_role("link", name="Analysis").click()
+        assert page.title() == "Analysis · northwind · relmig"
+        page.get_by_role("button", name="Run analysis").click()
+        expect(page.locator("[data-slot=analysis] [data-kind=renamed]")).to_be_visible(
+            timeout=60_000
+        )
+        shot(page, "14-analysis")
+
+        # The job page: a continuous job, driven with the keyboard.
+        job = server.api(
+            "POST",
+            f"/projects/{project['id']}/jobs",
+            json={"mode": "continuous", "target_db": f"t_a11y_{project['id'][4:]}", "drop": True},
+        )
+        page.goto(f"{server.url}/#/jobs/{job['id']}")
+        head = page.locator("[data-slot=job]")
+        expect(head).to_contain_text("CDC RUNNING", timeout=90_000)
+        assert page.title().startswith(f"Job {job['id']} (RUNNING)")
+        expect(head.locator("button[data-action]")).to_have_count(3)  # pause, cancel, complete
+        pause = head.locator("[data-action=pause]")
+        pause.focus()
+        time.sleep(2.5)  # two refreshes
+        assert page.evaluate("document.activeElement.dataset.action") == "pause"
+        page.keyboard.press("Enter")
+        expect(page.locator(".toast").first).to_contain_text("Pause requested")
+        expect(head.locator("[data-status=PAUSED]")).to_be_visible(timeout=60_000)
+        expect(page.locator(".toast", has_text="Paused")).to_be_visible()
+        with psycopg.connect(server_sample["dsn"], autocommit=True) as source:
+            source.execute(
+                "UPDATE customers SET city = 'Graz' "
+                "WHERE customer_id = (SELECT min(customer_id) FROM customers)"
+            )
+        waiting = page.locator("[data-slot=waiting]")
+        expect(waiting).to_contain_text("1 transactions", timeout=30_000)
+        expect(page.locator("[data-figure=Lag] .value")).to_have_text("paused")
+        # Toasts stay clear of the buttons.
+        for toast in page.locator(".toast").all():
+            t = toast.bounding_box()
+            for b in head.locator("button").all():
+                r = b.bounding_box()
+                assert (
+                    t is None
+                    or r is None
+                    or not (
+                        t["x"] < r["x"] + r["width"]
+                        and r["x"] < t["x"] + t["width"]
+                        and t["y"] < r["y"] + r["height"]
+                        and r["y"] < t["y"] + t["height"]
+                    )
+                )
+        assert unnamed_controls(page) == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+        shot(page, "15-job-paused-1024")
+
+        # Cancel asks first and says what happens; Escape keeps the job.
+        head.locator("[data-action=cancel]").focus()
+        page.keyboard.press("Enter")
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("replication slot and publication are dropped")
+        expect(dialog).to_contain_text("stay in the target")
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        expect(head.locator("[data-status=PAUSED]")).to_be_visible()
+        head.locator("[data-action=cancel]").click()
+        page.get_by_role("dialog").get_by_role("button", name="Cancel the job").click()
+        expect(head.locator("[data-status=CANCELLED]")).to_be_visible(timeout=60_000)
+    finally:
+        context.close()
+    assert not errors, errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,8 +41,12 @@ def test_import_snapshot_verify_jobs(
     env = {"RELMIG_HOME": str(tmp_path / "home"), "RELMIG_SOURCE_PASSWORD": s["RELMIG_PG_PASSWORD"]}
     url = f"postgresql://{s['RELMIG_PG_USER']}@{s['RELMIG_HOST']}:{s['RELMIG_PG_PORT']}/{pg_sample.database}"
     project = tmp_path / "p.yaml"
-    out = relmig("import", url, "-o", str(project), "--casing", "camel", env=env)
+    out = relmig("import", url, "-o", str(project), "--casing", "camel", "--json", env=env)
     assert out.returncode == 0, out.stderr
+    imported = json.loads(out.stdout)
+    assert imported["casing"] == "camel" and "orders" in imported["collections"]
+    assert "public.orders" in imported["tables"] and imported["warnings"] == []
+    assert yaml.safe_load(project.read_text())["casing"] == "camel"
     source = yaml.safe_load(project.read_text())["source"]
     assert "password" not in source and source["password_env"] == "RELMIG_SOURCE_PASSWORD"
     assert relmig("import", url, "-o", str(project), env=env).returncode == 2  # no silent overwrite
@@ -57,14 +62,35 @@ def test_import_snapshot_verify_jobs(
     assert "COMPLETED" in snap.stdout and "target equals source" in snap.stdout
     assert relmig("verify", str(project), *args, env=env).returncode == 0
 
-    job_id = next(w for w in snap.stdout.split() if w.startswith("job-"))
-    shown = relmig("jobs", "show", job_id, env=env)
+    # The job id comes first, so a script can read it before the job ends.
+    first = snap.stdout.splitlines()[0].split()
+    assert first[0] == "Job" and first[1].startswith("job-")
+    job_id = first[1]
+    # A unique prefix is enough; human units, no `None`; the verify result the job stored.
+    shown = relmig("jobs", "show", job_id[:7], env={**env, "COLUMNS": "80"})
     assert shown.returncode == 0 and "COMPLETED" in shown.stdout and "type_zoo" in shown.stdout
-    assert job_id in relmig("jobs", "list", env=env).stdout
+    assert "None" not in shown.stdout and "target equals source" in shown.stdout
+    as_json = json.loads(relmig("jobs", "show", job_id, "--json", env=env).stdout)
+    assert as_json["job"]["id"] == job_id and as_json["job"]["verify_result"]["ok"] is True
+    # Issues are wrapped for an 80-column terminal (the type zoo's values fail under SKIP).
+    issues = shown.stdout[shown.stdout.index("Issues (") :].splitlines()
+    assert as_json["issues"] and all(len(line) <= 80 for line in issues)
+    # Not a terminal: plain columns, no box drawing, the full id whatever the width.
+    listed = relmig("jobs", "list", env={**env, "COLUMNS": "40"}).stdout
+    assert job_id in listed and not set("┃│┏━─") & set(listed)
+    assert [j["id"] for j in json.loads(relmig("jobs", "list", "--json", env=env).stdout)] == [
+        job_id
+    ]
 
     target.db.orders.delete_one({"_id": 1})
     failed = relmig("verify", str(project), *args, env=env)
-    assert failed.returncode == 1 and "missing 1" in failed.stderr
+    assert failed.returncode == 1 and "missing 1" in failed.stdout
+    report = json.loads(relmig("verify", str(project), *args, "--json", env=env).stdout)
+    orders = next(c for c in report["collections"] if c["name"] == "orders")
+    assert report["ok"] is False and (orders["missing"], orders["examples"][0]["kind"]) == (
+        1,
+        "missing",
+    )
 
 
 def _project(tmp_path: Path, pg_sample, **source: object) -> Path:
@@ -88,6 +114,7 @@ def _project(tmp_path: Path, pg_sample, **source: object) -> Path:
         ),
         (["snapshot", "absent.yaml", "--target", "mongodb://127.0.0.1:27017/"], "absent.yaml"),
         (["jobs", "show", "job-nope"], "no job 'job-nope'"),
+        (["jobs", "show", "job-nope", "--json"], "no job 'job-nope'"),
     ],
 )
 def test_bad_input_gets_a_clear_message(args: list[str], message: str, tmp_path: Path) -> None:

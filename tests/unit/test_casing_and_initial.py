@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from relmig.project.casing import apply_casing
-from relmig.project.initial import initial_collections
-from relmig.project.model import Column, ForeignKey, Table
+from relmig.project.initial import casing_of, initial_collections, new_collection, new_embed
+from relmig.project.model import Column, ForeignKey, Project, SourceSettings, Table
 
 
 @pytest.mark.parametrize(
@@ -87,3 +87,34 @@ def test_recommended_embeds_owned_children_and_lookups() -> None:
 
 def test_empty_mapping() -> None:
     assert initial_collections(TABLES, "empty") == []
+
+
+def _project(casing: str | None, mapping: str = "one-to-one") -> Project:
+    return Project(
+        name="p",
+        source=SourceSettings(dialect="postgresql", database="d", user="u"),
+        tables=TABLES,
+        collections=initial_collections(TABLES, mapping, casing or "camel"),  # type: ignore[arg-type]
+        casing=casing,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("recorded", ["camel", None])
+def test_rules_added_later_use_the_project_casing(recorded: str | None) -> None:
+    """As import does: a camelCase project never gets order_id next to orderId. A file written
+    before the casing was recorded gets the one its renamed fields follow."""
+    project = _project(recorded)
+    assert casing_of(project) == "camel"
+    lines = new_embed(project, "array", "s.order_lines", "s.orders", "l_order")
+    assert lines.field == "orderLines"
+    assert lines.fields["product_id"].name == "productId"
+    assert lines.fields["order_id"].include is False
+    product = new_embed(project, "document", "s.products", "s.order_lines", "l_product")
+    assert (product.field, product.fields["category_id"].name) == ("product", "categoryId")
+    again = new_collection(project, "s.products")
+    assert (again.name, again.fields["category_id"].name) == ("products_2", "categoryId")
+
+
+def test_casing_of_a_project_without_renames_is_keep() -> None:
+    project = _project(None).model_copy(update={"collections": []})
+    assert casing_of(project) == "keep"

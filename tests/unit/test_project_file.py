@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -140,5 +141,86 @@ def test_unknown_keys_are_rejected(tmp_path: Path) -> None:
     data["source"]["password"] = "hunter2"
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    with pytest.raises(ProjectFileError, match=r"source\.password: Extra inputs are not permitted"):
+    with pytest.raises(ProjectFileError) as err:
         load_project(path)
+    assert "source.password: Password is not a setting here" in str(err.value)
+    assert "Extra inputs" not in str(err.value)
+    assert "(line " in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("version: 1\nname: a: b\n", "line 2, column 8: a ':' where no key can start"),
+        ("version: 1\nsource:\n\tdialect: mysql\n", "line 3, column 1: a tab character"),
+        ("version: 1\nname: [x\n", "line 3, column 1: a list opened with '['"),
+        ("version: 1\nsource:\n  a: 1\n b: 2\n", "line 4, column 2: the indentation"),
+    ],
+)
+def test_yaml_mistakes_say_line_and_column_in_plain_words(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ProjectFileError) as err:
+        load_project(path)
+    assert expected in str(err.value)
+
+
+def _merged_project(field_name: str) -> dict:
+    data = yaml.safe_load(dump_project(sample_project()))
+    data["tables"][1]["columns"].append({"name": "contact_name", "type": "text"})
+    data["tables"][0]["columns"].append({"name": "ship_name", "type": "text"})
+    embed = data["collections"][0]["embeds"][0]
+    embed["merge"] = True
+    embed["fields"] = {"contact_name": {"name": field_name}, "größe": {"include": False}}
+    data["collections"][0]["fields"] = {"ship_name": {"name": "shipName"}}
+    return data
+
+
+def test_merged_embedded_document_may_not_overwrite_a_parent_field(tmp_path: Path) -> None:
+    from relmig.project.file import parse_project
+
+    with pytest.raises(ProjectFileError) as err:
+        parse_project(_merged_project("shipName"), "p")
+    # The customer's id lands on the order's id too: both are reported at the merged field.
+    assert err.value.problems == [
+        "collections[0] (orders).embeds[0].fields.id: the field id already comes from orders "
+        "(column id)",
+        "collections[0] (orders).embeds[0].fields.contact_name: the field shipName already "
+        "comes from orders (column ship_name)",
+    ]
+    # Renamed and excluded out of the way, it holds.
+    data = _merged_project("contactName")
+    data["collections"][0]["embeds"][0]["fields"]["id"] = {"include": False}
+    assert parse_project(data, "p").collections[0].embeds[0].merge
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("", "a collection name is required"),
+        ("a$b", "contains '$'"),
+        ("system.users", "starts with 'system.'"),
+        ("a\0b", "NUL character"),
+        ("x" * 191, "191 bytes long"),
+    ],
+)
+def test_collection_names_mongodb_refuses(name: str, expected: str) -> None:
+    from relmig.project.file import parse_project
+
+    data = yaml.safe_load(dump_project(sample_project()))
+    data["collections"][0]["name"] = name
+    with pytest.raises(ProjectFileError, match=re.escape(expected)):
+        parse_project(data, "p")
+
+
+def test_a_dot_in_a_collection_name_warns() -> None:
+    from relmig.project.file import parse_project
+    from relmig.project.validate import warnings
+
+    data = yaml.safe_load(dump_project(sample_project()))
+    data["collections"][0]["name"] = "sales.orders"
+    project = parse_project(data, "p")
+    assert len(warnings(project)) == 1 and "contains '.'" in warnings(project)[0]
+    assert warnings(sample_project()) == []

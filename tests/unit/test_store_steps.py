@@ -58,3 +58,35 @@ def test_failure_kinds(store: StateStore) -> None:
     store.update_job(other, heartbeat_at=long_ago)
     assert store.mark_stale(dt.timedelta(seconds=30)) == [other]
     assert store.job(other)["failure_kind"] == "stopped"
+
+
+def test_repeated_issues_are_counted_not_listed(store: StateStore) -> None:
+    from relmig.runtime.store import IssueRecord
+
+    job = _job(store)
+    bad = [IssueRecord("ERROR", "orders", "public.orders", str(k), "f", "bad") for k in range(3)]
+    store.add_issues(job, [*bad, bad[0]])
+    store.add_issues(job, bad[:2])
+    listed = store.issues_of(job)
+    assert [(i["key"], i["occurrences"]) for i in listed] == [("0", 3), ("1", 2), ("2", 1)]
+    assert store.job(job)["error_count"] == 3
+
+
+def test_a_store_file_from_before_gains_columns_and_indexes(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # the issues table as an older relmig made it
+        conn.execute(
+            sa.text(
+                "CREATE TABLE issues (id INTEGER PRIMARY KEY, job_id VARCHAR(40) NOT NULL, "
+                "at DATETIME NOT NULL, severity VARCHAR(10) NOT NULL, collection VARCHAR(200), "
+                "table_id VARCHAR(400), key TEXT, field VARCHAR(400), detail TEXT NOT NULL)"
+            )
+        )
+    engine.dispose()
+    StateStore(url).close()
+    inspector = sa.inspect(sa.create_engine(url))
+    assert {"fingerprint", "occurrences"} <= {c["name"] for c in inspector.get_columns("issues")}
+    assert "ix_issues_job_fingerprint" in {i["name"] for i in inspector.get_indexes("issues")}

@@ -33,6 +33,7 @@ def root(
 
 app.command("import")(project_cmds.import_schema)
 app.command("preview")(project_cmds.preview)
+app.command("analyze")(project_cmds.analyze_cmd)
 app.command("snapshot")(job_cmds.snapshot)
 app.command("verify")(job_cmds.verify_cmd)
 app.command("check")(sync_cmds.check)

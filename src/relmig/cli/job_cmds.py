@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-import json
+import os
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.table import Table as RichTable
 
 from relmig.cli.common import (
     connected_source,
     connected_target,
     console,
-    err_console,
     source_password,
     target_uri,
     user_errors,
 )
 from relmig.cli.kafka_cmds import print_kafka
+from relmig.cli.output import AS_JSON, UNKNOWN, block, count, emit_json, seconds, size, table, when
 from relmig.cli.running import check_on_error, run_with_progress
+from relmig.errors import RelmigError
 from relmig.mongo.names import database_name_for
 from relmig.project.file import load_project
+from relmig.project.model import Project
 from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
-from relmig.verify.compare import VerifyReport, verify
+from relmig.runtime.waiting import waiting
+from relmig.verify.compare import verify
 
 TARGET_HELP = "MongoDB URI (default: $RELMIG_TARGET_URI)."
 
@@ -59,15 +62,10 @@ def snapshot(
     password = source_password(project.source)
     db_name = database or database_name_for(project.name)
     manager = JobManager(StateStore())
-    with connected_target(uri, db_name) as tgt:
-        if tgt.decimals != "decimal128":
-            console.print(
-                f"note: this target cannot store Decimal128; exact numbers are stored as "
-                f"{tgt.decimals}s."
-            )
     started = time.monotonic()
     if resume:
-        job_id = resume
+        job_id = resolve_job(manager.store, resume)
+        console.print(f"Job [bold]{job_id}[/] snapshot: resuming from its checkpoints.")
         run = lambda cb: manager.resume(  # noqa: E731 - the two ways in differ by one call
             job_id, uri, password, foreground=True, on_progress=cb
         )
@@ -77,27 +75,33 @@ def snapshot(
             drop=drop,
             on_error=on_error,  # type: ignore[arg-type]
             max_errors=max_errors,
+            verify=verify_after,
             batch_size=batch_size,
             collections=list(collection) if collection else None,
         )
         job_id = manager.create(project, uri, db_name, options, password)
+        console.print(f"Job [bold]{job_id}[/] snapshot of {project.name} into {db_name}.")
         run = lambda cb: manager.run(job_id, uri, password, cb)  # noqa: E731
-    run_with_progress(manager, job_id, run)
-    seconds = time.monotonic() - started
-    progress = manager.store.progress_of(job_id)
-    rows = sum(p["rows_done"] for p in progress)
-    errors = manager.job(job_id)["error_count"]
+    with connected_target(uri, db_name) as tgt:
+        if tgt.decimals != "decimal128":
+            console.print(
+                f"note: this target cannot store Decimal128; exact numbers are stored as "
+                f"{tgt.decimals}s."
+            )
+    job = run_with_progress(manager, job_id, run)
+    elapsed = time.monotonic() - started
+    rows = sum(p["rows_done"] for p in job["progress"])
+    errors = job["error_count"]
     console.print(
-        f"Job [bold]{job_id}[/] COMPLETED: {rows} documents in {len(progress)} collections "
-        f"in {seconds:.1f}s ({rows / max(seconds, 1e-9):.0f} rows/s), {errors} issues."
+        f"Job [bold]{job_id}[/] {job['status']}: {rows:,} documents in {len(job['progress'])} "
+        f"collections in {seconds(elapsed)} ({rows / max(elapsed, 1e-9):,.0f} rows/s), "
+        f"{errors} issues."
     )
     if errors:
         console.print(f"See the issues with: relmig jobs show {job_id}")
-    if verify_after:
-        with connected_source(project.source) as source, connected_target(uri, db_name) as tgt:
-            report = verify(project, source, tgt, collections=_collections(collection))
-        _print_report(report)
-        if not report.ok:
+    if job["verify_result"] is not None:
+        print_verify(job["verify_result"])
+        if not job["verify_result"]["ok"]:
             raise typer.Exit(1)
 
 
@@ -114,6 +118,7 @@ def verify_cmd(
     no_filters: bool = typer.Option(
         False, "--no-filters", help="Ignore the snapshot table filters."
     ),
+    as_json: bool = AS_JSON,
 ) -> None:
     """Compare the target with a fresh snapshot computed from the source; exit 0 only if equal."""
     project = load_project(project_file)
@@ -124,34 +129,32 @@ def verify_cmd(
         report = verify(
             project, source, tgt, collections=_collections(collection), filters=not no_filters
         )
-    _print_report(report)
+    if as_json:
+        emit_json(report.as_dict(max_examples=20))
+    else:
+        print_verify(report.as_dict(max_examples=20))
     if not report.ok:
         raise typer.Exit(1)
 
 
-def _print_report(report: VerifyReport) -> None:
-    table = RichTable(title="Verification")
-    columns = ("collection", "expected", "target", "missing", "extra", "diff", "issues")
-    for col in (*columns, "result"):
-        table.add_column(col, justify="left" if col in ("collection", "result") else "right")
-    for c in report.collections:
-        table.add_row(
-            c.name,
-            str(c.expected),
-            str(c.actual),
-            str(c.missing),
-            str(c.extra),
-            str(c.different),
-            str(c.unmigratable),
-            "[green]equal[/]" if c.ok else "[red]DIFFERENT[/]",
-        )
-    console.print(table)
-    for c in report.collections:
-        for d in c.examples:
-            err_console.print(f"  {c.name}: {d.kind} {d.key} {d.detail}".rstrip())
+def print_verify(result: dict[str, Any]) -> None:
+    """A verification result (VerifyReport.as_dict), as the job page shows it."""
+    columns = ("collection", "expected", "target", "missing", "extra", "different", "result")
+    rows = [
+        [
+            c["name"],
+            *(count(c[k]) for k in ("expected", "actual", "missing", "extra", "different")),
+            "equal" if c["ok"] else "DIFFERENT",
+        ]
+        for c in result["collections"]
+    ]
+    table(columns, rows, "Verification")
+    for c in result["collections"]:
+        for d in c["examples"]:
+            block(f"  {c['name']}: {d['kind']} {d['key']}", d["detail"], indent=6)
     console.print(
         "[green]verify: target equals source[/]"
-        if report.ok
+        if result["ok"]
         else "[red]verify: differences found[/]"
     )
 
@@ -159,88 +162,130 @@ def _print_report(report: VerifyReport) -> None:
 jobs_app = typer.Typer(help="List and inspect jobs.", no_args_is_help=True)
 
 
+def _waiting(job: dict[str, Any]) -> dict[str, Any] | None:
+    """A paused job's backlog, read with the password from its environment variable."""
+    if job.get("status") != "PAUSED" or not job.get("project_doc"):
+        return None
+    project = Project.model_validate(job["project_doc"])
+    return waiting(job, os.environ.get(project.source.password_env))
+
+
+def _describe_waiting(pending: dict[str, Any]) -> str:
+    if "error" in pending:
+        return f"the source could not say what is waiting: {pending['error']}"
+    txns = pending["transactions"]
+    counted = (
+        f"{'at least ' if pending['at_least'] else ''}{txns:,} transactions ("
+        if txns is not None
+        else "("
+    )
+    return f"{counted}{size(pending['bytes'])} of log) waiting at the source"
+
+
+def resolve_job(store: StateStore, given: str) -> str:
+    """A job id, or a prefix of exactly one job's id (as git takes a commit)."""
+    ids = [j["id"] for j in store.list_jobs()]
+    if given in ids:
+        return given
+    matches = [i for i in ids if i.startswith(given)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise RelmigError(f"{given!r} matches {len(matches)} jobs: {', '.join(matches)}")
+    raise RelmigError(f"no job {given!r} in the state store {store.where}")
+
+
 @jobs_app.command("list")
 @user_errors
-def jobs_list() -> None:
+def jobs_list(as_json: bool = AS_JSON) -> None:
     """All jobs, newest first (jobs whose process died are marked FAILED first)."""
-    table = RichTable()
-    for col in ("id", "project", "mode", "status", "cdc", "stage", "created", "issues"):
-        table.add_column(col)
-    for job in JobManager(StateStore()).list():
-        table.add_row(
+    jobs = JobManager(StateStore()).list()
+    if as_json:
+        emit_json(jobs)
+        return
+    columns = ("id", "project", "mode", "status", "cdc", "stage", "created", "issues")
+    rows = [
+        [
             job["id"],
             job["project"],
             job["mode"],
             job["status"],
-            job["cdc_status"],
+            job["cdc_status"] if job["mode"] != "snapshot" else UNKNOWN,
             job["stage"],
-            f"{job['created_at']:%Y-%m-%d %H:%M:%S}",
-            str(job["error_count"]),
-        )
-    console.print(table)
+            when(job["created_at"]),
+            count(job["error_count"]),
+        ]
+        for job in jobs
+    ]
+    table(columns, rows)
 
 
 @jobs_app.command("show")
 @user_errors
 def jobs_show(
-    job_id: str = typer.Argument(..., help="Job id."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    job_id: str = typer.Argument(..., help="Job id, or the start of one."),
+    as_json: bool = AS_JSON,
 ) -> None:
-    """A job's status, progress per collection and its Issues list."""
+    """A job's status, progress per collection, verification and its Issues list."""
     manager = JobManager(StateStore())
+    job_id = resolve_job(manager.store, job_id)
     job = manager.describe(job_id)
     progress = job.pop("progress")
     issues = manager.store.issues_of(job_id)
     if as_json:
-        console.print_json(
-            json.dumps({"job": job, "progress": progress, "issues": issues}, default=str)
-        )
+        emit_json({"job": job, "progress": progress, "issues": issues})
         return
     console.print(
-        f"[bold]{job['id']}[/] {job['mode']} {job['status']} stage {job['stage']} "
-        f"CDC {job['cdc_status']}"
+        f"[bold]{job['id']}[/] {job['mode']} {job['status']} stage {job['stage']}"
+        + (f" CDC {job['cdc_status']}" if job["mode"] != "snapshot" else ""),
+        highlight=False,
+    )
+    console.print(
+        f"created {when(job['created_at'])}, ended {when(job['ended_at'])}", highlight=False
     )
     if job["failure"]:
-        console.print(f"[red]failure:[/] {job['failure']}")
+        block("failure:", job["failure"])
     if job["resumable"] and job["status"] == "FAILED":
         deadline = job["resume_deadline"]
-        until = f" until {deadline:%Y-%m-%d %H:%M} UTC" if deadline else ""
-        console.print(f"resumable{until}: relmig jobs resume {job_id}")
+        until = f" until {when(deadline)}" if deadline else ""
+        console.print(f"resumable{until}: relmig jobs resume {job_id}", highlight=False)
     elif job["not_resumable_reason"] and job["status"] == "FAILED":
-        console.print(f"not resumable: {job['not_resumable_reason']}")
+        block("not resumable:", job["not_resumable_reason"])
     if job["mode"] != "snapshot":
         st = job["stats"]
+        slot = "dropped" if job["slot_dropped"] else size(st["slot_lag_bytes"])
         console.print(
-            f"events {st['events_total']} (last minute {st['events_last_minute']}, last hour "
-            f"{st['events_last_hour']}), last event {st['last_event_at'] or '-'}, lag "
-            f"{st['lag_seconds'] if st['lag_seconds'] is not None else '-'} s, slot lag "
-            f"{st['slot_lag_bytes'] if st['slot_lag_bytes'] is not None else '-'} bytes"
+            f"events {count(st['events_total'])} (last minute {count(st['events_last_minute'])}"
+            f", last hour {count(st['events_last_hour'])}), last event "
+            f"{when(st['last_event_at'])}, lag {seconds(st['lag_seconds'])}, slot lag {slot}",
+            highlight=False,
         )
+    pending = _waiting(manager.store.job(job_id) or {})
+    if pending is not None:
+        console.print(f"paused: {_describe_waiting(pending)}", highlight=False)
     if "kafka" in job:
         print_kafka(job["kafka"])
-    table = RichTable(title="Progress")
-    for col in ("collection", "table", "rows", "of", "done"):
-        table.add_column(col)
-    for p in progress:
-        table.add_row(
+    rows = [
+        [
             p["collection"],
             p["table_id"],
-            str(p["rows_done"]),
-            str(p["rows_total"]),
+            count(p["rows_done"]),
+            count(p["rows_total"]),
             "yes" if p["done"] else "no",
-        )
-    console.print(table)
+        ]
+        for p in progress
+    ]
+    table(("collection", "table", "rows", "of", "done"), rows, "Progress")
+    if job["verify_result"] is not None:
+        print_verify(job["verify_result"])
     if issues:
-        itable = RichTable(title=f"Issues ({len(issues)})")
-        for col in ("severity", "collection", "table", "key", "field", "detail"):
-            itable.add_column(col)
+        typer.echo(f"Issues ({len(issues)}):")
         for i in issues:
-            itable.add_row(
-                i["severity"],
-                i["collection"] or "",
-                i["table_id"] or "",
-                i["key"] or "",
-                i["field"] or "",
-                i["detail"],
+            where = " ".join(
+                f"{label} {i[k]}"
+                for label, k in (("in", "collection"), ("table", "table_id"), ("key", "key"))
+                if i[k]
             )
-        console.print(itable)
+            seen = f" (seen {i['occurrences']} times)" if i.get("occurrences", 1) > 1 else ""
+            field = f" field {i['field']}" if i["field"] else ""
+            block(f"- {i['severity']} {when(i['at'])} {where}{field}{seen}".rstrip(), i["detail"])

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import typer
 from bson import json_util
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from relmig.cli.common import connected_source, console, source_password, user_errors
+from relmig.analysis.report import analyze
+from relmig.cli.common import (
+    TARGET_ENV,
+    connected_source,
+    connected_target,
+    console,
+    err_console,
+    source_password,
+    user_errors,
+)
+from relmig.cli.output import AS_JSON, block, count, emit_json, seconds, size, table
 from relmig.documents.builder import DocumentBuilder
 from relmig.documents.plan import compile_collection
 from relmig.errors import RelmigError
@@ -18,6 +30,7 @@ from relmig.project.casing import Casing
 from relmig.project.file import load_project, save_project
 from relmig.project.initial import InitialMapping, initial_collections
 from relmig.project.model import Project, SourceSettings
+from relmig.project.validate import warnings
 from relmig.schema.introspect import import_tables
 
 DIALECTS = {
@@ -79,6 +92,7 @@ def import_schema(
         "RELMIG_SOURCE_PASSWORD", help="Environment variable holding the password."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing project file."),
+    as_json: bool = AS_JSON,
 ) -> None:
     """Import a live schema into a new project file with an initial mapping."""
     if mapping not in ("recommended", "one-to-one", "empty"):
@@ -105,12 +119,28 @@ def import_schema(
         source=settings,
         tables=found,
         collections=initial_collections(found, chosen_mapping, chosen_casing),
+        casing=chosen_casing,
     )
     save_project(project, output)
+    if as_json:
+        emit_json(
+            {
+                "output": str(output),
+                "project": project.name,
+                "tables": [t.id for t in found],
+                "collections": [c.name for c in project.collections],
+                "mapping": mapping,
+                "casing": casing,
+                "warnings": warnings(project),
+            }
+        )
+        return
     console.print(
         f"Imported {len(found)} tables into [bold]{output}[/] with the {mapping} mapping "
         f"({len(project.collections)} collections)."
     )
+    for warning in warnings(project):
+        err_console.print(f"warning: {warning}", highlight=False)
 
 
 @user_errors
@@ -132,3 +162,60 @@ def preview(
         page = next(iter(builder.scan(batch_size=limit)), None)
     for built in page.built if page else []:
         console.print_json(json.dumps(built.doc, default=json_util.default, ensure_ascii=False))
+
+
+@user_errors
+def analyze_cmd(
+    project_file: Path = typer.Argument(..., help="Project file."),
+    target: str = typer.Option(
+        None, "--target", "-t", help="MongoDB URI: what it cannot store is flagged too."
+    ),
+    sample: int = typer.Option(200, "--sample", min=1, help="Documents built per collection."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Before any job: keys, indexes, array and document sizes, unstorable values, renames and
+    an estimated snapshot time, measured on the source."""
+    project = load_project(project_file)
+    uri = target or os.environ.get(TARGET_ENV)
+    profile = None
+    if uri:
+        with connected_target(uri, project.name) as tgt:
+            profile = tgt.profile
+    with connected_source(project.source) as source:
+        live = import_tables(project.source, source.password, only=[t.id for t in project.tables])
+        report = analyze(project, source, profile, live, sample)
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    print_analysis(report.as_dict())
+
+
+def print_analysis(report: dict[str, Any]) -> None:
+    rows = [
+        [
+            c["name"],
+            count(c["rows"]),
+            size(c["size_p50"]),
+            size(c["size_p99"]),
+            size(c["size_max"]),
+            seconds(c["estimated_seconds"]),
+        ]
+        for c in report["collections"]
+    ]
+    table(("collection", "rows", "doc p50", "doc p99", "doc max", "snapshot"), rows, "Collections")
+    rows = [
+        [a["field"], count(a["parents"]), count(a["p99"]), count(a["max"]), count(a["limit"])]
+        for a in report["arrays"]
+    ]
+    if rows:
+        table(("array", "parents", "p99", "max", "limit"), rows, "Embedded arrays")
+    typer.echo(
+        f"Estimated snapshot time (source side): {seconds(report['snapshot_seconds'])}; "
+        f"analysis took {seconds(report['seconds'])}."
+    )
+    findings = report["findings"]
+    typer.echo(f"Findings ({len(findings)}):")
+    for f in findings:
+        block(f"- {f['severity'].upper()} {f['kind']}: {f['subject']}", f["message"])
+        if f["fix"]:
+            typer.echo(f"    fix: {f['fix']}")

@@ -6,13 +6,15 @@ The job runs in the foreground of `relmig sync` or `relmig jobs resume`; `pause`
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from relmig.cli.common import console, source_password, target_uri, user_errors
-from relmig.cli.job_cmds import TARGET_HELP, jobs_app
+from relmig.cli.job_cmds import TARGET_HELP, jobs_app, resolve_job
+from relmig.cli.output import AS_JSON, emit_json
 from relmig.cli.running import check_on_error, run_with_progress
 from relmig.errors import RelmigError
 from relmig.mongo.names import database_name_for
@@ -20,6 +22,7 @@ from relmig.project.file import load_project
 from relmig.project.model import Project
 from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
+from relmig.source.capture import fix_script, missing_prerequisites
 
 
 def _manager() -> JobManager:
@@ -30,19 +33,25 @@ def _manager() -> JobManager:
 def check(
     project_file: Path = typer.Argument(..., help="Project file."),
     script: Path = typer.Option(None, "--script", help="Also write the fix script here."),
+    as_json: bool = AS_JSON,
 ) -> None:
     """Check the source's CDC prerequisites; print the SQL that fixes what is missing."""
     project = load_project(project_file)
-    fix = _manager().check(project, source_password(project.source))
-    if fix is None:
-        console.print("[green]CDC prerequisites: all met[/]")
-        return
-    console.print("[red]CDC prerequisites missing.[/] Run this as a privileged user:\n")
-    console.print(fix, markup=False, highlight=False)
-    if script:
+    missing = missing_prerequisites(project, source_password(project.source))
+    fix = fix_script(missing) if missing else None
+    if script and fix:
         script.write_text(fix)
-        console.print(f"(written to {script})")
-    raise typer.Exit(1)
+    if as_json:
+        emit_json({"ready": not missing, "missing": [asdict(p) for p in missing], "script": fix})
+    elif fix is None:
+        console.print("[green]CDC prerequisites: all met[/]")
+    else:
+        console.print("[red]CDC prerequisites missing.[/] Run this as a privileged user:\n")
+        console.print(fix, markup=False, highlight=False)
+        if script:
+            console.print(f"(written to {script})")
+    if missing:
+        raise typer.Exit(1)
 
 
 @user_errors
@@ -96,15 +105,17 @@ def sync(
     )
     console.print(
         f"Job [bold]{job_id}[/] {mode}: stop it with `relmig jobs complete {job_id}` "
-        "(cutover), `pause` or `cancel`."
+        "(cutover), `pause` or `cancel`.",
+        highlight=False,
     )
     _report(run_with_progress(manager, job_id, lambda cb: manager.run(job_id, uri, password, cb)))
 
 
 def _report(job: dict[str, Any]) -> None:
     console.print(
-        f"Job [bold]{job['id']}[/] {job['status']}: {job['stats']['events_total']} change "
-        f"events applied, {job['error_count']} issues."
+        f"Job [bold]{job['id']}[/] {job['status']}: {job['stats']['events_total']:,} change "
+        f"events applied, {job['error_count']:,} issues.",
+        highlight=False,
     )
 
 
@@ -145,17 +156,20 @@ def jobs_resume(
 
 @jobs_app.command("pause")
 @user_errors
-def jobs_pause(job_id: str = typer.Argument(..., help="Job id.")) -> None:
+def jobs_pause(job_id: str = typer.Argument(..., help="Job id, or the start of one.")) -> None:
     """Ask a running continuous job to stop streaming; `resume` continues it."""
-    _manager().pause(job_id)
+    manager = _manager()
+    job_id = resolve_job(manager.store, job_id)
+    manager.pause(job_id)
     console.print(f"Pause requested for {job_id}.")
 
 
 @jobs_app.command("cancel")
 @user_errors
-def jobs_cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
+def jobs_cancel(job_id: str = typer.Argument(..., help="Job id, or the start of one.")) -> None:
     """Stop a job; partial data stays in the target; its slot and publication are dropped."""
     manager = _manager()
+    job_id = resolve_job(manager.store, job_id)
     manager.cancel(job_id, _password_of(manager, job_id))
     console.print(f"Cancel requested for {job_id}.")
 
@@ -163,11 +177,12 @@ def jobs_cancel(job_id: str = typer.Argument(..., help="Job id.")) -> None:
 @jobs_app.command("complete")
 @user_errors
 def jobs_complete(
-    job_id: str = typer.Argument(..., help="Job id."),
+    job_id: str = typer.Argument(..., help="Job id, or the start of one."),
     target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
 ) -> None:
     """Cutover: apply every pending change, then release the slot and publication."""
     manager = _manager()
+    job_id = resolve_job(manager.store, job_id)
     password = _password_of(manager, job_id)
     status = manager.complete(job_id, target, password, foreground=True)
     console.print(f"Job {job_id}: {status}.")

@@ -1,7 +1,12 @@
-"""Reading and writing the project file (YAML, so people can read, diff and edit it)."""
+"""Reading and writing the project file (YAML, so people can read, diff and edit it).
+
+Problems in a file name the line they are on: a YAML mistake by line and column in plain words,
+a rule that does not hold by its path and the line where that path starts.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,18 +14,88 @@ import yaml
 from pydantic import ValidationError
 
 from relmig.errors import ProjectFileError
+from relmig.messages import plain_error
 from relmig.project.model import Project
 
 
 def load_project(path: str | Path) -> Project:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProjectFileError(str(path), [exc.strerror or str(exc)]) from None
+    except UnicodeDecodeError as exc:
+        raise ProjectFileError(str(path), [f"not UTF-8 text (byte {exc.start})"]) from None
+    return parse_project_text(text, str(path))
+
+
+def parse_project_text(text: str, where: str) -> Project:
+    """A project file's text, with every problem located by line."""
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ProjectFileError(str(path), [f"not valid YAML: {exc}"]) from None
-    return parse_project(raw, str(path))
+        raise ProjectFileError(where, [yaml_problem(exc)]) from None
+    try:
+        return parse_project(raw, where)
+    except ProjectFileError as exc:
+        root = yaml.compose(text)
+        raise ProjectFileError(where, [_with_line(p, root) for p in exc.problems]) from None
+
+
+# PyYAML's wording of common mistakes, and what a person would call them.
+_YAML_PROBLEMS = {
+    "mapping values are not allowed here": (
+        "a ':' where no key can start: quote a value that contains ': ', or check the indentation"
+    ),
+    "could not find expected ':'": "a key without ':' after it, or a line indented too far",
+    "found character '\\t' that cannot start any token": "a tab character: indent with spaces",
+    "found unexpected end of stream": "the file ends inside a quoted value",
+    "did not find expected key": "the indentation does not line up with the lines above",
+    "expected ',' or ']'": "a list opened with '[' is not closed with ']'",
+    "expected ',' or '}'": "a mapping opened with '{' is not closed with '}'",
+    "did not find expected ',' or ']'": "a list opened with '[' is not closed with ']'",
+    "did not find expected ',' or '}'": "a mapping opened with '{' is not closed with '}'",
+    "did not find expected '-' indicator": "a list item is not indented like the others",
+}
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML syntax error as "not valid YAML: line L, column C: what is wrong"."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = str(getattr(exc, "problem", None) or exc).strip()
+    if problem.startswith("expected <block end>"):
+        problem = "did not find expected key"
+    plain = next((p for k, p in _YAML_PROBLEMS.items() if problem.startswith(k)), problem)
+    if mark is None:
+        return f"not valid YAML: {plain}"
+    return f"not valid YAML: line {mark.line + 1}, column {mark.column + 1}: {plain}"
+
+
+_STEP = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
+
+
+def _with_line(problem: str, root: yaml.Node | None) -> str:
+    """`path: message` with " (line N)" added where the path can be found in the file."""
+    path, sep, _ = problem.partition(": ")
+    if not sep or root is None:
+        return problem
+    node, found = root, False
+    for index, key in _STEP.findall(re.sub(r" \([^)]*\)", "", path)):
+        child = _child(node, int(index) if index else key)
+        if child is None:
+            break
+        node, found = child, True
+    return f"{problem} (line {node.start_mark.line + 1})" if found else problem
+
+
+def _child(node: yaml.Node, step: int | str) -> yaml.Node | None:
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        return node.value[step]  # type: ignore[no-any-return]
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == step:
+                return value  # type: ignore[no-any-return]
+    return None
 
 
 def parse_project(raw: Any, where: str) -> Project:
@@ -51,7 +126,7 @@ def save_project(project: Project, path: str | Path) -> None:
 
 def _describe(err: Any, raw: dict[str, Any]) -> str:
     location = _path(err["loc"], raw)
-    message = err["msg"].removeprefix("Value error, ")
+    message = plain_error(err)
     return f"{location}: {message}" if location else message
 
 

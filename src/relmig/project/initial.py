@@ -13,8 +13,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from relmig.project.casing import Casing, apply_casing
-from relmig.project.model import CollectionRule, EmbedRule, FieldRule, ForeignKey, Table
+from relmig.project.casing import STYLES, Casing, apply_casing
+from relmig.project.model import (
+    CollectionRule,
+    EmbedRule,
+    FieldRule,
+    ForeignKey,
+    Project,
+    Table,
+)
 
 InitialMapping = Literal["one-to-one", "recommended", "empty"]
 
@@ -134,3 +141,55 @@ def _fields(table: Table, casing: Casing, exclude: list[str] | None = None) -> d
         if cased != col.name:
             out[col.name] = FieldRule(name=cased)
     return out
+
+
+# --- rules added one at a time (the UI's "Add a rule") -------------------------------------------
+
+
+def casing_of(project: Project) -> Casing:
+    """The project's casing; for a file written before it was recorded, the one its renamed
+    fields follow (keep if they follow none)."""
+    if project.casing is not None:
+        return project.casing
+    renamed: list[tuple[str, str]] = []
+
+    def collect(fields: dict[str, FieldRule], embeds: list[EmbedRule]) -> None:
+        renamed.extend((col, r.name) for col, r in fields.items() if r.name)
+        for e in embeds:
+            collect(e.fields, e.embeds)
+
+    for c in project.collections:
+        collect(c.fields, c.embeds)
+    for casing in STYLES:
+        if casing != "keep" and renamed and all(apply_casing(c, casing) == n for c, n in renamed):
+            return casing  # type: ignore[return-value]
+    return "keep"
+
+
+def new_collection(project: Project, table_id: str) -> CollectionRule:
+    """A *New documents* rule for a table, named so it does not clash, in the project's casing."""
+    rule = _collection(project.table(table_id), casing_of(project), [])
+    names = {c.name for c in project.collections}
+    base, n = rule.name, 2
+    while rule.name in names:
+        rule.name, n = f"{base}_{n}", n + 1
+    return rule
+
+
+def new_embed(
+    project: Project, kind: str, table_id: str, parent_id: str, foreign_key: str
+) -> EmbedRule:
+    """An *Embedded array* of `table_id` (its `foreign_key` points at the parent) or *Embedded
+    documents* of `table_id` (the parent's `foreign_key` points at it), as import makes them."""
+    table = project.table(table_id)
+    casing = casing_of(project)
+    if kind == "array":
+        fk = table.foreign_key(foreign_key)
+        return EmbedRule(
+            kind="array",
+            table=table.id,
+            foreign_key=fk.name,
+            field=apply_casing(table.name, casing),
+            fields=_fields(table, casing, exclude=fk.columns),
+        )
+    return _document(project.table(parent_id).foreign_key(foreign_key), table, casing, [])

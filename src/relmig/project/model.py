@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from relmig.project.casing import Casing
+
 SCHEMA_VERSION = 1
 
 BsonType = Literal[
@@ -163,6 +165,8 @@ class Project(Strict):
     tables: list[Table]
     collections: list[CollectionRule] = []
     filters: dict[str, TableFilter] = {}
+    # The field casing chosen at import; rules added later use it too.
+    casing: Casing | None = None
 
     def table(self, table_id: str) -> Table:
         for table in self.tables:

@@ -1,11 +1,14 @@
-"""Cross-reference checks of a project: every rule must point at real tables, keys and columns.
+"""Cross-reference checks of a project: every rule must point at real tables, keys and columns,
+every collection name must be one MongoDB accepts, and no two values may land on one field.
 
 Errors are raised as one ValueError listing every problem with its location, so a hand-edited
-file gets all of its mistakes reported at once.
+file gets all of its mistakes reported at once. Every way in (file, API, UI, CLI) goes through
+here. `warnings` lists what is allowed but likely to hurt (a `.` in a collection name).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,14 +24,52 @@ def check_references(project: Project) -> None:
     for i, coll in enumerate(project.collections):
         where = f"collections[{i}] ({coll.name})"
         if coll.name in names:
-            problems.append(f"{where}: collection name is used twice")
+            problems.append(f"{where}.name: the collection name {coll.name} is used twice")
         names.add(coll.name)
+        refused = collection_name_problem(coll.name)
+        if refused:
+            problems.append(f"{where}.name: {refused}")
         _check_collection(coll, tables, where, problems)
     for table_id in project.filters:
         if table_id not in tables:
             problems.append(f"filters.{table_id}: unknown table")
     if problems:
         raise ValueError("; ".join(problems))
+
+
+# MongoDB limits `database.collection` to 255 bytes and a database name to 64: a collection name
+# of at most 190 bytes fits whatever database a job writes to.
+MAX_COLLECTION_BYTES = 255 - 64 - 1
+
+
+def collection_name_problem(name: str) -> str | None:
+    """Why MongoDB (or its tools) would refuse this collection name, or None."""
+    if not name.strip():
+        return "a collection name is required"
+    if "$" in name:
+        return f"the collection name {name} contains '$', which MongoDB does not allow"
+    if "\0" in name:
+        return "the collection name contains a NUL character, which MongoDB does not allow"
+    if name.startswith("system."):
+        return f"the collection name {name} starts with 'system.', which MongoDB reserves"
+    size = len(name.encode())
+    if size > MAX_COLLECTION_BYTES:
+        return (
+            f"the collection name is {size} bytes long; MongoDB allows 255 bytes for "
+            f"database.collection, so keep it within {MAX_COLLECTION_BYTES}"
+        )
+    return None
+
+
+def warnings(project: Project) -> list[str]:
+    """What the project allows but may hurt later, each as `path: message`."""
+    return [
+        f"collections[{i}] ({c.name}).name: the collection name {c.name} contains '.', which "
+        "some tools (mongodump, mongoexport, drivers' getCollection by attribute) read as a "
+        "sub-collection; consider '_' instead"
+        for i, c in enumerate(project.collections)
+        if "." in c.name
+    ]
 
 
 def _check_table(table: Table, tables: dict[str, Table], where: str, out: list[str]) -> None:
@@ -62,7 +103,7 @@ def _check_collection(
             f"{where}: table {coll.table} has no primary key, so its rows cannot be addressed"
         )
     _check_fields(coll.fields, table, f"{where}.fields", out)
-    _check_collisions(table, coll.fields, coll.embeds, where, out)
+    _check_collisions(table, coll.fields, coll.embeds, tables, where, out)
     for j, embed in enumerate(coll.embeds):
         _check_embed(embed, table, tables, f"{where}.embeds[{j}]", out)
 
@@ -98,8 +139,8 @@ def _check_embed(
     if not table.primary_key:
         out.append(f"{where}: table {table.id} has no primary key, so its rows cannot be addressed")
     _check_fields(embed.fields, table, f"{where}.fields", out)
-    if embed.primitive is None:
-        _check_collisions(table, embed.fields, embed.embeds, where, out)
+    if embed.primitive is None and not embed.merge:  # merged fields are checked in the parent
+        _check_collisions(table, embed.fields, embed.embeds, tables, where, out)
     columns = {c.name for c in table.columns}
     if embed.primitive is not None and embed.primitive not in columns:
         out.append(f"{where}.primitive: table {table.id} has no column {embed.primitive!r}")
@@ -111,22 +152,45 @@ def _check_embed(
 
 
 def _check_collisions(
-    table: Table, fields: dict[str, FieldRule], embeds: list[EmbedRule], where: str, out: list[str]
+    table: Table,
+    fields: dict[str, FieldRule],
+    embeds: list[EmbedRule],
+    tables: dict[str, Table],
+    where: str,
+    out: list[str],
 ) -> None:
-    """Two values may not land on the same field: one would silently overwrite the other."""
+    """Two values may not land on the same field: one would silently overwrite the other.
+
+    A merged *Embedded documents* rule puts its fields next to the parent's, so they compete
+    for the same names; the problem is reported at the field that comes second.
+    """
     owners: dict[str, str] = {}
+    for name, owner, path in _landing_fields(table, fields, embeds, tables, where):
+        if name in owners:
+            out.append(f"{path}: the field {name} already comes from {owners[name]}")
+        else:
+            owners[name] = owner
+
+
+def _landing_fields(
+    table: Table,
+    fields: dict[str, FieldRule],
+    embeds: list[EmbedRule],
+    tables: dict[str, Table],
+    where: str,
+) -> Iterator[tuple[str, str, str]]:
+    """(field name, where its value comes from, rule path) for every field at one level."""
     for col in table.columns:
         rule = fields.get(col.name)
         if rule is not None and not rule.include:
             continue
         name = rule.name if rule is not None and rule.name else col.name
-        _claim(owners, name, f"column {col.name!r}", where, out)
-    for embed in embeds:
-        if embed.field and not embed.merge:
-            _claim(owners, embed.field, f"the embedded {embed.table}", where, out)
-
-
-def _claim(owners: dict[str, str], name: str, owner: str, where: str, out: list[str]) -> None:
-    if name in owners:
-        out.append(f"{where}: field {name!r} is mapped twice ({owners[name]} and {owner})")
-    owners[name] = owner
+        yield name, f"{table.name} (column {col.name})", f"{where}.fields.{col.name}"
+    for j, embed in enumerate(embeds):
+        path = f"{where}.embeds[{j}]"
+        if embed.merge:
+            merged = tables.get(embed.table)
+            if merged is not None:
+                yield from _landing_fields(merged, embed.fields, embed.embeds, tables, path)
+        elif embed.field:
+            yield embed.field, f"the embedded {embed.table}", f"{path}.field"

@@ -115,7 +115,8 @@ class JobManager:
             "events_last_hour": self.store.events_since(job_id, now - dt.timedelta(hours=1)),
             "last_event_at": job["last_event_at"],
             "lag_seconds": job["lag_seconds"],
-            "slot_lag_bytes": job["slot_lag_bytes"],
+            # A dropped slot retains nothing, whatever was measured before it was dropped.
+            "slot_lag_bytes": None if job["slot_dropped"] else job["slot_lag_bytes"],
         }
         out["progress"] = self.store.progress_of(job_id)
         resumable, deadline, reason = self._resumability(job, now)
@@ -661,8 +662,10 @@ class JobManager:
         return engine(_engine_of(self.job(job_id))).run(ctx)
 
     def _finish(self, job_id: str, project: Project, source: Any, target: MongoTarget) -> str:
-        if self.job(job_id)["options"].get("verify"):
-            report = verify(project, source, target)
+        options = self.job(job_id)["options"]
+        if options.get("verify"):
+            report = verify(project, source, target, collections=options.get("collections"))
+            self.store.update_job(job_id, verify_result=report.as_dict())
             if not report.ok:
                 bad = [c.name for c in report.collections if not c.ok]
                 self.store.add_issues(

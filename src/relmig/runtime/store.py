@@ -7,6 +7,8 @@ database (`RELMIG_STATE_URL`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -49,6 +51,8 @@ jobs = sa.Table(
     sa.Column("last_event_at", sa.DateTime(timezone=True)),
     sa.Column("lag_seconds", sa.Float),
     sa.Column("slot_lag_bytes", sa.BigInteger),
+    # "Verify migrated data at the end": VerifyReport.as_dict() of the last verification.
+    sa.Column("verify_result", sa.JSON),
 )
 
 # The steps of a job's life that are done, each recorded when it completes. Lifecycle decisions
@@ -79,6 +83,8 @@ event_counts = sa.Table(
     sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
     sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
     sa.Column("events", sa.BigInteger, nullable=False),
+    # The highest commit-to-target lag seen in the minute (sampled by the heartbeat).
+    sa.Column("lag_seconds", sa.Float),
 )
 
 progress = sa.Table(
@@ -106,6 +112,14 @@ issues = sa.Table(
     sa.Column("key", sa.Text),
     sa.Column("field", sa.String(400)),
     sa.Column("detail", sa.Text, nullable=False),
+    # The same problem seen again (a resumed job rebuilding a page, a CDC replay, a root
+    # recomputed again) is counted on its first row, not listed twice.
+    sa.Column("occurrences", sa.Integer, nullable=False, default=1),
+    sa.Column("last_at", sa.DateTime(timezone=True)),
+    # sha1 of the problem's fields: finding a repeat is an index lookup, not a scan of the
+    # job's issues (a SKIP job can record hundreds of thousands).
+    sa.Column("fingerprint", sa.String(40)),
+    sa.Index("ix_issues_job_fingerprint", "job_id", "fingerprint"),
 )
 
 # Kafka mode: one row per task (the source task, each sink worker), written by the task
@@ -190,7 +204,7 @@ class StateStore:
         self._add_missing_columns()
 
     def _add_missing_columns(self) -> None:
-        """Columns added since a store file was created (additive changes only)."""
+        """Columns and indexes added since a store file was created (additive changes only)."""
         inspector = sa.inspect(self.engine)
         for table in metadata.sorted_tables:
             present = {c["name"] for c in inspector.get_columns(table.name)}
@@ -205,6 +219,10 @@ class StateStore:
                                 f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{tail}"
                             )
                         )
+            indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in indexes:
+                    index.create(self.engine, checkfirst=True)
 
     @property
     def where(self) -> str:
@@ -268,7 +286,45 @@ class StateStore:
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
 
     def beat(self, job_id: str) -> None:
-        self.update_job(job_id, heartbeat_at=utcnow())
+        """The job is alive; its current lag goes into the minute's sample for the chart."""
+        now = utcnow()
+        minute = now.replace(second=0, microsecond=0)
+        with self._tx() as conn:
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(heartbeat_at=now))
+            lag = conn.execute(
+                sa.select(jobs.c.lag_seconds).where(
+                    jobs.c.id == job_id, jobs.c.cdc_status == "RUNNING"
+                )
+            ).scalar()
+            if lag is None:
+                return
+            bucket = (event_counts.c.job_id == job_id, event_counts.c.minute == minute)
+            updated = conn.execute(
+                event_counts.update()
+                .where(*bucket)
+                .values(
+                    lag_seconds=sa.case(
+                        (event_counts.c.lag_seconds >= lag, event_counts.c.lag_seconds),
+                        else_=lag,
+                    )
+                )
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    event_counts.insert().values(
+                        job_id=job_id, minute=minute, events=0, lag_seconds=lag
+                    )
+                )
+
+    def history(self, job_id: str, since: dt.datetime) -> list[dict[str, Any]]:
+        """Events applied and the highest lag per minute since `since`, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(event_counts.c.minute, event_counts.c.events, event_counts.c.lag_seconds)
+                .where(event_counts.c.job_id == job_id, event_counts.c.minute >= since)
+                .order_by(event_counts.c.minute)
+            ).mappings()
+            return [{**r, "minute": aware(r["minute"])} for r in rows]
 
     def fail(self, job_id: str, reason: str, at: dt.datetime | None = None) -> None:
         at = at or utcnow()
@@ -528,22 +584,77 @@ class StateStore:
     # --- issues -------------------------------------------------------------------------------
 
     def add_issues(self, job_id: str, records: list[IssueRecord]) -> None:
+        """Record problems; one already listed for the job counts as another occurrence."""
         if not records:
             return
         now = utcnow()
+        batch: dict[str, dict[str, Any]] = {}
+        repeats: dict[str, int] = {}
+        for r in records:
+            values = {k: getattr(r, k) for k in r.__slots__}
+            mark = _fingerprint(values)
+            repeats[mark] = repeats.get(mark, 0) + 1
+            batch.setdefault(mark, values)
         with self._tx() as conn:
-            conn.execute(
-                issues.insert(),
-                [
-                    {"job_id": job_id, "at": now, **{k: getattr(r, k) for k in r.__slots__}}
-                    for r in records
-                ],
-            )
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.id == job_id)
-                .values(error_count=jobs.c.error_count + len(records))
-            )
+            known: set[str] = set()
+            marks = list(batch)
+            for start in range(0, len(marks), 500):
+                known.update(
+                    conn.execute(
+                        sa.select(issues.c.fingerprint).where(
+                            issues.c.job_id == job_id,
+                            issues.c.fingerprint.in_(marks[start : start + 500]),
+                        )
+                    ).scalars()
+                )
+            for mark in known:
+                conn.execute(
+                    issues.update()
+                    .where(issues.c.job_id == job_id, issues.c.fingerprint == mark)
+                    .values(occurrences=issues.c.occurrences + repeats[mark], last_at=now)
+                )
+            new = [
+                {
+                    "job_id": job_id,
+                    "at": now,
+                    "last_at": now,
+                    "occurrences": repeats[mark],
+                    "fingerprint": mark,
+                    **values,
+                }
+                for mark, values in batch.items()
+                if mark not in known
+            ]
+            if new:
+                conn.execute(issues.insert(), new)
+                conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id)
+                    .values(error_count=jobs.c.error_count + len(new))
+                )
+
+    def issue_totals(self, job_id: str) -> dict[str, int]:
+        """Occurrences of problems per severity, repeats included (what /metrics counts)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(issues.c.severity, sa.func.sum(issues.c.occurrences))
+                .where(issues.c.job_id == job_id)
+                .group_by(issues.c.severity)
+            ).all()
+        return {severity: int(n) for severity, n in rows}
+
+    def retries_of(self, job_id: str) -> int:
+        """Reconnect attempts of the embedded engine: each records a WARNING ending in
+        "retry in Ns" (relmig.transport.embedded)."""
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(issues.c.occurrences), 0)).where(
+                    issues.c.job_id == job_id,
+                    issues.c.severity == "WARNING",
+                    issues.c.detail.like("%; retry in %s"),
+                )
+            ).scalar_one()
+        return int(total)
 
     def issues_of(self, job_id: str, limit: int = 1000) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -551,6 +662,10 @@ class StateStore:
                 issues.select().where(issues.c.job_id == job_id).order_by(issues.c.id).limit(limit)
             ).mappings()
             return [dict(r) for r in rows]
+
+
+def _fingerprint(values: dict[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def aware(value: dt.datetime) -> dt.datetime:

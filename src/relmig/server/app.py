@@ -8,8 +8,9 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from relmig import __version__
@@ -19,6 +20,7 @@ from relmig.server.api import connections, jobs, mapping, projects
 from relmig.server.auth import guard
 from relmig.server.context import ServerConfig, Services, Svc
 from relmig.server.errors import install_handlers
+from relmig.server.metrics import registry
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -71,6 +73,13 @@ def create_app(
     for router in (about, connections.router, projects.router, mapping.router, jobs.router):
         app.include_router(router, prefix=API)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    metrics = registry(store)
+
+    @app.get("/metrics", tags=["server"])
+    def get_metrics() -> Response:
+        """Every job's figures in Prometheus' text format (docs/metrics.md)."""
+        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

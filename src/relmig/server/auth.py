@@ -7,7 +7,7 @@
   the API through a DNS name that resolves to 127.0.0.1 (DNS rebinding).
 
 The UI's own files (HTML, JS, CSS) hold no data and are served to anyone who can connect, so the
-browser can show its login page; everything under /api needs the token.
+browser can show its login page; everything under /api, and /metrics, needs the token.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def guard(bind_host: str, token: str | None) -> Callable[[Request, Handler], Awa
     async def middleware(request: Request, call_next: Handler) -> Response:
         if exposed and expected is None:
             return _refuse(401, "this server has no auth token configured, so it refuses requests")
-        if not request.url.path.startswith("/api/"):
+        path = request.url.path
+        if not (path.startswith("/api/") or path == "/metrics"):
             return await call_next(request)
         if expected is not None:
             given = request.headers.get("authorization", "").encode()

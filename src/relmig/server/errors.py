@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from relmig.errors import ProjectFileError, RelmigError, SourceError, TargetError
+from relmig.messages import plain_error
 from relmig.runtime.jobs import JobError
 from relmig.server.records import NameTaken
 
@@ -57,6 +58,9 @@ def _json(status: int, detail: str, **extra: Any) -> JSONResponse:
 
 
 def _location(loc: Sequence[Any]) -> str:
+    """Where in the request: a body field by its name (`name`), a query parameter as `query.x`."""
+    if loc and loc[0] == "body":
+        loc = loc[1:]
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
@@ -72,12 +76,9 @@ def install_handlers(app: FastAPI) -> None:
             if err["type"] == "json_invalid":
                 reason = err.get("ctx", {}).get("error", "malformed")
                 return _json(400, f"the request body is not valid JSON: {reason}")
-        problems = [
-            {"path": _location(err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
-            for err in errors
-        ]
-        summary = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
-        return _json(422, f"invalid request: {summary}", problems=problems)
+        problems = [{"path": _location(err["loc"]), "message": plain_error(err)} for err in errors]
+        summary = "; ".join(p["message"] for p in problems)
+        return _json(422, summary, problems=problems)
 
     @app.exception_handler(ProjectFileError)
     async def invalid_project(_: Request, exc: ProjectFileError) -> JSONResponse:

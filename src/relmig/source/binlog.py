@@ -46,7 +46,7 @@ from pymysqlreplication.row_event import (
 
 from relmig.errors import PositionLost, SchemaChanged, SourceError
 from relmig.project.model import Project
-from relmig.source.capture import ChangeCapture, Prerequisite, SourceLag, mapped_tables
+from relmig.source.capture import Backlog, ChangeCapture, Prerequisite, SourceLag, mapped_tables
 from relmig.source.changes import (
     ChangeStream,
     Heartbeat,
@@ -752,6 +752,17 @@ class BinlogCapture(ChangeCapture):
             later = logs[names.index(file) :]
             behind = max(0, later[0][1] - offset) + sum(size for _, size in later[1:])
         return SourceLag(seconds, behind)
+
+    def backlog(self, position: str) -> Backlog:
+        """Binlog bytes after `position`; with GTIDs (MariaDB) the transactions too, as the
+        sequence numbers the server has logged since, per replication domain."""
+        behind = self.lag(position).bytes
+        at = parse_position(position)
+        if not isinstance(at, GtidPosition):
+            return Backlog(behind, None)
+        now = GtidPosition.parse(str(self._fetch("SELECT @@gtid_binlog_pos")[0][0] or ""))
+        waiting = sum(max(0, n - (at.seq(d) or 0)) for d, _, n in now.domains)
+        return Backlog(behind, waiting)
 
     def _passed(
         self, position: str, committed: dt.datetime | None, file: str | None, offset: int

@@ -29,6 +29,15 @@ class SourceLag:
     bytes: int | None  # WAL retained for the slot / binlog bytes behind
 
 
+@dataclass(slots=True)
+class Backlog:
+    """Changes committed after a position and not applied yet (a paused job's waiting work)."""
+
+    bytes: int | None  # WAL / binlog bytes after the position
+    transactions: int | None  # transactions after it, where the source can tell
+    at_least: bool = False  # counting stopped early: there are at least `transactions`
+
+
 class ChangeCapture(ABC):
     """CDC for one job: named after the job, so that several jobs never share a slot."""
 
@@ -58,6 +67,10 @@ class ChangeCapture(ABC):
 
     @abstractmethod
     def lag(self, position: str) -> SourceLag: ...
+
+    @abstractmethod
+    def backlog(self, position: str) -> Backlog:
+        """What waits after `position` while nothing reads the stream (a paused job)."""
 
     @abstractmethod
     def wait_visible(self, transactions: list[Transaction]) -> None:
@@ -108,6 +121,15 @@ def fix_script(missing: list[Prerequisite]) -> str:
         lines.append(f"-- {p.name}: {p.problem}" + (f" ({p.note})" if p.note else ""))
         lines.append(p.fix if p.fix else "-- (not fixable in SQL; see above)")
     return "\n".join(lines) + "\n"
+
+
+def missing_prerequisites(project: Project, password: str | None = None) -> list[Prerequisite]:
+    """What the source lacks for CDC of the project's mapped tables (empty: ready)."""
+    capture = open_capture(project, "check", password)
+    try:
+        return capture.check()
+    finally:
+        capture.close()
 
 
 def open_capture(project: Project, job_id: str, password: str | None = None) -> ChangeCapture:

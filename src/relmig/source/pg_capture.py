@@ -23,7 +23,13 @@ from relmig.errors import PositionLost, SchemaChanged, SourceError
 from relmig.project.model import Project
 from relmig.route.images import before_image_columns
 from relmig.source import pgoutput as pg
-from relmig.source.capture import ChangeCapture, Prerequisite, SourceLag, mapped_tables
+from relmig.source.capture import (
+    Backlog,
+    ChangeCapture,
+    Prerequisite,
+    SourceLag,
+    mapped_tables,
+)
 from relmig.source.changes import (
     ChangeStream,
     Heartbeat,
@@ -239,6 +245,25 @@ class PostgresCapture(ChangeCapture):
         )
         return SourceLag(None, int(rows[0][0]) if rows and rows[0][0] is not None else None)
 
+    def backlog(self, position: str) -> Backlog:
+        """WAL after `position`, and the transactions in it that touch the published tables,
+        counted by peeking at the (idle) slot without consuming it; up to BACKLOG_PEEK rows."""
+        (behind,) = self.source.fetch(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)::bigint", (position,)
+        )[0]
+        rows = self.source.fetch(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (self.name,)
+        )
+        if not rows or rows[0][0]:
+            return Backlog(max(0, int(behind)), None)  # gone, or being read: no peeking
+        (begins, total) = self.source.fetch(
+            "SELECT count(*) FILTER (WHERE get_byte(data, 0) = 66), count(*) "
+            "FROM pg_logical_slot_peek_binary_changes(%s, NULL, %s, "
+            "'proto_version', '1', 'publication_names', %s)",
+            (self.name, BACKLOG_PEEK, self.name),
+        )[0]
+        return Backlog(max(0, int(behind)), int(begins), at_least=int(total) >= BACKLOG_PEEK)
+
     def wait_visible(self, transactions: list[Transaction]) -> None:
         """Poll a fresh snapshot until no transaction of the batch is still running in it.
 
@@ -281,6 +306,7 @@ class PostgresCapture(ChangeCapture):
 
 
 VISIBLE_TIMEOUT = 30.0
+BACKLOG_PEEK = 100_000  # pgoutput messages decoded at most to count a paused job's backlog
 SLOT_RELEASE_SECONDS = 10.0
 
 

@@ -62,6 +62,28 @@ class VerifyReport:
     def ok(self) -> bool:
         return all(c.ok for c in self.collections)
 
+    def as_dict(self, max_examples: int = 5) -> dict[str, Any]:
+        """The report as JSON: what a job stores, the API returns and `--json` prints."""
+        return {
+            "ok": self.ok,
+            "collections": [
+                {
+                    "name": c.name,
+                    "ok": c.ok,
+                    **{
+                        k: getattr(c, k)
+                        for k in ("expected", "actual", "missing", "extra", "different")
+                    },
+                    "unmigratable": c.unmigratable,
+                    "examples": [
+                        {"kind": d.kind, "key": d.key, "detail": d.detail}
+                        for d in c.examples[:max_examples]
+                    ],
+                }
+                for c in self.collections
+            ],
+        }
+
 
 def verify(
     project: Project,

@@ -6,16 +6,19 @@ it comes from (`stored`, `env` with the variable's name, or `none`).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from relmig.errors import SourceError
-from relmig.project.model import Dialect, SourceSettings
+from relmig.errors import RelmigError, SourceError
+from relmig.project.initial import initial_collections
+from relmig.project.model import Dialect, Project, SourceSettings
 from relmig.schema.introspect import import_tables
 from relmig.server.context import Services, Svc, source_settings
 from relmig.server.errors import ApiError
+from relmig.source.capture import fix_script, missing_prerequisites
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 
@@ -74,9 +77,19 @@ class ConnectionOut(BaseModel):
     projects: int
 
 
+class CdcCheck(BaseModel):
+    """CDC prerequisites for every table of the connection's schemas, mapped one-to-one."""
+
+    ready: bool
+    missing: list[dict[str, str | None]] = []
+    script: str | None = Field(default=None, description="The SQL that fixes what is missing.")
+    error: str | None = None
+
+
 class TestResult(BaseModel):
     ok: bool
     message: str
+    cdc: CdcCheck | None = None
 
 
 class TableInfo(BaseModel):
@@ -113,9 +126,30 @@ def _password_values(body: ConnectionFields, svc: Services) -> dict[str, Any]:
 def _try(svc: Services, settings: SourceSettings, password: str | None) -> TestResult:
     try:
         with svc.source(settings, password) as source:
-            return TestResult(ok=True, message=f"connected to the {source.where}")
+            where = source.where
     except SourceError as exc:
         return TestResult(ok=False, message=str(exc))
+    return TestResult(ok=True, message=f"connected to the {where}", cdc=_cdc(settings, password))
+
+
+def _cdc(settings: SourceSettings, password: str | None) -> CdcCheck:
+    """What CDC of any table here would lack, before a project or a job exists."""
+    try:
+        tables = import_tables(settings, password)
+        project = Project(
+            name="connection-test",
+            source=settings,
+            tables=tables,
+            collections=initial_collections(tables, "one-to-one"),
+        )
+        missing = missing_prerequisites(project, password)
+    except RelmigError as exc:
+        return CdcCheck(ready=False, error=str(exc))
+    return CdcCheck(
+        ready=not missing,
+        missing=[asdict(p) for p in missing],
+        script=fix_script(missing) if missing else None,
+    )
 
 
 @router.get("")

@@ -9,13 +9,17 @@ store keeps without its password.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from relmig.mongo.names import database_name_for
+from relmig.runtime.actions import actions
 from relmig.runtime.jobs import JobOptions
+from relmig.runtime.store import utcnow
+from relmig.runtime.waiting import waiting
 from relmig.server.context import Services, Svc
 from relmig.server.errors import ApiError
 
@@ -133,9 +137,29 @@ def start_job(project_id: str, body: JobCreate, svc: Svc) -> dict[str, Any]:
 
 @router.get("/jobs/{job_id}")
 def get_job(job_id: str, svc: Svc) -> dict[str, Any]:
-    """Status, CDC status, progress per collection, CDC figures, and whether it can resume."""
-    svc.job(job_id)
-    return _job(svc, job_id)
+    """Status, CDC status, progress per collection, CDC figures, whether it can resume, the
+    actions that apply now, and for a paused job the changes waiting at the source."""
+    out = _job(svc, job_id)
+    out["actions"] = actions(out)
+    out["waiting"] = _waiting(svc, out)
+    return out
+
+
+_WAITING_TTL = 5.0
+_waiting_seen: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+
+def _waiting(svc: Services, job: dict[str, Any]) -> dict[str, Any] | None:
+    """The source is asked at most every few seconds per job, however often the UI polls."""
+    if job["status"] != "PAUSED":
+        return None
+    seen = _waiting_seen.get(job["id"])
+    if seen is not None and time.monotonic() - seen[0] < _WAITING_TTL:
+        return seen[1]
+    _, password = credentials(svc, job["id"])
+    value = waiting(svc.store.job(job["id"]) or {}, password)
+    _waiting_seen[job["id"]] = (time.monotonic(), value)
+    return value
 
 
 @router.get("/jobs/{job_id}/issues")
@@ -145,6 +169,16 @@ def job_issues(
     """The Issues list: each error with its collection, table, key, field and detail."""
     svc.job(job_id)
     return utc(svc.store.issues_of(job_id, limit))
+
+
+@router.get("/jobs/{job_id}/history")
+def job_history(
+    job_id: str, svc: Svc, minutes: Annotated[int, Query(ge=1, le=24 * 60)] = 60
+) -> list[dict[str, Any]]:
+    """Per minute: events applied and the highest commit-to-target lag (the job page's chart)."""
+    svc.job(job_id)
+    since = utcnow().replace(second=0, microsecond=0) - dt.timedelta(minutes=minutes - 1)
+    return utc(svc.store.history(job_id, since))
 
 
 @router.post("/jobs/{job_id}/pause")

@@ -9,16 +9,17 @@ check out is refused with 422 and its problems, each with a path relative to the
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from bson import json_util
 from fastapi import APIRouter, Body, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from relmig.documents.builder import DocumentBuilder
 from relmig.documents.plan import compile_collection
 from relmig.errors import ProjectFileError
 from relmig.project.file import parse_project
+from relmig.project.initial import new_collection, new_embed
 from relmig.project.model import CollectionRule, Project, TableFilter
 from relmig.runtime.keys import show_key
 from relmig.server.api.projects import ProjectOut, detail, project_json
@@ -32,6 +33,17 @@ RuleBody = Annotated[
     Body(description="A CollectionRule: name, table, id, fields, embeds (see the project file)."),
 ]
 Limit = Annotated[int, Query(ge=1, le=20)]
+
+
+class NewRule(BaseModel):
+    """Which rule to start: a collection of `table`, or an embedding of `table` in `parent`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["new", "array", "document"]
+    table: str
+    parent: str | None = Field(default=None, description="The table it is embedded in.")
+    foreign_key: str | None = Field(default=None, description="The link between the two.")
 
 
 class PreviewProblem(BaseModel):
@@ -81,6 +93,26 @@ def _save(svc: Services, project_id: str, project: Project) -> ProjectOut:
 
 def _stored(svc: Services, project_id: str) -> Project:
     return Project.model_validate(svc.project_record(project_id)["body"])
+
+
+@router.post("/rules/new")
+def start_rule(project_id: str, body: NewRule, svc: Svc) -> dict[str, Any]:
+    """A new rule as `relmig import` would write it (the project's field casing), not saved:
+    the UI opens it in the rule editor."""
+    project = _stored(svc, project_id)
+    tables = {t.id: t for t in project.tables}
+    if body.table not in tables:
+        raise not_found("table", body.table)
+    if body.kind == "new":
+        return new_collection(project, body.table).model_dump(mode="json", by_alias=True)
+    if body.parent not in tables or not body.foreign_key:
+        raise ApiError(422, "an embedded rule needs the parent table and the foreign key")
+    try:
+        rule = new_embed(project, body.kind, body.table, body.parent, body.foreign_key)
+    except KeyError as exc:
+        link = f"no foreign key {exc.args[0]} links {body.table} and {body.parent}"
+        raise ApiError(422, link) from None
+    return rule.model_dump(mode="json", by_alias=True)
 
 
 @router.post("/collections", status_code=201)

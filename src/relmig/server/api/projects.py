@@ -10,20 +10,22 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from relmig.errors import ProjectFileError
+from relmig.analysis.report import analyze
+from relmig.documents.bson_names import bson_type
 from relmig.mongo.names import database_name_for
+from relmig.mongo.writer import MongoTarget
 from relmig.project.casing import Casing
-from relmig.project.file import dump_project, parse_project
+from relmig.project.file import dump_project, parse_project_text
 from relmig.project.initial import InitialMapping, initial_collections
 from relmig.project.model import Project
+from relmig.project.validate import warnings
 from relmig.schema.introspect import import_tables
 from relmig.server.context import Services, Svc, source_settings
-from relmig.server.errors import ApiError
+from relmig.server.errors import ApiError, problem_list
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -72,6 +74,12 @@ class ProjectSummary(BaseModel):
 
 class ProjectOut(ProjectSummary):
     project: dict[str, Any] = Field(description="The project file's content, as JSON.")
+    warnings: list[dict[str, str]] = Field(
+        default=[], description="What is allowed but may hurt (path, message)."
+    )
+    bson_types: dict[str, dict[str, str]] = Field(
+        default={}, description="Per table id and column: the BSON type it becomes."
+    )
 
 
 def project_json(project: Project) -> dict[str, Any]:
@@ -84,7 +92,15 @@ def summary(row: dict[str, Any], svc: Services) -> ProjectSummary:
 
 def detail(row: dict[str, Any], svc: Services) -> ProjectOut:
     project = svc.project(row)
-    return ProjectOut(**_summary_fields(row, project), project=project_json(project))
+    return ProjectOut(
+        **_summary_fields(row, project),
+        project=project_json(project),
+        warnings=problem_list(warnings(project)),
+        bson_types={
+            t.id: {c.name: bson_type(project.source.dialect, c.type) for c in t.columns}
+            for t in project.tables
+        },
+    )
 
 
 def _summary_fields(row: dict[str, Any], project: Project) -> dict[str, Any]:
@@ -128,6 +144,7 @@ def create_project(body: ProjectCreate, svc: Svc) -> ProjectOut:
         source=settings,
         tables=tables,
         collections=initial_collections(tables, body.mapping, body.casing),
+        casing=body.casing,
     )
     row = svc.records.add_project(
         {"name": body.name, "connection_id": connection["id"], "body": project_json(project)}
@@ -138,12 +155,7 @@ def create_project(body: ProjectCreate, svc: Svc) -> ProjectOut:
 @router.post("/import", status_code=201)
 def import_project(body: ProjectImport, svc: Svc) -> ProjectOut:
     """A project file, as `relmig import` writes it or `GET /projects/{id}/export` returns it."""
-    where = "the uploaded project file"
-    try:
-        raw = yaml.safe_load(body.yaml)
-    except yaml.YAMLError as exc:
-        raise ProjectFileError(where, [f"not valid YAML: {exc}"]) from None
-    project = parse_project(raw, where)
+    project = parse_project_text(body.yaml, "the uploaded project file")
     if body.name:
         project.name = body.name
     if body.connection_id is not None:
@@ -183,6 +195,25 @@ def delete_project(project_id: str, svc: Svc) -> None:
     if running:
         raise ApiError(409, f"project {project_id} has active jobs: {', '.join(running)}")
     svc.records.delete_project(project_id)
+
+
+@router.post("/{project_id}/analysis")
+def analyze_project(project_id: str, svc: Svc) -> dict[str, Any]:
+    """The pre-migration analysis (as `relmig analyze`): measured on the source now, against
+    the server's default target when it has one."""
+    row = svc.project_record(project_id)
+    project = svc.project(row)
+    profile = None
+    if svc.config.target_uri:
+        target = MongoTarget(svc.config.target_uri, project.name)
+        try:
+            profile = target.profile
+        finally:
+            target.close()
+    password = svc.project_password(row)
+    with svc.source(project.source, password) as source:
+        live = import_tables(project.source, password, only=[t.id for t in project.tables])
+        return analyze(project, source, profile, live).as_dict()
 
 
 @router.get("/{project_id}/export", response_class=PlainTextResponse)

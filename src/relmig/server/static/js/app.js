@@ -3,7 +3,7 @@
 import { session } from "./api.js";
 import { clear, h, toast } from "./dom.js";
 import { renderConnections } from "./connections.js";
-import { renderProjects } from "./projects.js";
+import { renderAnalysis, renderProjects } from "./projects.js";
 import { renderMapping } from "./mapping.js";
 import { renderJob, renderMigration } from "./migration.js";
 
@@ -13,6 +13,7 @@ const routes = [
   [/^#\/projects$/, () => renderProjects(view)],
   [/^#\/projects\/([^/]+)\/mapping$/, (id) => renderMapping(view, id)],
   [/^#\/projects\/([^/]+)\/migration$/, (id) => renderMigration(view, id)],
+  [/^#\/projects\/([^/]+)\/analysis$/, (id) => renderAnalysis(view, id)],
   [/^#\/jobs\/([^/]+)$/, (id) => renderJob(view, id)],
 ];
 
@@ -44,6 +45,7 @@ async function route() {
 function login() {
   if (stop) stop();
   stop = null;
+  document.title = "Sign in · relmig";
   const input = h("input", { type: "password", name: "token", autocomplete: "off", required: true });
   clear(view, h("form", {
     class: "card login",

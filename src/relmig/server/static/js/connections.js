@@ -1,12 +1,25 @@
 // Connections: add, test, edit, delete. Passwords go in once and are never shown back.
 
 import { api } from "./api.js";
-import { clear, confirmButton, errorBox, h, options, toast } from "./dom.js";
+import { clear, confirmButton, copyButton, errorBox, h, options, setTitle, toast } from "./dom.js";
 
 const DIALECTS = [["postgresql", "PostgreSQL"], ["mysql", "MySQL / MariaDB"]];
 const DEFAULT_PORTS = { postgresql: 5432, mysql: 3306 };
 
+/** What change data capture would lack here, and the SQL that fixes it, ready to copy. */
+function cdcCheck(cdc) {
+  if (!cdc) return null;
+  if (cdc.error) return h("div", { class: "notice warn", "data-slot": "cdc-check" }, `CDC prerequisites could not be checked: ${cdc.error}`);
+  if (cdc.ready) return h("span", { class: "badge ok", "data-slot": "cdc-check", style: "margin-left:6px" }, "ready for CDC");
+  return h("div", { class: "notice warn", "data-slot": "cdc-check" },
+    h("strong", {}, "Not ready for CDC (continuous and CDC-only jobs):"),
+    h("ul", {}, cdc.missing.map((m) => h("li", {}, `${m.name}: ${m.problem}${m.note ? ` (${m.note})` : ""}`))),
+    h("div", { class: "row" }, h("span", {}, "Run this as a privileged user:"), copyButton(cdc.script)),
+    h("pre", { class: "sql", "aria-label": "SQL that fixes the CDC prerequisites" }, cdc.script));
+}
+
 export async function renderConnections(view) {
+  setTitle("Connections");
   const formSlot = h("div");
   const tableSlot = h("div", { class: "card flush" });
   clear(view,
@@ -48,7 +61,8 @@ export async function renderConnections(view) {
     try {
       const result = await api.post(path, body);
       clear(target, h("span", { class: `badge ${result.ok ? "ok" : "bad"}`, title: result.message }, result.ok ? "connected" : "failed"),
-        result.ok ? null : h("div", { class: "field-error" }, result.message));
+        result.ok ? null : h("div", { class: "field-error" }, result.message),
+        cdcCheck(result.cdc));
       return result;
     } catch (err) {
       clear(target, errorBox(err));

@@ -1,5 +1,7 @@
 // The two models as SVG diagrams: tables with their foreign keys, and collections with their
-// embedded arrays and sub-documents. Boxes are placed in columns (shortest column first).
+// embedded arrays and sub-documents. Boxes are placed in columns (shortest column first), wide
+// enough for their names; links run in the gaps between columns and above the boxes, never
+// behind one. Every box is a button: Tab reaches it, Enter or Space opens it.
 
 import { s } from "./dom.js";
 
@@ -28,6 +30,7 @@ function layout(boxes, width, boxWidth) {
   const heights = new Array(columns).fill(GAP);
   for (const box of boxes) {
     const col = heights.indexOf(Math.min(...heights));
+    box.col = col;
     box.x = GAP + col * (boxWidth + GAP);
     box.y = heights[col];
     box.w = boxWidth;
@@ -36,9 +39,47 @@ function layout(boxes, width, boxWidth) {
   return { width: GAP + columns * (boxWidth + GAP), height: Math.max(...heights) };
 }
 
-function frame(box, title, subtitle, cls, onSelect) {
+/**
+ * A foreign key's line from a child row to its parent, through the gaps only: out of the
+ * child's side into the gap beside it; along the gap; to a neighbouring column directly, or to
+ * a farther one through the band above all boxes; into the parent's side. `lane` spreads lines
+ * that share a gap.
+ */
+function route(child, parent, y1, y2, lane) {
+  const off = 4 + (lane % 4) * 3;
+  const top = 4 + (lane % 5) * 3;
+  if (parent === child) {
+    const x = child.x + child.w;
+    return `M${x},${y1} H${x + GAP / 2 + off - 4} V${y2} H${x}`;
+  }
+  if (parent.col === child.col) {
+    const x = child.x + child.w;
+    const gx = x + off;
+    return `M${x},${y1} H${gx} V${y2} H${parent.x + parent.w}`;
+  }
+  const right = parent.col > child.col;
+  const x1 = right ? child.x + child.w : child.x;
+  const g1 = right ? x1 + off : x1 - off;
+  const x2 = right ? parent.x : parent.x + parent.w;
+  const g2 = right ? x2 - off : x2 + off;
+  if (Math.abs(parent.col - child.col) === 1) return `M${x1},${y1} H${g1} V${y2} H${x2}`;
+  return `M${x1},${y1} H${g1} V${top} H${g2} V${y2} H${x2}`;
+}
+
+/** A box width that shows the longest name and type in full, within bounds. */
+function boxWidth(labels, min, max) {
+  const want = Math.max(...labels.map(([name, type]) => name.length * NAME_PX + Math.min(type.length, 16) * TYPE_PX + 52));
+  return Math.round(Math.min(max, Math.max(min, want)));
+}
+
+function frame(box, title, subtitle, cls, onSelect, label) {
   const [head, sub] = fit(title, subtitle, box.w - 18);
-  return s("g", { class: `box ${cls}`, transform: `translate(${box.x},${box.y})`, onclick: onSelect, "data-box": box.key },
+  const keys = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onSelect(); } };
+  return s("g", {
+    class: `box ${cls}`, transform: `translate(${box.x},${box.y})`, onclick: onSelect, onkeydown: keys,
+    "data-box": box.key, "data-focus": `box:${box.key}`, tabindex: 0, role: "button", "aria-label": label,
+    "aria-pressed": cls.includes("selected") ? "true" : "false",
+  },
     s("title", {}, box.tooltip || title),
     s("rect", { class: "frame", width: box.w, height: box.h, rx: 5 }),
     s("rect", { class: "head", x: 0.5, y: 0.5, width: box.w - 1, height: HEAD - 1, rx: 5 }),
@@ -69,11 +110,13 @@ export function relationalDiagram(project, selection, width, onSelect) {
   const depth = (t) => t.foreign_keys.filter((fk) => fk.ref_table !== `${t.schema}.${t.name}`).length;
   const tables = [...project.tables].sort((a, b) => depth(a) - depth(b) || a.name.localeCompare(b.name));
   const boxes = tables.map((t) => ({ key: `${t.schema}.${t.name}`, table: t, h: HEAD + t.columns.length * ROW + 8 }));
-  const size = layout(boxes, width, 168);
+  const w = boxWidth(tables.flatMap((t) => [[t.name, t.schema], ...t.columns.map((c) => [`   ${c.name}`, c.type])]), 168, 300);
+  const size = layout(boxes, width, w);
   const byId = Object.fromEntries(boxes.map((b) => [b.key, b]));
   const svg = s("svg", { class: "diagram relational", width: size.width, height: size.height });
 
-  const links = s("g", {});
+  const links = s("g", { class: "links" });
+  let lane = 0;
   for (const box of boxes) {
     for (const fk of box.table.foreign_keys) {
       const parent = byId[fk.ref_table];
@@ -81,33 +124,19 @@ export function relationalDiagram(project, selection, width, onSelect) {
       const row = Math.max(0, box.table.columns.findIndex((c) => c.name === fk.columns[0]));
       const y1 = box.y + HEAD + row * ROW + ROW / 2 + 4;
       const y2 = parent.y + HEAD / 2;
-      let d;
-      if (parent === box) {
-        const x = box.x + box.w;
-        d = `M${x},${y1} C${x + 18},${y1} ${x + 18},${y2} ${x},${y2}`;
-      } else {
-        const right = parent.x > box.x + 1;
-        const sameColumn = Math.abs(parent.x - box.x) < 1;
-        const x1 = right || sameColumn ? box.x + box.w : box.x;
-        const x2 = sameColumn ? parent.x + parent.w : right ? parent.x : parent.x + parent.w;
-        const bend = sameColumn ? 22 : Math.max(20, Math.abs(x2 - x1) / 2);
-        const c1 = right || sameColumn ? x1 + bend : x1 - bend;
-        const c2 = sameColumn ? x2 + bend : right ? x2 - bend : x2 + bend;
-        d = `M${x1},${y1} C${c1},${y1} ${c2},${y2} ${x2},${y2}`;
-      }
       const hot = selection?.kind === "table" && (selection.id === box.key || selection.id === parent.key);
-      links.append(s("path", { class: `link${hot ? " hot" : ""}`, d }, s("title", {}, `${fk.name}: ${box.key} → ${fk.ref_table}`)));
+      links.append(s("path", { class: `link${hot ? " hot" : ""}`, d: route(box, parent, y1, y2, lane++), "data-link": fk.name },
+        s("title", {}, `${fk.name}: ${box.key} → ${fk.ref_table}`)));
     }
   }
-  svg.append(links);
-
   for (const box of boxes) {
     const t = box.table;
     const cls = ["table", mapped.has(box.key) ? "" : "unmapped",
       selection?.kind === "table" && selection.id === box.key ? "selected" : "",
       related.has(box.key) ? "related" : ""].join(" ");
     box.tooltip = `${box.key}${t.estimated_rows !== null && t.estimated_rows !== undefined ? `, ~${t.estimated_rows} rows` : ""}${mapped.has(box.key) ? "" : " (not mapped)"}`;
-    const g = frame(box, t.name, t.schema, cls, () => onSelect({ kind: "table", id: box.key }));
+    const g = frame(box, t.name, t.schema, cls, () => onSelect({ kind: "table", id: box.key }),
+      `Table ${box.key}, ${t.columns.length} columns${mapped.has(box.key) ? "" : ", not mapped"}`);
     const fkColumns = new Set(t.foreign_keys.flatMap((fk) => fk.columns));
     t.columns.forEach((c, i) => {
       const y = HEAD + i * ROW + 16;
@@ -119,11 +148,12 @@ export function relationalDiagram(project, selection, width, onSelect) {
     });
     svg.append(g);
   }
+  svg.append(links); // above the boxes; routed through the gaps, so no line crosses one
   return svg;
 }
 
 /** The lines a collection's box shows: fields, then embedded rules nested under their field. */
-function documentLines(project, rule) {
+function documentLines(project, rule, bsonTypes) {
   const tables = Object.fromEntries(project.tables.map((t) => [`${t.schema}.${t.name}`, t]));
   const lines = [];
   const groups = [];
@@ -131,7 +161,8 @@ function documentLines(project, rule) {
     for (const c of table.columns) {
       const r = rules[c.name] || {};
       if (r.include === false || skip.has(c.name)) continue;
-      lines.push({ depth, name: r.name || c.name, type: r.type || c.type });
+      const bson = r.type || bsonTypes?.[`${table.schema}.${table.name}`]?.[c.name] || c.type;
+      lines.push({ depth, name: r.name || c.name, type: bson, sql: c.type });
     }
   };
   const node = (rule, depth) => {
@@ -165,12 +196,13 @@ function documentLines(project, rule) {
   return { lines, groups };
 }
 
-export function documentDiagram(project, selection, width, onSelect) {
+export function documentDiagram(project, selection, width, onSelect, bsonTypes) {
   const boxes = project.collections.map((rule) => {
-    const shape = documentLines(project, rule);
+    const shape = documentLines(project, rule, bsonTypes);
     return { key: rule.name, rule, shape, h: HEAD + shape.lines.length * ROW + 8 };
   });
-  const size = layout(boxes, width, 180);
+  const w = boxWidth(boxes.flatMap((b) => [[b.key, b.rule.table], ...b.shape.lines.map((l) => [`${"  ".repeat(l.depth)}   ${l.name}`, String(l.type)])]), 180, 320);
+  const size = layout(boxes, width, w);
   const svg = s("svg", { class: "diagram documents", width: size.width, height: Math.max(size.height, 60) });
   if (!boxes.length) {
     svg.append(s("text", { class: "sub", x: GAP, y: 36 }, "No collections yet: select a table and add a New documents rule."));
@@ -183,7 +215,7 @@ export function documentDiagram(project, selection, width, onSelect) {
       related && tablesOf(box.rule).has(related) ? "related" : ""].join(" ");
     box.tooltip = `collection ${box.key} ← ${box.rule.table}`;
     const g = frame(box, box.key, `← ${box.rule.table.split(".").pop()}`, cls,
-      () => onSelect({ kind: "collection", name: box.key }));
+      () => onSelect({ kind: "collection", name: box.key }), `Collection ${box.key} from ${box.rule.table}`);
     for (const grp of box.shape.groups) {
       const x = 6 + grp.depth * 10;
       g.append(s("rect", {
@@ -196,7 +228,7 @@ export function documentDiagram(project, selection, width, onSelect) {
       const x = 12 + line.depth * 10;
       const cls = line.kind === "array" ? "array" : line.kind === "doc" ? "doc" : "";
       const [name, type] = fit(line.name, String(line.type), box.w - x - 10);
-      g.append(s("text", { class: cls, x, y }, s("title", {}, `${line.name}: ${line.type}`), name));
+      g.append(s("text", { class: cls, x, y }, s("title", {}, `${line.name}: ${line.type}${line.sql ? ` (from ${line.sql})` : ""}`), name));
       g.append(s("text", { class: "type", x: box.w - 10, y, "text-anchor": "end" }, type));
     });
     svg.append(g);

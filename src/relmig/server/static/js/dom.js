@@ -110,3 +110,46 @@ export function confirmButton(label, action, cls = "danger small") {
 export function options(pairs, selected) {
   return pairs.map(([value, label]) => h("option", { value, selected: value === selected }, label));
 }
+
+/** The browser tab's title: the page, then what it is about, then relmig. */
+export function setTitle(...parts) {
+  document.title = [...parts.filter(Boolean), "relmig"].join(" · ");
+}
+
+/**
+ * Ask before an action that cannot be undone, saying what will happen. Resolves true when
+ * confirmed. A native modal <dialog>: focus moves into it, Escape cancels.
+ */
+export function confirmDialog({ title, body, confirm, danger = false }) {
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": "confirm-title" },
+      h("h2", { id: "confirm-title" }, title),
+      (Array.isArray(body) ? body : [body]).map((p) => h("p", {}, p)),
+      h("form", { method: "dialog", class: "actions" },
+        h("button", { value: "yes", class: danger ? "danger solid" : "primary" }, confirm),
+        h("button", { value: "no", autofocus: true }, "Keep the job as it is")));
+    dialog.addEventListener("close", () => { resolve(dialog.returnValue === "yes"); dialog.remove(); });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+/** Rebuild `el`'s content with `build()` and give focus back to the control that had it. */
+export function keepFocus(el, build) {
+  const active = document.activeElement;
+  const key = active && el.contains(active) ? active.dataset.focus : null;
+  build();
+  if (key) el.querySelector(`[data-focus="${CSS.escape(key)}"]`)?.focus();
+}
+
+/** A button that copies `text` to the clipboard and says so. */
+export function copyButton(text, label = "Copy SQL") {
+  return h("button", {
+    type: "button", class: "small",
+    onclick: async () => {
+      try { await navigator.clipboard.writeText(text); toast("Copied to the clipboard"); } catch {
+        toast("The browser did not allow copying: select the text and copy it", "error");
+      }
+    },
+  }, label);
+}

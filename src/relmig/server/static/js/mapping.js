@@ -2,7 +2,7 @@
 // a rule editor whose problems are shown where they are, and document previews from real rows.
 
 import { api } from "./api.js";
-import { clear, confirmButton, errorBox, h, options, toast } from "./dom.js";
+import { clear, confirmButton, errorBox, h, keepFocus, options, setTitle, toast } from "./dom.js";
 import { documentDiagram, relationalDiagram } from "./diagram.js";
 import { projectBar } from "./projects.js";
 
@@ -49,31 +49,82 @@ function attachPoints(project, table, collections) {
   return out;
 }
 
+/**
+ * A diagram pane's tools: zoom out / in, fit to view, and search (boxes whose name or fields
+ * match are marked; Enter moves focus to the first). The zoom survives redraws.
+ */
+function diagramPane(name, label) {
+  const pane = h("div", { class: "canvas", "data-pane": name, role: "region", "aria-label": label });
+  const state = { zoom: 1, fit: false, query: "" };
+  const shown = h("span", { class: "zoom", "aria-live": "polite" }, "100%");
+  const search = h("input", { type: "search", name: `search-${name}`, placeholder: "Search names", "aria-label": `Search the ${label}` });
+  const apply = () => {
+    const svg = pane.querySelector("svg");
+    if (!svg) return;
+    const w = Number(svg.dataset.width), hgt = Number(svg.dataset.height);
+    if (state.fit) state.zoom = Math.min(2, Math.max(0.2, Math.min((pane.clientWidth - 4) / w, (pane.clientHeight - 4) / hgt)));
+    svg.setAttribute("width", Math.round(w * state.zoom));
+    svg.setAttribute("height", Math.round(hgt * state.zoom));
+    shown.textContent = `${Math.round(state.zoom * 100)}%`;
+    const q = state.query.trim().toLowerCase();
+    const boxes = [...svg.querySelectorAll("g.box")];
+    for (const g of boxes) g.classList.toggle("match", !!q && g.textContent.toLowerCase().includes(q));
+  };
+  const zoomBy = (factor) => { state.fit = false; state.zoom = Math.min(3, Math.max(0.2, state.zoom * factor)); apply(); };
+  search.addEventListener("input", () => {
+    state.query = search.value;
+    apply();
+    pane.querySelector("g.box.match")?.scrollIntoView({ block: "nearest", inline: "nearest" });
+  });
+  search.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); pane.querySelector("g.box.match")?.focus(); } });
+  pane.addEventListener("wheel", (e) => { if (e.ctrlKey) { e.preventDefault(); zoomBy(e.deltaY < 0 ? 1.1 : 1 / 1.1); } }, { passive: false });
+  const tools = h("div", { class: "tools" },
+    h("button", { type: "button", class: "small", "aria-label": `Zoom out of the ${label}`, onclick: () => zoomBy(1 / 1.25) }, "−"),
+    shown,
+    h("button", { type: "button", class: "small", "aria-label": `Zoom into the ${label}`, onclick: () => zoomBy(1.25) }, "+"),
+    h("button", { type: "button", class: "small", onclick: () => { state.fit = true; apply(); } }, "Fit to view"),
+    search);
+  /** Show a freshly drawn diagram at the current zoom, keeping the focused box focused. */
+  const show = (svg) => {
+    svg.dataset.width = svg.getAttribute("width");
+    svg.dataset.height = svg.getAttribute("height");
+    svg.setAttribute("viewBox", `0 0 ${svg.dataset.width} ${svg.dataset.height}`);
+    keepFocus(pane, () => clear(pane, svg));
+    apply();
+  };
+  return { pane, tools, show };
+}
+
 export async function renderMapping(view, projectId) {
   let project = await api.get(`/projects/${projectId}`);
   let selection = null;
   let editing = null; // {original: collection name or null when new, draft, path}
+  setTitle("Mapping", project.name);
 
-  const relPane = h("div", { class: "canvas", "data-pane": "relational" });
+  const rel = diagramPane("relational", "relational model");
+  const doc = diagramPane("documents", "MongoDB model");
+  const relPane = rel.pane;
+  const docPane = doc.pane;
   const tableCount = h("span", { class: "muted small" });
   const collectionCount = h("span", { class: "muted small" });
-  const docPane = h("div", { class: "canvas", "data-pane": "documents" });
   const listSlot = h("div", { class: "card", "data-slot": "rules" });
   const editSlot = h("div", { class: "card", "data-slot": "editor" });
+  const warnSlot = h("div", { "data-slot": "warnings" });
 
   clear(view,
     projectBar(project, "mapping"),
+    warnSlot,
     h("div", { class: "models" },
-      h("section", { class: "model-pane" },
-        h("header", {}, h("h2", {}, "Relational model"), tableCount,
+      h("section", { class: "model-pane", "aria-labelledby": "rel-title" },
+        h("header", {}, h("h2", { id: "rel-title" }, "Relational model"), tableCount,
           h("span", { class: "legend" }, h("span", {}, h("i", { style: "border:1px dashed #b8c6cc" }), "not mapped"),
             h("span", {}, h("i", { style: "background:#5fb896" }), "in selection"))),
-        relPane),
-      h("section", { class: "model-pane" },
-        h("header", {}, h("h2", {}, "MongoDB model"), collectionCount,
+        rel.tools, relPane),
+      h("section", { class: "model-pane", "aria-labelledby": "doc-title" },
+        h("header", {}, h("h2", { id: "doc-title" }, "MongoDB model"), collectionCount,
           h("span", { class: "legend" }, h("span", {}, h("i", { style: "background:#c0641f" }), "array"),
             h("span", {}, h("i", { style: "background:#1f6fb2" }), "sub-document"))),
-        docPane)),
+        doc.tools, docPane)),
     h("div", { class: "rules" }, listSlot, editSlot));
 
   const model = () => project.project;
@@ -82,8 +133,12 @@ export async function renderMapping(view, projectId) {
   function draw() {
     tableCount.textContent = `${project.tables} tables`;
     collectionCount.textContent = `${project.collections} collections`;
-    clear(relPane, relationalDiagram(model(), selection, relPane.clientWidth || 600, select));
-    clear(docPane, documentDiagram(model(), selection, docPane.clientWidth || 600, select));
+    clear(warnSlot, (project.warnings || []).length ? h("div", { class: "notice warn", role: "status" }, "Allowed, but consider changing:",
+      h("ul", {}, project.warnings.map((w) => h("li", {}, h("span", { class: "path" }, `${w.path}: `), w.message)))) : null);
+    rel.show(relationalDiagram(model(), selection, relPane.clientWidth || 600, select));
+    doc.show(documentDiagram(model(), selection, docPane.clientWidth || 600, select, project.bson_types));
+    // The collections that use a selected table come into view.
+    if (selection?.kind === "table") docPane.querySelector("g.box.related")?.scrollIntoView({ block: "nearest", inline: "nearest" });
     drawList();
     if (editing) drawEditor(); else drawSide();
   }
@@ -126,7 +181,7 @@ export async function renderMapping(view, projectId) {
       const table = m.tables.find((t) => tableId(t) === selection.id);
       const rules = m.collections.flatMap(rulesOf).filter((r) => r.node.table === selection.id);
       const points = attachPoints(m, table, m.collections);
-      const pick = h("select", { name: "add-rule" }, options([["", "Add a rule…"], ["new", "New documents (a collection)"],
+      const pick = h("select", { name: "add-rule", "aria-label": `Add a rule for ${selection.id}` }, options([["", "Add a rule…"], ["new", "New documents (a collection)"],
         ...points.map((p, i) => [String(i), p.label])], ""));
       pick.addEventListener("change", () => {
         if (pick.value === "new") newCollection(table);
@@ -141,7 +196,7 @@ export async function renderMapping(view, projectId) {
     const collection = m.collections.find((c) => c.name === selection.name);
     if (!collection) { selection = null; drawList(); return; }
     const points = m.tables.flatMap((t) => attachPoints(m, t, [collection]));
-    const pick = h("select", { name: "add-rule" }, options([["", "Add an embedded rule…"], ...points.map((p, i) => [String(i), p.label])], ""));
+    const pick = h("select", { name: "add-rule", "aria-label": `Add an embedded rule to ${collection.name}` }, options([["", "Add an embedded rule…"], ...points.map((p, i) => [String(i), p.label])], ""));
     pick.addEventListener("change", () => { if (pick.value) addEmbed(points[Number(pick.value)]); });
     clear(listSlot, h("h2", {}, `Collection ${collection.name}`),
       h("ul", { class: "rule-list" }, rulesOf(collection).map(ruleItem)),
@@ -178,20 +233,23 @@ export async function renderMapping(view, projectId) {
     draw();
   }
 
-  function newCollection(table) {
-    const names = new Set(model().collections.map((c) => c.name));
-    let name = table.name;
-    for (let i = 2; names.has(name); i++) name = `${table.name}_${i}`;
-    edit(null, { name, table: tableId(table), id: "inherit", fields: {}, embeds: [] }, []);
+  // New rules come from the server, so they use the project's field casing as import does.
+  async function newCollection(table) {
+    try {
+      edit(null, await api.post(`/projects/${projectId}/rules/new`, { kind: "new", table: tableId(table) }), []);
+    } catch (err) { toast(err.message, "error"); }
   }
 
-  function addEmbed(point) {
+  async function addEmbed(point) {
     const draft = copy(point.collection);
     const parent = nodeAt(draft, point.path);
-    parent.embeds = parent.embeds || [];
-    const field = point.kind === "array" ? point.table.name : point.table.name.replace(/s$/, "");
-    parent.embeds.push({ kind: point.kind, table: tableId(point.table), foreign_key: point.fk.name, field, fields: {}, embeds: [] });
-    edit(point.collection.name, draft, [...point.path, parent.embeds.length - 1]);
+    try {
+      const rule = await api.post(`/projects/${projectId}/rules/new`,
+        { kind: point.kind, table: tableId(point.table), parent: parent.table, foreign_key: point.fk.name });
+      parent.embeds = parent.embeds || [];
+      parent.embeds.push(rule);
+      edit(point.collection.name, draft, [...point.path, parent.embeds.length - 1]);
+    } catch (err) { toast(err.message, "error"); }
   }
 
   async function save() {
@@ -269,12 +327,12 @@ export async function renderMapping(view, projectId) {
       };
       const row = h("tr", { class: [problem ? "invalid" : "", rule.include === false ? "excluded" : ""].join(" "), "data-column": c.name },
         h("td", {}, inId.has(c.name) ? h("span", { class: "muted small" }, "_id")
-          : h("input", { type: "checkbox", checked: rule.include !== false, onchange: (e) => update("include", e.target.checked) })),
+          : h("input", { type: "checkbox", "aria-label": `Include ${c.name}`, checked: rule.include !== false, onchange: (e) => update("include", e.target.checked) })),
         h("td", { class: "col" }, c.name, h("div", { class: "muted small" }, c.type)),
-        h("td", {}, h("input", { type: "text", name: `name-${c.name}`, value: rule.name || "", placeholder: c.name, onchange: (e) => update("name", e.target.value.trim()) }),
+        h("td", {}, h("input", { type: "text", name: `name-${c.name}`, "aria-label": `Field name for ${c.name}`, value: rule.name || "", placeholder: c.name, onchange: (e) => update("name", e.target.value.trim()) }),
           problem ? h("div", { class: "field-error" }, problem.message) : null),
-        h("td", {}, h("select", { onchange: (e) => update("type", e.target.value) }, options([["", "from the column"], ...BSON_TYPES.map((t) => [t, t])], rule.type || ""))),
-        h("td", {}, h("select", { onchange: (e) => update("nulls", e.target.value) }, options([["null", "insert null"], ["omit", "omit"]], rule.nulls || "null"))));
+        h("td", {}, h("select", { "aria-label": `BSON type of ${c.name}`, onchange: (e) => update("type", e.target.value) }, options([["", `from the column (${project.bson_types?.[node.table]?.[c.name] || c.type})`], ...BSON_TYPES.map((t) => [t, t])], rule.type || ""))),
+        h("td", {}, h("select", { "aria-label": `Nulls in ${c.name}`, onchange: (e) => update("nulls", e.target.value) }, options([["null", "insert null"], ["omit", "omit"]], rule.nulls || "null"))));
       return row;
     });
 

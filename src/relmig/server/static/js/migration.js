@@ -2,7 +2,7 @@
 // progress bars, CDC figures, Issues list and the Pause / Resume / Cancel / Complete CDC buttons.
 
 import { api } from "./api.js";
-import { badge, bytes, clear, count, duration, errorBox, h, moment, options, toast, when } from "./dom.js";
+import { badge, bytes, clear, confirmDialog, count, duration, errorBox, h, keepFocus, moment, options, s, setTitle, toast, when } from "./dom.js";
 import { projectBar } from "./projects.js";
 
 const MODES = [["snapshot", "Snapshot (one-time copy)"], ["continuous", "Continuous (snapshot, then CDC)"], ["cdc-only", "CDC only"]];
@@ -23,6 +23,7 @@ function poll(tick, ms) {
 
 export async function renderMigration(view, projectId) {
   const [project, about] = await Promise.all([api.get(`/projects/${projectId}`), api.get("/about")]);
+  setTitle("Data Migration", project.name);
   const history = h("div", { class: "card flush", "data-slot": "history" });
   const f = {
     mode: h("select", { name: "mode" }, options(MODES, "snapshot")),
@@ -130,12 +131,76 @@ function drawKafka(card, status) {
         h("td", {}, String(p.partition)), h("td", {}, count(p.end_offset)), h("td", {}, count(p.committed)), h("td", {}, count(p.lag)))))));
 }
 
+// What each control does, said before it is done (Cancel and Complete CDC cannot be undone).
+const CONFIRM = {
+  cancel: (job) => ({
+    title: `Cancel job ${job.id}?`,
+    body: [
+      job.mode === "snapshot" ? "The snapshot stops where it is." : "Change data capture stops and the job's replication slot and publication are dropped, so its position at the source is gone.",
+      "The documents already written stay in the target, partial: the target no longer follows the source. A cancelled job cannot be resumed.",
+    ],
+    confirm: "Cancel the job", danger: true,
+  }),
+  complete: (job) => ({
+    title: `Complete CDC of job ${job.id}?`,
+    body: [
+      "This is the cutover: every change committed at the source until now is applied, then the replication slot and publication are dropped and the job ends as COMPLETED.",
+      "Stop writing to the source first; changes made after this point do not reach the target.",
+      job.options?.verify ? "The target is then verified against the source." : "",
+    ].filter(Boolean),
+    confirm: "Complete CDC",
+  }),
+};
+const LABELS = { pause: "Pause", resume: "Resume", cancel: "Cancel", complete: "Complete CDC" };
+const REQUESTED = { pause: "Pause requested: the job stops after its current batch", resume: "Resume requested", cancel: "Cancel requested", complete: "Complete CDC requested: applying the pending changes" };
+// What a status change means, for a toast when the page sees it happen.
+const HAPPENED = { PAUSED: "Paused", RUNNING: "Resumed", CANCELLED: "Cancelled", COMPLETED: "Completed", FAILED: "Failed" };
+
+/** Lag (line) and events applied per minute (bars) over the last hour. */
+function chart(history) {
+  const w = 600, hgt = 120, pad = 18;
+  const now = Math.floor(Date.now() / 60000);
+  const slots = Array.from({ length: 60 }, (_, i) => now - 59 + i);
+  const byMinute = new Map(history.map((m) => [Math.floor(new Date(m.minute).getTime() / 60000), m]));
+  const events = slots.map((t) => byMinute.get(t)?.events || 0);
+  const lags = slots.map((t) => byMinute.get(t)?.lag_seconds);
+  const maxE = Math.max(1, ...events), maxL = Math.max(1, ...lags.filter((v) => v !== null && v !== undefined));
+  const x = (i) => pad + (i * (w - 2 * pad)) / 60;
+  const bars = events.map((e, i) => s("rect", { class: "events", x: x(i), width: (w - 2 * pad) / 60 - 1, y: hgt - pad - ((hgt - 2 * pad) * e) / maxE, height: ((hgt - 2 * pad) * e) / maxE }));
+  const points = lags.map((l, i) => (l === null || l === undefined ? null : `${x(i) + 4},${hgt - pad - ((hgt - 2 * pad) * l) / maxL}`)).filter(Boolean);
+  const total = events.reduce((a, b) => a + b, 0);
+  return s("svg", { class: "chart", viewBox: `0 0 ${w} ${hgt}`, role: "img", "aria-label": `Last hour: ${total} events applied, highest lag ${duration(maxL)}` },
+    bars, points.length ? s("polyline", { class: "lag", points: points.join(" ") }) : null,
+    s("text", { x: pad, y: 11 }, `events/min (bars, max ${count(maxE)}) · lag (line, max ${duration(maxL)})`),
+    s("text", { x: pad, y: hgt - 4 }, "60 min ago"), s("text", { x: w - pad, y: hgt - 4, "text-anchor": "end" }, "now"));
+}
+
+function waitingText(w) {
+  if (!w) return null;
+  if (w.error) return `The source could not say what is waiting: ${w.error}`;
+  const txns = w.transactions === null || w.transactions === undefined ? null : `${w.at_least ? "at least " : ""}${count(w.transactions)} transactions`;
+  return `${txns ? `${txns} (${bytes(w.bytes)} of log)` : `${bytes(w.bytes)} of log`} waiting at the source; Resume applies them.`;
+}
+
+function verifyCard(result) {
+  if (!result) return null;
+  const rows = result.collections.map((c) => h("tr", { "data-collection": c.name },
+    h("td", {}, c.name), h("td", {}, count(c.expected)), h("td", {}, count(c.actual)), h("td", {}, count(c.missing)),
+    h("td", {}, count(c.extra)), h("td", {}, count(c.different)), h("td", {}, h("span", { class: `badge ${c.ok ? "ok" : "bad"}` }, c.ok ? "equal" : "different"))));
+  const examples = result.collections.flatMap((c) => c.examples.map((d) => h("li", {}, `${c.name}: ${d.kind} ${d.key}${d.detail ? ` — ${d.detail}` : ""}`)));
+  return [h("h2", {}, "Verification ", h("span", { class: `badge ${result.ok ? "ok" : "bad"}`, "data-verify": result.ok ? "equal" : "different" },
+    result.ok ? "target equals source" : "differences found")),
+  h("table", { class: "list" }, h("thead", {}, h("tr", {}, ["Collection", "Expected", "Target", "Missing", "Extra", "Different", "Result"].map((t) => h("th", {}, t)))), h("tbody", {}, rows)),
+  examples.length ? h("ul", { class: "small" }, examples) : null];
+}
+
 export async function renderJob(view, jobId) {
   let job = await api.get(`/jobs/${jobId}`);
   const project = job.project_id ? await api.get(`/projects/${job.project_id}`).catch(() => null) : null;
   const head = h("div", { class: "card", "data-slot": "job" });
   const progress = h("div", { class: "card", "data-slot": "progress" });
   const cdc = h("div", { class: "card", "data-slot": "cdc" });
+  const verified = h("div", { class: "card", "data-slot": "verify" });
   const kafka = h("div", { class: "card", "data-slot": "kafka" });
   const issues = h("div", { class: "card", "data-slot": "issues" });
   const rates = new Rates();
@@ -149,14 +214,16 @@ export async function renderJob(view, jobId) {
     on_error: resumeWith.onError.value,
     max_errors: resumeWith.maxErrors.value ? Number(resumeWith.maxErrors.value) : null,
   });
+  let seenStatus = job.status;
   clear(view,
     project ? projectBar(project, "migration") : h("div", { class: "page-head" }, h("h1", {}, "Job")),
-    head, progress, cdc, kafka, issues);
+    head, progress, cdc, verified, kafka, issues);
 
-  const act = async (action, label) => {
+  const act = async (action) => {
+    if (CONFIRM[action] && !(await confirmDialog(CONFIRM[action](job)))) return;
     try {
       job = await api.post(`/jobs/${jobId}/${action}`, action === "resume" ? resumeBody() : {});
-      toast(`${label}: ${job.status}`);
+      toast(REQUESTED[action]);
       draw(null);
     } catch (err) {
       toast(err.message, "error");
@@ -164,40 +231,41 @@ export async function renderJob(view, jobId) {
   };
 
   function draw(issueRows) {
+    setTitle(`Job ${job.id} (${job.status})`, project?.name);
+    if (job.status !== seenStatus && HAPPENED[job.status]) toast(HAPPENED[job.status], job.status === "FAILED" ? "error" : "info");
+    seenStatus = job.status;
     const continuous = job.mode !== "snapshot";
-    const busy = job.status === "CANCELLING" || job.pending_request;
-    const canResume = job.resumable && (job.status === "PAUSED" || job.status === "FAILED");
-    const button = (action, label, enabled, cls = "") =>
-      h("button", { class: cls, disabled: !enabled || busy, "data-action": action, onclick: () => act(action, label) }, label);
+    const can = new Set(job.actions || []);
+    // Only the controls that apply now are shown; each keeps its focus across refreshes.
+    const button = (action, cls = "") => (can.has(action)
+      ? h("button", { class: cls, "data-action": action, "data-focus": action, onclick: () => act(action) }, LABELS[action]) : null);
     const failed = job.status === "FAILED" ? h("div", { class: "notice error", "data-slot": "failure" },
       h("strong", {}, "This job failed: "), job.failure || "no reason was recorded",
-      canResume
+      can.has("resume")
         ? h("div", { class: "row", style: "margin-top:8px" },
           h("span", {}, job.resume_deadline
             ? `It can be resumed until ${when(job.resume_deadline)} (${duration((new Date(job.resume_deadline) - Date.now()) / 1000)} left).`
             : "It can be resumed from its last checkpoint."),
           h("label", {}, "Error handling from now on", resumeWith.onError),
           h("label", {}, "Stop after this many errors", resumeWith.maxErrors),
-          button("resume", "Resume", true, "primary"))
+          h("button", { class: "primary", "data-action": "resume", "data-focus": "resume-failed", onclick: () => act("resume") }, "Resume"))
         : h("div", { style: "margin-top:8px" }, `It cannot be resumed: ${job.not_resumable_reason || "unknown reason"}.`)) : null;
 
-    clear(head,
+    keepFocus(head, () => clear(head,
       h("div", { class: "job-head" },
         h("h2", { style: "margin:0" }, `Job ${job.id}`), h("span", { "data-status": job.status }, badge(job.status)),
         continuous ? h("span", { class: "small muted" }, "CDC ", badge(job.cdc_status)) : null,
         job.pending_request ? h("span", { class: "badge warn" }, `${job.pending_request.toLowerCase()} requested`) : null,
         h("span", { class: "spacer" }),
-        button("pause", "Pause", job.status === "RUNNING" && continuous),
-        button("resume", "Resume", canResume),
-        button("cancel", "Cancel", !ENDED.has(job.status), "danger"),
-        continuous ? button("complete", "Complete CDC", !ENDED.has(job.status), "primary") : null),
+        button("pause"), job.status === "FAILED" ? null : button("resume", "primary"), button("cancel", "danger"),
+        continuous ? button("complete", "primary") : null),
       h("dl", { class: "meta" },
         h("dt", {}, "Mode"), h("dd", {}, job.mode), h("dt", {}, "Stage"), h("dd", {}, job.stage),
         h("dt", {}, "Target"), h("dd", { class: "mono" }, `${job.target_uri} ${job.target_db}`),
         h("dt", {}, "Error handling"), h("dd", {}, `${job.options?.on_error || "FAIL"}${job.options?.max_errors ? `, stop after ${job.options.max_errors}` : ""}`),
         h("dt", {}, "Created"), h("dd", {}, when(job.created_at)), h("dt", {}, "Started"), h("dd", {}, when(job.started_at)),
         h("dt", {}, "Ended"), h("dd", {}, when(job.ended_at)), h("dt", {}, "Heartbeat"), h("dd", {}, when(job.heartbeat_at))),
-      failed);
+      failed));
 
     const rows = job.progress || [];
     const done = rows.filter((p) => p.done).length;
@@ -213,7 +281,7 @@ export async function renderJob(view, jobId) {
           const eta = rates.eta(p);
           return h("tr", { "data-collection": p.collection },
             h("td", {}, h("strong", {}, p.collection)), h("td", { class: "muted" }, p.table_id),
-            h("td", { style: "width:35%" }, h("div", { class: `bar${p.done ? " done" : ""}` }, h("span", { style: `width:${pct}%` }))),
+            h("td", { style: "width:35%" }, h("div", { class: `bar${p.done ? " done" : ""}`, role: "progressbar", "aria-label": `${p.collection} progress`, "aria-valuenow": Math.round(pct), "aria-valuemin": 0, "aria-valuemax": 100 }, h("span", { style: `width:${pct}%` }))),
             h("td", { class: "nowrap" }, `${count(p.rows_done)} / ${count(total)}`),
             h("td", {}, `${pct.toFixed(p.done ? 0 : 1)}%`),
             h("td", {}, p.done ? "done" : eta === null ? "—" : duration(eta)));
@@ -221,31 +289,45 @@ export async function renderJob(view, jobId) {
         : h("p", { class: "muted" }, job.stage === "CDC" && job.mode === "cdc-only" ? "A CDC-only job copies no snapshot." : "Waiting for the snapshot to start…"));
 
     const stats = job.stats || {};
+    const paused = job.status === "PAUSED";
     cdc.hidden = !continuous;
     clear(cdc, h("h2", {}, "Change data capture"),
+      paused && job.waiting ? h("div", { class: "notice warn", "data-slot": "waiting" }, waitingText(job.waiting)) : null,
       h("div", { class: "figures" }, [
         ["Last event", moment(stats.last_event_at)], ["Events seen", count(stats.events_total)],
         ["Events last minute", count(stats.events_last_minute)], ["Events last hour", count(stats.events_last_hour)],
-        ["Lag", stats.lag_seconds === null || stats.lag_seconds === undefined ? "—" : duration(stats.lag_seconds)],
-        ["Slot lag", bytes(stats.slot_lag_bytes)],
-      ].map(([name, value]) => h("div", { class: "figure", "data-figure": name }, h("div", { class: "value" }, value), h("div", { class: "name" }, name)))));
+        // A paused job's recorded lag is frozen; what matters is what waits (above).
+        ["Lag", paused ? "paused" : stats.lag_seconds === null || stats.lag_seconds === undefined ? "—" : duration(stats.lag_seconds)],
+        ["Slot lag", job.slot_dropped ? "slot dropped" : bytes(stats.slot_lag_bytes)],
+      ].map(([name, value]) => h("div", { class: "figure", "data-figure": name }, h("div", { class: "value" }, value), h("div", { class: "name" }, name)))),
+      h("div", { "data-slot": "chart" }, history ? chart(history) : null));
 
+    verified.hidden = !job.verify_result;
+    clear(verified, verifyCard(job.verify_result));
     drawKafka(kafka, job.kafka);
 
     if (issueRows) {
       clear(issues, h("h2", {}, `Issues (${count(job.error_count)})`),
-        issueRows.length ? h("table", { class: "list" },
+        issueRows.length ? h("table", { class: "list issues" },
+          h("colgroup", {}, h("col", { style: "width:11%" }), h("col", { style: "width:9%" }), h("col", { style: "width:11%" }), h("col", { style: "width:12%" }),
+            h("col", { style: "width:8%" }), h("col", { style: "width:10%" }), h("col", { class: "detail" })),
           h("thead", {}, h("tr", {}, ["Time", "Severity", "Collection", "Table", "Key", "Field", "Detail"].map((t) => h("th", {}, t)))),
           h("tbody", {}, issueRows.map((i) => h("tr", {},
-            h("td", { class: "nowrap" }, when(i.at)), h("td", {}, h("span", { class: `badge ${i.severity === "ERROR" ? "bad" : "warn"}` }, i.severity)),
+            h("td", {}, when(i.last_at || i.at)), h("td", {}, h("span", { class: `badge ${i.severity === "ERROR" ? "bad" : "warn"}` }, i.severity)),
             h("td", {}, i.collection || "—"), h("td", {}, i.table_id || "—"), h("td", { class: "mono" }, i.key || "—"),
-            h("td", {}, i.field || "—"), h("td", {}, i.detail)))))
+            h("td", {}, i.field || "—"), h("td", {}, i.detail, i.occurrences > 1 ? h("span", { class: "muted small" }, ` (seen ${i.occurrences} times)`) : null)))))
           : h("p", { class: "muted" }, "No issues."));
     }
   }
 
+  let history = null;
+  let historyAt = 0;
   return poll(async () => {
     const [next, issueRows] = await Promise.all([api.get(`/jobs/${jobId}`), api.get(`/jobs/${jobId}/issues`)]);
+    if (next.mode !== "snapshot" && Date.now() - historyAt > 15000) {
+      history = await api.get(`/jobs/${jobId}/history?minutes=60`);
+      historyAt = Date.now();
+    }
     job = next;
     draw(issueRows);
   }, 1000);

@@ -1,7 +1,7 @@
 // Projects: create from a live connection, import/export the project file, rename, delete.
 
 import { api } from "./api.js";
-import { clear, confirmButton, count, errorBox, h, options, toast, when } from "./dom.js";
+import { bytes, clear, confirmButton, copyButton, count, duration, errorBox, h, options, setTitle, toast, when } from "./dom.js";
 
 const MAPPINGS = [["recommended", "Recommended"], ["one-to-one", "One-to-one"], ["empty", "Empty"]];
 const CASINGS = [["keep", "Keep names"], ["camel", "camelCase"], ["pascal", "PascalCase"],
@@ -9,16 +9,54 @@ const CASINGS = [["keep", "Keep names"], ["camel", "camelCase"], ["pascal", "Pas
 
 /** The header of every project page: its name and the Mapping / Data Migration tabs. */
 export function projectBar(project, active) {
-  const tab = (key, label) => h("a", { href: `#/projects/${project.id}/${key}`, class: active === key ? "active" : null }, label);
+  const tab = (key, label) => h("a", { href: `#/projects/${project.id}/${key}`, class: active === key ? "active" : null, "aria-current": active === key ? "page" : null }, label);
   return h("div", { class: "project-bar" },
     h("h1", {}, project.name),
-    h("div", { class: "tabs" }, tab("mapping", "Mapping"), tab("migration", "Data Migration")),
+    h("nav", { class: "tabs", "aria-label": "Project" }, tab("mapping", "Mapping"), tab("analysis", "Analysis"), tab("migration", "Data Migration")),
     h("span", { class: "spacer" }),
     h("span", { class: "muted small" }, `${project.dialect} · ${project.database}`),
     h("button", { class: "small", onclick: () => api.download(`/projects/${project.id}/export`, `${project.name}.yaml`) }, "Export"));
 }
 
+const SEVERITY = { error: "bad", warning: "warn", info: "" };
+
+/** The pre-migration analysis: what will go wrong, measured on the source before any job. */
+export async function renderAnalysis(view, projectId) {
+  const project = await api.get(`/projects/${projectId}`);
+  setTitle("Analysis", project.name);
+  const out = h("div", { "data-slot": "analysis" });
+  const run = async () => {
+    clear(out, h("p", { class: "muted", role: "status" }, "measuring the source…"));
+    try { show(await api.post(`/projects/${projectId}/analysis`)); } catch (err) { clear(out, errorBox(err)); }
+  };
+  const show = (a) => {
+    const kinds = [...new Set(a.findings.map((f) => f.kind))];
+    clear(out,
+      h("div", { class: "card" }, h("h2", {}, "Collections"),
+        h("p", { class: "muted" }, `Estimated snapshot time (source side): ${duration(a.snapshot_seconds)}. Measured in ${duration(a.seconds)}.`),
+        h("table", { class: "list" }, h("thead", {}, h("tr", {}, ["Collection", "Rows", "Document p50", "p99", "max", "Snapshot"].map((t) => h("th", {}, t)))),
+          h("tbody", {}, a.collections.map((c) => h("tr", { "data-collection": c.name }, h("td", {}, c.name), h("td", {}, count(c.rows)),
+            h("td", {}, bytes(c.size_p50)), h("td", {}, bytes(c.size_p99)), h("td", {}, bytes(c.size_max)), h("td", {}, duration(c.estimated_seconds))))))),
+      a.arrays.length ? h("div", { class: "card" }, h("h2", {}, "Embedded arrays"),
+        h("table", { class: "list" }, h("thead", {}, h("tr", {}, ["Array", "Parents", "p99 per parent", "Max", "Limit"].map((t) => h("th", {}, t)))),
+          h("tbody", {}, a.arrays.map((x) => h("tr", {}, h("td", {}, x.field), h("td", {}, count(x.parents)), h("td", {}, count(x.p99)),
+            h("td", {}, count(x.max)), h("td", {}, count(x.limit))))))) : null,
+      h("div", { class: "card" }, h("h2", {}, `Findings (${a.findings.length})`),
+        a.findings.length ? kinds.map((kind) => h("section", { "data-kind": kind }, h("h3", {}, kind.replaceAll("_", " ")),
+          a.findings.filter((f) => f.kind === kind).map((f) => h("div", { class: `finding ${f.severity}` },
+            h("span", { class: `badge ${SEVERITY[f.severity]}` }, f.severity), " ", h("strong", {}, f.subject), ": ", f.message,
+            f.fix ? h("div", { class: "row" }, h("code", {}, f.fix), copyButton(f.fix)) : null))))
+          : h("p", { class: "muted" }, "Nothing to report.")));
+  };
+  clear(view, projectBar(project, "analysis"),
+    h("div", { class: "card" }, h("div", { class: "row" },
+      h("p", { style: "margin:0" }, "Keys, indexes, array and document sizes, values the target cannot store, renames and the snapshot time, measured on the source now."),
+      h("span", { class: "spacer" }), h("button", { class: "primary", onclick: run }, "Run analysis"))),
+    out);
+}
+
 export async function renderProjects(view) {
+  setTitle("Projects");
   const formSlot = h("div");
   const tableSlot = h("div", { class: "card flush" });
   clear(view,

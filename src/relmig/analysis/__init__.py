@@ -1,0 +1,1 @@
+"""Pre-migration analysis (`relmig analyze`): what will go wrong, measured before any job runs."""
