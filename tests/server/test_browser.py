@@ -411,7 +411,7 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
     try:
         page.goto(f"{server.url}/#/projects/{project['id']}/mapping")
         expect(page.locator("svg.relational g[data-box='public.orders']")).to_be_visible()
-        assert page.title() == "Mapping · northwind · relmig"
+        expect(page).to_have_title("Mapping · northwind · relmig")
         assert unnamed_controls(page) == []
         assert links_crossing_boxes(page, "relational") == []
         # BSON types in the MongoDB model, not SQL types.
@@ -453,7 +453,7 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
         shot(page, "13-mapping-1024")
 
         page.get_by_role("link", name="Analysis").click()
-        assert page.title() == "Analysis · northwind · relmig"
+        expect(page).to_have_title("Analysis · northwind · relmig")
         page.get_by_role("button", name="Run analysis").click()
         expect(page.locator("[data-slot=analysis] [data-kind=renamed]")).to_be_visible(
             timeout=60_000
@@ -469,7 +469,7 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
         page.goto(f"{server.url}/#/jobs/{job['id']}")
         head = page.locator("[data-slot=job]")
         expect(head).to_contain_text("CDC RUNNING", timeout=90_000)
-        assert page.title().startswith(f"Job {job['id']} (RUNNING)")
+        expect(page).to_have_title(re.compile(rf"^Job {job['id']} \(RUNNING\)"))
         expect(head.locator("button[data-action]")).to_have_count(3)  # pause, cancel, complete
         pause = head.locator("[data-action=pause]")
         pause.focus()
