@@ -31,6 +31,7 @@ from relmig.project.file import load_project, save_project
 from relmig.project.initial import InitialMapping, initial_collections
 from relmig.project.model import Project, SourceSettings
 from relmig.project.validate import warnings
+from relmig.runtime.keys import show_key
 from relmig.schema.introspect import import_tables
 
 DIALECTS = {
@@ -161,7 +162,10 @@ def preview(
         builder = DocumentBuilder(compile_collection(project, rule, source), source)
         page = next(iter(builder.scan(batch_size=limit)), None)
     for built in page.built if page else []:
-        console.print_json(json.dumps(built.doc, default=json_util.default, ensure_ascii=False))
+        if built.doc is not None:
+            console.print_json(json.dumps(built.doc, default=json_util.default, ensure_ascii=False))
+        for p in built.problems:
+            console.print(f"[yellow]{p.table} key {show_key(p.key)} {p.field}: {p.reason}[/]")
 
 
 @user_errors

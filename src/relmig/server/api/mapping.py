@@ -184,6 +184,7 @@ def _preview(
         documents=[
             json.loads(json_util.dumps(b.doc, json_options=json_util.RELAXED_JSON_OPTIONS))
             for b in built
+            if b.doc is not None
         ],
         problems=[
             PreviewProblem(table=p.table, key=show_key(p.key), field=p.field, reason=p.reason)

@@ -1,0 +1,186 @@
+"""Which embedded JavaScript engine evaluates relmig's expressions: QuickJS or V8 (mini-racer).
+
+    uv venv /tmp/engines && uv pip install --python /tmp/engines/bin/python \
+        -e . "mini-racer==0.14.1" "quickjs-ng==0.17.0.2"
+    /tmp/engines/bin/python bench/expression_engines.py
+    # the older `quickjs` binding (1.19.4) installs the same module name: run it in its own venv
+
+Both engines run relmig's own runner (relmig/expressions/runner.js) through the same codec, on
+the same page of rows: a filter and two calculated fields (the bench/snapshot.py case), so the
+figures are what a snapshot would pay per row. Per engine: time to a ready context, resident
+memory one context adds, rows/s with one call per page of 1000 rows and with one call per row,
+the cost of a call that does nothing, and how long a `while (true) {}` runs past a 0.2 s limit.
+No services needed; figures are medians of 5 runs in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import psutil
+
+from relmig.expressions import sandbox as sandbox_module
+from relmig.expressions.program import Program
+from relmig.expressions.sandbox import RUNNER, EngineError, ProgramSource
+
+COLUMNS = ("first_name", "last_name", "quantity", "unit_price", "discount", "shipped_at")
+EXPRESSIONS = (
+    'columns["quantity"] > 2',
+    'columns["first_name"] + " " + columns["last_name"]',
+    'columns["quantity"] * columns["unit_price"] * (1 - columns["discount"])',
+)
+PROGRAM = ProgramSource(COLUMNS, EXPRESSIONS, filter=True)
+LOOP = ProgramSource(("x",), ("(() => { while (true) {} })()",))
+
+
+def page(rows: int) -> list[tuple[Any, ...]]:
+    start = dt.datetime(2024, 1, 1)
+    return [
+        (
+            f"First{i}",
+            f"Last{i}",
+            i % 7,
+            Decimal(f"{i % 500}.25"),
+            0.05 * (i % 3),
+            start + dt.timedelta(minutes=i),
+        )
+        for i in range(rows)
+    ]
+
+
+class V8Sandbox:
+    """The sandbox's interface over mini-racer, for this comparison only."""
+
+    def __init__(self) -> None:
+        from py_mini_racer import JSOOMException, JSTimeoutException, MiniRacer
+
+        self._oom, self._timeout = JSOOMException, JSTimeoutException
+        self._ctx = MiniRacer()
+        self._ctx.set_hard_memory_limit(sandbox_module.MEMORY_LIMIT)
+        self._ctx.eval(RUNNER)
+        self._ids: dict[ProgramSource, int] = {}
+
+    def run(self, program: ProgramSource, text: str, rows: int) -> str:
+        ident = self._ids.get(program)
+        if ident is None:
+            ident = self._ids[program] = self._ctx.call(
+                "__relmig.define", list(program.columns), list(program.expressions), program.filter
+            )
+        limit = sandbox_module.PAGE_SECONDS if rows > 1 else sandbox_module.ROW_SECONDS
+        try:
+            return str(self._ctx.call("__relmig.run", ident, text, timeout_sec=limit))
+        except self._timeout:
+            raise EngineError("timeout", f"took longer than {limit:g} s") from None
+        except self._oom:
+            raise EngineError("memory", "out of memory") from None
+
+
+ENGINES: dict[str, Callable[[], Any]] = {}
+
+
+def _engines() -> dict[str, Callable[[], Any]]:
+    found: dict[str, Callable[[], Any]] = {}
+    try:
+        import quickjs  # noqa: F401
+
+        from importlib.metadata import PackageNotFoundError, version
+
+        for dist in ("quickjs-ng", "quickjs"):
+            try:
+                found[f"QuickJS ({dist} {version(dist)})"] = sandbox_module.Sandbox
+                break
+            except PackageNotFoundError:
+                continue
+    except ImportError:
+        pass
+    try:
+        from importlib.metadata import version
+
+        import py_mini_racer  # noqa: F401
+
+        found[f"V8 (mini-racer {version('mini-racer')})"] = V8Sandbox
+    except ImportError:
+        pass
+    return found
+
+
+def median_seconds(fn: Callable[[], Any], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def measure(name: str, make: Callable[[], Any], rows: int) -> dict[str, Any]:
+    proc = psutil.Process()
+    gc.collect()
+    rss = proc.memory_info().rss
+    started = time.perf_counter()
+    box = make()
+    ready = time.perf_counter() - started
+    sandbox_module._local.sandbox = box
+    data = page(rows)
+    program = Program(PROGRAM, range(len(COLUMNS)), [None] * len(COLUMNS))
+    program.evaluate(data[:10])  # define the program
+    per_page = median_seconds(lambda: program.evaluate(data))
+    per_row = median_seconds(lambda: [program.evaluate([r]) for r in data[:200]]) * rows / 200
+    empty = ProgramSource(("x",), ("1",))
+    call = median_seconds(lambda: [box.run(empty, "[[1]]", 1) for _ in range(1000)]) / 1000
+    loop = ProgramSource(LOOP.columns, LOOP.expressions)
+    sandbox_module.ROW_SECONDS = 0.2
+    started = time.perf_counter()
+    cpu = time.process_time()
+    try:
+        box.run(loop, "[[1]]", 1)
+    except EngineError:
+        pass
+    stopped = (time.perf_counter() - started, time.process_time() - cpu)
+    sandbox_module.ROW_SECONDS = 1.0
+    gc.collect()
+    grown = proc.memory_info().rss - rss
+    return {
+        "engine": name,
+        "ready_ms": ready * 1000,
+        "rss_mb": grown / 2**20,
+        "page_rows_s": rows / per_page,
+        "row_rows_s": rows / per_row,
+        "call_us": call * 1e6,
+        "loop_wall_s": stopped[0],
+        "loop_cpu_s": stopped[1],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1000, help="rows per page")
+    args = parser.parse_args(argv)
+    engines = _engines()
+    if not engines:
+        print("neither quickjs nor mini-racer is installed", file=sys.stderr)
+        return 2
+    results = [measure(name, make, args.rows) for name, make in engines.items()]
+    print("| engine | ready (ms) | RSS per context (MiB) | rows/s, one call per page | "
+          "rows/s, one call per row | empty call (µs) | `while(true){}` at 0.2 s: wall / CPU (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['engine']} | {r['ready_ms']:.1f} | {r['rss_mb']:.1f} | {r['page_rows_s']:,.0f} | "
+            f"{r['row_rows_s']:,.0f} | {r['call_us']:.0f} | {r['loop_wall_s']:.2f} / {r['loop_cpu_s']:.2f} |"
+        )
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
