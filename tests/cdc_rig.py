@@ -152,7 +152,8 @@ def synthetic_collections(schema: str) -> list[CollectionRule]:
         calculated=[
             CalculatedField(
                 name="total",
-                expression='columns["unit_price"] * columns["quantity"] * (1 - columns["discount"])',
+                expression='columns["unit_price"] * columns["quantity"] '
+                '* (1 - columns["discount"])',
                 type="double",
             )
         ],
