@@ -1,8 +1,8 @@
 """A node's expressions compiled once, then evaluated a page of rows per call into the engine.
 
 A page that the engine stops (a row that loops, runs out of memory or overflows the stack) is
-evaluated again row by row, so only the rows at fault get a failure and the rest keep their
-values; the per-row limit decides in both cases.
+evaluated again row by row, and a row it stops again expression by expression, so only the
+expressions at fault get a failure and the rest keep their values.
 """
 
 from __future__ import annotations
@@ -43,10 +43,24 @@ class Program:
         return self._run(values)
 
     def _run(self, values: list[list[Any]]) -> list[list[Any]]:
-        box = sandbox()
         try:
-            return decode_page(box.run(self.source, encode_page(values), len(values)))
-        except EngineError as exc:
+            return decode_page(sandbox().run(self.source, encode_page(values), len(values)))
+        except EngineError:
             if len(values) > 1:
                 return [self._run([row])[0] for row in values]
-            return [[failure(str(exc))] * len(self.source.expressions)]
+            return [self._each(values[0])]
+
+    def _each(self, row: list[Any]) -> list[Any]:
+        """A row the engine stopped, one expression at a time: the failure goes to the
+        expressions at fault, the others keep their values."""
+        source = self.source
+        out: list[Any] = []
+        for position, expression in enumerate(source.expressions):
+            single = ProgramSource(source.columns, (expression,))
+            try:
+                out.append(decode_page(sandbox().run(single, encode_page([row]), 1))[0][0])
+            except EngineError as exc:
+                out.append(failure(str(exc)))
+            if source.filter and position == 0 and out[0] is not True:
+                break  # a dropped row: no fields
+        return out
