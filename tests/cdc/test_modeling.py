@@ -9,6 +9,10 @@ shows that verify catches it.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +20,7 @@ from pymongo import MongoClient
 
 import relmig.transport.embedded
 from relmig.apply.applier import cdc_plans
+from relmig.project.file import load_project, save_project
 from relmig.project.model import Project
 
 pytestmark = pytest.mark.services
@@ -105,3 +110,96 @@ def test_verify_catches_a_cdc_that_ignores_filters(pg_synthetic_rig, monkeypatch
     with pytest.raises(AssertionError) as caught:
         rig.verify()
     assert "customers" in str(caught.value)
+
+
+def _relmig(rig, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    password = (
+        "RELMIG_TEST_PG_PASSWORD" if rig.dialect == "postgresql" else "RELMIG_TEST_MYSQL_PASSWORD"
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "relmig.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            "COLUMNS": "250",
+            "RELMIG_STATE_URL": rig.store.url,
+            "RELMIG_SOURCE_PASSWORD": os.environ[password],
+            **(env or {}),
+        },
+    )
+
+
+def _source_url(rig) -> str:
+    s = rig.settings
+    scheme = "postgresql" if rig.dialect == "postgresql" else "mysql"
+    return f"{scheme}://{s.user}@{s.host}:{s.port}/{s.database}?schema={s.schemas[0]}"
+
+
+def test_import_infers_relationships_with_evidence_and_adds_only_accepted(
+    synthetic_rig, tmp_path: Path
+) -> None:
+    rig = synthetic_rig
+    asked = tmp_path / "asked.yaml"
+    out = _relmig(rig, "import", _source_url(rig), "-o", str(asked), "--infer-relationships")
+    assert out.returncode == 0, out.stderr
+    for proposed in (
+        "orders_customer_id",
+        "order_details_order_id",
+        "order_details_product_id",
+        "products_category_id",
+    ):
+        assert proposed in out.stdout
+    assert "0 of" in out.stdout and "name: orders.customer_id → customers.customer_id" in out.stdout
+    assert "None added" in out.stdout  # no terminal, no --accept: nothing silently
+    assert not load_project(asked).relationships
+
+    accepted = tmp_path / "accepted.yaml"
+    out = _relmig(
+        rig,
+        "import",
+        _source_url(rig),
+        "-o",
+        str(accepted),
+        "--infer-relationships",
+        "--accept",
+        "orders_customer_id",
+        "--accept",
+        "order_details_order_id",
+    )
+    assert out.returncode == 0, out.stderr
+    project = load_project(accepted)
+    rels = {r.name: r for r in project.relationships}
+    assert set(rels) == {"orders_customer_id", "order_details_order_id"}
+    assert "orphan" not in rels["orders_customer_id"].evidence
+    assert "0 of" in rels["orders_customer_id"].evidence
+    # The recommended mapping follows them: order lines embedded in orders, through one.
+    orders = project.collection("orders")
+    assert any(e.foreign_key == "order_details_order_id" for e in orders.embeds)
+
+
+def test_check_names_link_columns_without_an_index(synthetic_rig, tmp_path: Path) -> None:
+    rig = synthetic_rig
+    if rig.dialect == "postgresql":
+        rig.execute([("DROP INDEX orders_customer_id_idx", ())])
+    else:
+        (index,) = rig.query(
+            "SELECT DISTINCT index_name FROM information_schema.statistics WHERE "
+            "table_schema = DATABASE() AND table_name = 'orders' AND column_name = 'customer_id'"
+        )[0]
+        rig.execute([(f"DROP INDEX `{index}` ON orders", ())])
+    project_file = tmp_path / "p.yaml"
+    save_project(rig.project, project_file)
+    script = tmp_path / "fix.sql"
+    out = _relmig(rig, "check", str(project_file), "--script", str(script))
+    assert out.returncode == 0, out.stdout + out.stderr  # prerequisites met; indexes advised
+    table = "public.orders" if rig.dialect == "postgresql" else f"{rig.target_db}.orders"
+    assert f"index on {table} (customer_id)" in out.stdout
+    assert "orders_customer" in out.stdout  # the synthetic relationship that needs it
+    fix = [line for line in script.read_text().splitlines() if line.startswith("CREATE INDEX")]
+    assert len(fix) == 1 and "customer_id" in fix[0]
+    rig.execute([(fix[0].rstrip(";"), ())])
+    out = _relmig(rig, "check", str(project_file))
+    assert out.returncode == 0 and "without an index" not in out.stdout

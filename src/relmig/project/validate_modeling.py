@@ -79,7 +79,7 @@ def _check_relationship(
         )
     elif len(ends) == 2:
         for parent, child_col in zip(ends["parent"], ends["child"], strict=True):
-            if not _compatible(parent.type, child_col.type):
+            if not types_compatible(parent.type, child_col.type):
                 out.append(
                     f"{where}: {rel.child.table}.{child_col.name} ({child_col.type}) cannot hold "
                     f"the values of {rel.parent.table}.{parent.name} ({parent.type})"
@@ -94,7 +94,8 @@ def _family(sql_type: str) -> str:
     return base
 
 
-def _compatible(a: str, b: str) -> bool:
+def types_compatible(a: str, b: str) -> bool:
+    """Whether columns of these SQL types can hold the same key values."""
     fa, fb = _family(a), _family(b)
     return fa == fb or frozenset({fa, fb}) in _COMPATIBLE
 
