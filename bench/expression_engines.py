@@ -16,6 +16,7 @@ No services needed; figures are medians of 5 runs in this process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import json
@@ -84,15 +85,12 @@ class V8Sandbox:
             raise EngineError("memory", "out of memory") from None
 
 
-ENGINES: dict[str, Callable[[], Any]] = {}
-
-
 def _engines() -> dict[str, Callable[[], Any]]:
     found: dict[str, Callable[[], Any]] = {}
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         import quickjs  # noqa: F401
-
-        from importlib.metadata import PackageNotFoundError, version
 
         for dist in ("quickjs-ng", "quickjs"):
             try:
@@ -103,8 +101,6 @@ def _engines() -> dict[str, Callable[[], Any]]:
     except ImportError:
         pass
     try:
-        from importlib.metadata import version
-
         import py_mini_racer  # noqa: F401
 
         found[f"V8 (mini-racer {version('mini-racer')})"] = V8Sandbox
@@ -141,10 +137,8 @@ def measure(name: str, make: Callable[[], Any], rows: int) -> dict[str, Any]:
     sandbox_module.ROW_SECONDS = 0.2
     started = time.perf_counter()
     cpu = time.process_time()
-    try:
+    with contextlib.suppress(EngineError):
         box.run(loop, "[[1]]", 1)
-    except EngineError:
-        pass
     stopped = (time.perf_counter() - started, time.process_time() - cpu)
     sandbox_module.ROW_SECONDS = 1.0
     gc.collect()
@@ -170,13 +164,16 @@ def main(argv: list[str] | None = None) -> int:
         print("neither quickjs nor mini-racer is installed", file=sys.stderr)
         return 2
     results = [measure(name, make, args.rows) for name, make in engines.items()]
-    print("| engine | ready (ms) | RSS per context (MiB) | rows/s, one call per page | "
-          "rows/s, one call per row | empty call (µs) | `while(true){}` at 0.2 s: wall / CPU (s) |")
+    print(
+        "| engine | ready (ms) | RSS per context (MiB) | rows/s, one call per page | "
+        "rows/s, one call per row | empty call (µs) | `while(true){}` at 0.2 s: wall / CPU (s) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
-            f"| {r['engine']} | {r['ready_ms']:.1f} | {r['rss_mb']:.1f} | {r['page_rows_s']:,.0f} | "
-            f"{r['row_rows_s']:,.0f} | {r['call_us']:.0f} | {r['loop_wall_s']:.2f} / {r['loop_cpu_s']:.2f} |"
+            f"| {r['engine']} | {r['ready_ms']:.1f} | {r['rss_mb']:.1f} | "
+            f"{r['page_rows_s']:,.0f} | {r['row_rows_s']:,.0f} | {r['call_us']:.0f} | "
+            f"{r['loop_wall_s']:.2f} / {r['loop_cpu_s']:.2f} |"
         )
     print(json.dumps(results))
     return 0

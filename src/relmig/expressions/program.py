@@ -8,6 +8,7 @@ expressions at fault get a failure and the rest keep their values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from relmig.expressions.codec import decode_page, encode_page, failure
@@ -32,14 +33,19 @@ class Program:
     def evaluate(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         """Per row, the expressions' results (a filter's first): BSON-ready values, or
         Unconvertible failures naming what went wrong."""
-        values = [
-            [
-                raw if convert is None or raw is None else convert(raw)
-                for index, convert in self._reads
-                for raw in (row[index],)
-            ]
-            for row in rows
-        ]
+        reads = self._reads
+        values = []
+        for row in rows:
+            out = []
+            for index, convert in reads:
+                raw = row[index]
+                if raw is None or convert is None:
+                    out.append(raw)
+                elif type(raw) is Decimal:
+                    out.append(float(raw))  # what JavaScript makes of the converted value
+                else:
+                    out.append(convert(raw))
+            values.append(out)
         return self._run(values)
 
     def _run(self, values: list[list[Any]]) -> list[list[Any]]:
