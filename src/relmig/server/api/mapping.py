@@ -78,12 +78,18 @@ def _with_rule(project: Project, position: int, rule: dict[str, Any] | None) -> 
         rules[position] = rule
     name = rule.get("name") if rule else None
     prefix = f"collections[{position}]" + (f" ({name})" if isinstance(name, str) else "")
+    return _validated(raw, prefix, "rule")
+
+
+def _validated(raw: dict[str, Any], prefix: str, what: str) -> Project:
+    """The edited project through the one validator; 422 with each problem's path relative to
+    the edited part (`prefix`) when it does not hold."""
     try:
         return parse_project(raw, "the mapping")
     except ProjectFileError as exc:
         problems = problem_list(exc.problems, prefix)
-        listing = "; ".join(f"{p['path'] or 'rule'}: {p['message']}" for p in problems)
-        raise ApiError(422, f"the rule is invalid: {listing}", problems=problems) from None
+        listing = "; ".join(f"{p['path'] or what}: {p['message']}" for p in problems)
+        raise ApiError(422, f"the {what} is invalid: {listing}", problems=problems) from None
 
 
 def _save(svc: Services, project_id: str, project: Project) -> ProjectOut:
@@ -133,6 +139,61 @@ def replace_collection(project_id: str, name: str, rule: RuleBody, svc: Svc) -> 
 def delete_collection(project_id: str, name: str, svc: Svc) -> ProjectOut:
     project = _stored(svc, project_id)
     return _save(svc, project_id, _with_rule(project, _position(project, name), None))
+
+
+RelationshipBody = Annotated[
+    dict[str, Any],
+    Body(description="A synthetic relationship: name, parent and child (table, columns)."),
+]
+
+
+def _with_relationship(
+    project: Project, position: int, relationship: dict[str, Any] | None
+) -> Project:
+    """The project with its synthetic relationship at `position` replaced, added or removed;
+    a rule that still follows a removed one is reported where it is."""
+    raw = project_json(project)
+    rels = raw["relationships"]
+    if relationship is None:
+        del rels[position]
+    elif position == len(rels):
+        rels.append(relationship)
+    else:
+        rels[position] = relationship
+    name = relationship.get("name") if relationship else None
+    prefix = f"relationships[{position}]" + (f" ({name})" if isinstance(name, str) else "")
+    return _validated(raw, prefix, "relationship")
+
+
+def _relationship_position(project: Project, name: str) -> int:
+    for i, rel in enumerate(project.relationships):
+        if rel.name == name:
+            return i
+    raise not_found("relationship", name)
+
+
+@router.post("/relationships", status_code=201)
+def add_relationship(project_id: str, body: RelationshipBody, svc: Svc) -> ProjectOut:
+    """Add a synthetic relationship: a link the database does not declare."""
+    project = _stored(svc, project_id)
+    changed = _with_relationship(project, len(project.relationships), body)
+    return _save(svc, project_id, changed)
+
+
+@router.put("/relationships/{name}")
+def replace_relationship(
+    project_id: str, name: str, body: RelationshipBody, svc: Svc
+) -> ProjectOut:
+    project = _stored(svc, project_id)
+    changed = _with_relationship(project, _relationship_position(project, name), body)
+    return _save(svc, project_id, changed)
+
+
+@router.delete("/relationships/{name}")
+def delete_relationship(project_id: str, name: str, svc: Svc) -> ProjectOut:
+    project = _stored(svc, project_id)
+    changed = _with_relationship(project, _relationship_position(project, name), None)
+    return _save(svc, project_id, changed)
 
 
 @router.put("/filters/{table_id}")
