@@ -77,6 +77,10 @@ def test_rows_follow_filters_and_custom_ids_in_cdc(synthetic_rig) -> None:
     held = [o["order_id"] for o in db.customers.find_one({"customer_id": customer})["orders"]]
     assert order in held
     rig.verify()
+    # verify evaluates the expressions itself: a calculated value that is off is found.
+    db.customers.update_one({"customer_id": customer}, {"$set": {"display": "tampered"}})
+    with pytest.raises(AssertionError, match="display"):
+        rig.verify()
 
 
 def _without_filters(project: Project) -> Project:
