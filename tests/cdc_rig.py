@@ -90,28 +90,37 @@ def deep_collections(project: Project, schema: str) -> list[CollectionRule]:
     )
     return [
         CollectionRule(name="customers", table=t("customers"), embeds=[orders]),
-        CollectionRule(
-            name="orders",
-            table=t("orders"),
-            embeds=[
-                EmbedRule(
-                    kind="document",
-                    table=t("shippers"),
-                    foreign_key=fk(project, t("orders"), ["ship_via"]),
-                    field="shipper",
-                ),
-                EmbedRule(
-                    kind="array",
-                    table=t("order_details"),
-                    foreign_key=fk(project, t("order_details"), ["order_id"]),
-                    field="top_lines",
-                    sort=[SortKey(column="quantity", descending=True)],
-                    limit=2,
-                ),
-            ],
+        orders_collection(
+            schema,
+            fk(project, t("orders"), ["ship_via"]),
+            fk(project, t("order_details"), ["order_id"]),
         ),
         CollectionRule(name="categories", table=t("categories")),
     ]
+
+
+def orders_collection(
+    schema: str, shipper: str, lines: str, top_filter: str | None = None
+) -> CollectionRule:
+    """Orders with their shipper (fan-out) and their two largest lines (sort + limit)."""
+    return CollectionRule(
+        name="orders",
+        table=f"{schema}.orders",
+        embeds=[
+            EmbedRule(
+                kind="document", table=f"{schema}.shippers", foreign_key=shipper, field="shipper"
+            ),
+            EmbedRule(
+                kind="array",
+                table=f"{schema}.order_details",
+                foreign_key=lines,
+                field="top_lines",
+                filter=top_filter,
+                sort=[SortKey(column="quantity", descending=True)],
+                limit=2,
+            ),
+        ],
+    )
 
 
 def synthetic_relationships(schema: str) -> list[Relationship]:
@@ -203,27 +212,7 @@ def synthetic_collections(schema: str) -> list[CollectionRule]:
             ],
             embeds=[orders],
         ),
-        CollectionRule(
-            name="orders",
-            table=t("orders"),
-            embeds=[
-                EmbedRule(
-                    kind="document",
-                    table=t("shippers"),
-                    foreign_key="orders_shipper",
-                    field="shipper",
-                ),
-                EmbedRule(
-                    kind="array",
-                    table=t("order_details"),
-                    foreign_key="lines_order",
-                    field="top_lines",
-                    filter='columns["quantity"] >= 5',
-                    sort=[SortKey(column="quantity", descending=True)],
-                    limit=2,
-                ),
-            ],
-        ),
+        orders_collection(schema, "orders_shipper", "lines_order", 'columns["quantity"] >= 5'),
         CollectionRule(
             name="products",
             table=t("products"),

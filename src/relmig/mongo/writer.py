@@ -303,26 +303,25 @@ def key_query(filters: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"$or": list(filters)}
 
 
-def _key_values(doc: dict[str, Any], template: dict[str, Any]) -> str:
-    """The source key a document holds at the filter's paths, for a message: (1, 'a')."""
+def _values_at(doc: dict[str, Any], template: dict[str, Any]) -> list[Any]:
+    """The values of `doc` at the filter's dotted paths."""
     values = []
     for path in template:
         node: Any = doc
         for part in path.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         values.append(node)
-    return "(" + ", ".join(repr(v) for v in values) + ("," if len(values) == 1 else "") + ")"
+    return values
+
+
+def _key_values(doc: dict[str, Any], template: dict[str, Any]) -> str:
+    """The source key a document holds at the filter's paths, for a message: (1, 'a')."""
+    return str(tuple(_values_at(doc, template)))
 
 
 def _key_of(doc: dict[str, Any], template: dict[str, Any]) -> bytes:
     """The key values of `doc` at the filter's dotted paths, in a hashable exact form."""
-    values = []
-    for path in template:
-        node: Any = doc
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        values.append(node)
-    return bson.encode({"k": values})
+    return bson.encode({"k": _values_at(doc, template)})
 
 
 def display_uri(uri: str) -> str:

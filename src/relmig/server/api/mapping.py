@@ -68,22 +68,25 @@ def _position(project: Project, name: str) -> int:
 
 def _with_rule(project: Project, position: int, rule: dict[str, Any] | None) -> Project:
     """The project with its collection at `position` replaced (or appended, or removed)."""
+    return _with_item(project, "collections", position, rule, "rule")
+
+
+def _with_item(
+    project: Project, section: str, position: int, item: dict[str, Any] | None, what: str
+) -> Project:
+    """The project with item `position` of `section` replaced (appended at the end, removed
+    when `item` is None), through the one validator: 422 with each problem's path relative to
+    the item when it does not hold."""
     raw = project_json(project)
-    rules = raw["collections"]
-    if rule is None:
-        del rules[position]
-    elif position == len(rules):
-        rules.append(rule)
+    items = raw[section]
+    if item is None:
+        del items[position]
+    elif position == len(items):
+        items.append(item)
     else:
-        rules[position] = rule
-    name = rule.get("name") if rule else None
-    prefix = f"collections[{position}]" + (f" ({name})" if isinstance(name, str) else "")
-    return _validated(raw, prefix, "rule")
-
-
-def _validated(raw: dict[str, Any], prefix: str, what: str) -> Project:
-    """The edited project through the one validator; 422 with each problem's path relative to
-    the edited part (`prefix`) when it does not hold."""
+        items[position] = item
+    name = item.get("name") if item else None
+    prefix = f"{section}[{position}]" + (f" ({name})" if isinstance(name, str) else "")
     try:
         return parse_project(raw, "the mapping")
     except ProjectFileError as exc:
@@ -152,17 +155,7 @@ def _with_relationship(
 ) -> Project:
     """The project with its synthetic relationship at `position` replaced, added or removed;
     a rule that still follows a removed one is reported where it is."""
-    raw = project_json(project)
-    rels = raw["relationships"]
-    if relationship is None:
-        del rels[position]
-    elif position == len(rels):
-        rels.append(relationship)
-    else:
-        rels[position] = relationship
-    name = relationship.get("name") if relationship else None
-    prefix = f"relationships[{position}]" + (f" ({name})" if isinstance(name, str) else "")
-    return _validated(raw, prefix, "relationship")
+    return _with_item(project, "relationships", position, relationship, "relationship")
 
 
 def _relationship_position(project: Project, name: str) -> int:
