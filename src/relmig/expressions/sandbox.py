@@ -26,6 +26,7 @@ MEMORY_LIMIT = 64 * 1024 * 1024  # bytes per context
 ROW_SECONDS = 1.0
 PAGE_SECONDS = 2.0
 STACK_LIMIT = 1024 * 1024
+MAX_PROGRAMS = 500  # programs a context keeps before it is replaced by a fresh one
 
 RUNNER = resources.files("relmig.expressions").joinpath("runner.js").read_text(encoding="utf-8")
 
@@ -89,6 +90,9 @@ class Sandbox:
     def program_id(self, program: ProgramSource) -> int:
         found = self._programs.get(program)
         if found is None:
+            if len(self._programs) >= MAX_PROGRAMS:  # a long-lived server previewing drafts
+                self._programs.clear()
+                self._fresh()
             found = self._programs[program] = self._compile(program)
         return found
 
