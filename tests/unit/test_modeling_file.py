@@ -174,6 +174,10 @@ def test_calculated_field_names() -> None:
     raw = raw_project()
     raw["collections"][0]["calculated"][0]["name"] = "email"
     assert any("field 'email' is mapped twice" in p for p in problems(raw))
+    raw["collections"][0]["calculated"][0]["name"] = "email.domain"
+    assert any(
+        "'email.domain' and field 'email' would overwrite each other" in p for p in problems(raw)
+    )
     raw["collections"][0]["calculated"][0]["name"] = "_id"
     assert any("use the rule's custom _id" in p for p in problems(raw))
     raw["collections"][0]["calculated"][0]["name"] = "a.$b"

@@ -152,11 +152,23 @@ def _check_calculated_names(
     taken |= {e.field for e in rule.embeds if e.field and not e.merge}
     seen: set[str] = set()
     for j, calc in enumerate(rule.calculated):
+        here = f"{where}.calculated[{j}] ({calc.name})"
         if calc.name in taken or calc.name in seen:
+            out.append(f"{here}: field {calc.name!r} is mapped twice")
+        elif clash := _nested_clash(calc.name, taken | seen):
             out.append(
-                f"{where}.calculated[{j}] ({calc.name}): field {calc.name!r} is mapped twice"
+                f"{here}: field {calc.name!r} and field {clash!r} would overwrite each other"
             )
         seen.add(calc.name)
+
+
+def _nested_clash(name: str, taken: set[str | None]) -> str | None:
+    """A field that is a prefix of `name` (a value where `name` needs a sub-document), or one
+    that `name` is a prefix of."""
+    for other in taken:
+        if other and (name.startswith(other + ".") or other.startswith(name + ".")):
+            return other
+    return None
 
 
 def _field_name(column: str, rule: FieldRule | None) -> str | None:
