@@ -232,15 +232,20 @@ def _calculated(
     computed = node.computed
     assert computed is not None
     for pos, (row, doc, result) in enumerate(zip(rows, docs, evaluated.values, strict=True)):
-        for plan, value in computed.field_values(result):
-            if isinstance(value, Unconvertible):
+        for plan, value in zip(computed.fields, result, strict=False):
+            if plan.convert is not None and value is not None and type(value) is not Unconvertible:
+                value = plan.convert(value)
+            if type(value) is Unconvertible:
                 key = tuple(row[i] for i in node.key_index)
                 reason = f"the expression {value.reason}"
                 _adopt(problems, pos, [[Problem(node.table.id, key, plan.name, reason, plan.path)]])
                 continue
             if value is None and plan.omit_null:
                 continue
-            _set_path(doc, plan.path, value)
+            if len(plan.path) == 1:
+                doc[plan.name] = value
+            else:
+                _set_path(doc, plan.path, value)
 
 
 def _embed(

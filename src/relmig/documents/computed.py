@@ -61,15 +61,6 @@ class ComputedPlan:
             values.append(result)
         return Evaluated(kept, values, dropped)
 
-    def field_values(self, result: list[Any]) -> list[tuple[CalculatedPlan, Any]]:
-        """The calculated fields' values, converted, for one kept row."""
-        out = []
-        for plan, value in zip(self.fields, result, strict=False):
-            if plan.convert is not None and value is not None and not _failed(value):
-                value = plan.convert(value)
-            out.append((plan, value))
-        return out
-
     def id_value(self, result: list[Any]) -> Any:
         value = result[len(self.fields)]
         if self.id_convert is not None and value is not None and not _failed(value):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from relmig.expressions.codec import decode_page, encode_page, failure
@@ -26,29 +27,30 @@ class Program:
         """`column_index` says where each of `source.columns` is in a row; `converters` make
         each value what the document would hold (the expression sees converted values)."""
         self.source = source
-        self._reads = [
-            (index, convert) for index, convert in zip(column_index, converters, strict=True)
-        ]
+        indexes = list(column_index)
+        self._pick = itemgetter(*indexes) if len(indexes) > 1 else (lambda row: (row[indexes[0]],))
+        if not indexes:
+            self._pick = lambda row: ()
+        self._converted = [(pos, c) for pos, c in enumerate(converters) if c is not None]
 
     def evaluate(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         """Per row, the expressions' results (a filter's first): BSON-ready values, or
         Unconvertible failures naming what went wrong."""
-        reads = self._reads
+        pick = self._pick
+        if not self._converted:
+            return self._run([pick(row) for row in rows])
         values = []
         for row in rows:
-            out = []
-            for index, convert in reads:
-                raw = row[index]
-                if raw is None or convert is None:
-                    out.append(raw)
-                elif type(raw) is Decimal:
-                    out.append(float(raw))  # what JavaScript makes of the converted value
-                else:
-                    out.append(convert(raw))
+            out = list(pick(row))
+            for pos, convert in self._converted:
+                raw = out[pos]
+                if raw is not None:
+                    # A decimal goes in as the double JavaScript makes of the converted value.
+                    out[pos] = float(raw) if type(raw) is Decimal else convert(raw)
             values.append(out)
         return self._run(values)
 
-    def _run(self, values: list[list[Any]]) -> list[list[Any]]:
+    def _run(self, values: Sequence[Sequence[Any]]) -> list[list[Any]]:
         try:
             return decode_page(sandbox().run(self.source, encode_page(values), len(values)))
         except EngineError:
@@ -56,7 +58,7 @@ class Program:
                 return [self._run([row])[0] for row in values]
             return [self._each(values[0])]
 
-    def _each(self, row: list[Any]) -> list[Any]:
+    def _each(self, row: Sequence[Any]) -> list[Any]:
         """A row the engine stopped, one expression at a time: the failure goes to the
         expressions at fault, the others keep their values."""
         source = self.source
