@@ -115,12 +115,12 @@ def _links(project: Project) -> list[tuple[Table, list[str], str]]:
         for e in embeds:
             table = project.table(e.table)
             if e.kind == "array":
-                fk = table.foreign_key(e.foreign_key)
+                fk = project.link(table.id, e.foreign_key)
                 found.append(
                     (table, fk.columns, f"the array {where}.{e.field} reads children by it")
                 )
             else:
-                fk = parent.foreign_key(e.foreign_key)
+                fk = project.link(parent.id, e.foreign_key)
                 found.append(
                     (
                         parent,
@@ -180,6 +180,7 @@ def _collection(
     started = time.monotonic()
     built = builder.build(keys)
     build_seconds = time.monotonic() - started
+    built = [b for b in built if b.doc is not None]  # roots a filter leaves out
     sizes = sorted(len(bson.encode(b.doc)) for b in built)
     per_root = build_seconds / len(built) if built else None
     out.collections.append(
@@ -199,7 +200,9 @@ def _collection(
     for key, estimate in largest_roots(source, project, rule):
         if estimate <= MAX_DOCUMENT * 0.9:
             break
-        actual = next((len(bson.encode(b.doc)) for b in builder.build([key])), estimate)
+        actual = next(
+            (len(bson.encode(b.doc)) for b in builder.build([key]) if b.doc is not None), estimate
+        )
         if actual > MAX_DOCUMENT:
             out.findings.append(
                 Finding(
