@@ -226,6 +226,9 @@ def test_synthetic_relationship_calculated_field_and_filter(
     pick = page.locator("select[name=add-rule]")
     label = pick.locator("option", has_text="sold_by_employee").first.inner_text()
     pick.select_option(label=label)
+    field = page.locator("input[name=field]")
+    field.fill("seller_record")  # not sold_by: the order keeps that column
+    field.dispatch_event("change")
     page.get_by_role("button", name="Add calculated field").click()
     page.fill("input[name=calc-name-0]", "seller")
     expression = page.locator("input[name=calc-expression-0]")

@@ -184,7 +184,7 @@ def new_embed(
     table = project.table(table_id)
     casing = casing_of(project)
     if kind == "array":
-        fk = table.foreign_key(foreign_key)
+        fk = project.link(table.id, foreign_key)
         return EmbedRule(
             kind="array",
             table=table.id,
@@ -192,4 +192,4 @@ def new_embed(
             field=apply_casing(table.name, casing),
             fields=_fields(table, casing, exclude=fk.columns),
         )
-    return _document(project.table(parent_id).foreign_key(foreign_key), table, casing, [])
+    return _document(project.link(parent_id, foreign_key), table, casing, [])
