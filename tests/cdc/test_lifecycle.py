@@ -179,6 +179,15 @@ def test_toast_truncate_and_ddl(pg_rig) -> None:
 
 def test_kill_9_at_random_points_resumes_without_loss(rig, tmp_path) -> None:
     """Run the job in a child process, SIGKILL it during snapshot and CDC, resume, verify."""
+    kill_9_and_resume(rig, tmp_path)
+
+
+def test_kill_9_with_expressions_in_the_mapping(synthetic_rig, tmp_path) -> None:
+    """The same over synthetic relationships, calculated fields, filters and custom _ids."""
+    kill_9_and_resume(synthetic_rig, tmp_path)
+
+
+def kill_9_and_resume(rig, tmp_path) -> None:
     import os
     import signal
     import subprocess

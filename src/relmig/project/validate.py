@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from relmig.project.validate_modeling import check_expressions, check_relationships
+
 if TYPE_CHECKING:
     from relmig.project.model import CollectionRule, EmbedRule, FieldRule, Project, Table
 
@@ -20,6 +22,12 @@ def check_references(project: Project) -> None:
     tables = {t.id: t for t in project.tables}
     for i, table in enumerate(project.tables):
         _check_table(table, tables, f"tables[{i}]", problems)
+    check_relationships(project, tables, problems)
+    check_expressions(project, tables, problems)
+    # Rules follow synthetic relationships as they follow declared keys.
+    tables = {
+        t.id: t.model_copy(update={"foreign_keys": project.links_of(t)}) for t in tables.values()
+    }
     names: set[str] = set()
     for i, coll in enumerate(project.collections):
         where = f"collections[{i}] ({coll.name})"

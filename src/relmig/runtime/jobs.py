@@ -228,12 +228,16 @@ class JobManager:
             options.mode,
             display_uri(target_uri),
             target_db,
-            {**asdict(options), "target_uri_has_secret": display_uri(target_uri) != target_uri},
+            {
+                **asdict(options),
+                "target_uri_has_secret": display_uri(target_uri) != target_uri,
+                # Owned by this process from the start: if it dies before the job runs, the
+                # next process finds the job FAILED and resumable, not silently PAUSED.
+                "owner": _me(),
+            },
             project.model_dump(mode="json", by_alias=True),
         )
-        self.store.update_job(
-            job_id, stage="SNAPSHOT" if options.mode != "cdc-only" else "CDC", status="PAUSED"
-        )
+        self.store.update_job(job_id, stage="SNAPSHOT" if options.mode != "cdc-only" else "CDC")
         return job_id
 
     def _refuse_overlap(self, project: Project, target_uri: str, target_db: str) -> None:
@@ -433,11 +437,12 @@ class JobManager:
 
     def _claim(self, job_id: str) -> None:
         job = self.job(job_id)
-        if job["status"] in ACTIVE and job["heartbeat_at"] is not None:
+        mine = job["options"].get("owner") == _me()
+        if job["status"] in ACTIVE and job["heartbeat_at"] is not None and not mine:
             beat = aware(job["heartbeat_at"])
             if self.clock() - beat < STALE_AFTER:
                 raise JobError(f"job {job_id} is already running", "conflict")
-        options = {**job["options"], "owner": f"{socket.gethostname()}:{os.getpid()}"}
+        options = {**job["options"], "owner": _me()}
         self.store.update_job(
             job_id,
             status="RUNNING",
@@ -683,6 +688,11 @@ class JobManager:
                 )
         self.store.update_job(job_id, status="COMPLETED", stage="DONE", ended_at=utcnow())
         return "COMPLETED"
+
+
+def _me() -> str:
+    """This process, as a job's owner."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _engine_of(job: dict[str, Any]) -> str:
