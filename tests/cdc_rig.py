@@ -154,7 +154,8 @@ class Rig:
 
     def caught_up(self, job_id: str) -> None:
         """Until the job has applied everything committed before this call."""
-        capture = open_capture(self.project, job_id)
+        direct = self.project.model_copy(update={"source": self.settings})
+        capture = open_capture(direct, job_id)
         try:
             mark = capture.mark()
             self.wait_for(
@@ -459,13 +460,21 @@ def _mysql(
 
 
 def make_rig(
-    dialect: str, services_settings, mongo_uri: str, tmp_path, clock=None, scale: float = 1.0
+    dialect: str,
+    services_settings,
+    mongo_uri: str,
+    tmp_path,
+    clock=None,
+    scale: float = 1.0,
+    route: Callable[[SourceSettings], SourceSettings] | None = None,
 ) -> Rig:
+    """`route` changes how the job reaches the source (e.g. through the fault proxies); the
+    rig's own workload and verify connect directly."""
     name = f"relmig_cdc_{uuid.uuid4().hex[:8]}"
     maker = _pg if dialect == "postgresql" else _mysql
     settings, (execute, query), drop = maker(services_settings, name, scale)
     tables = import_tables(settings)
-    project = Project(name="cdc", source=settings, tables=tables)
+    project = Project(name="cdc", source=route(settings) if route else settings, tables=tables)
     schema = "public" if dialect == "postgresql" else name
     project = project.model_copy(update={"collections": deep_collections(project, schema)})
     project = Project.model_validate(project.model_dump(by_alias=True))

@@ -6,9 +6,12 @@ Settings come from dev/ports.env; an environment variable of the same name wins.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from faults import Toxiproxy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -95,3 +98,21 @@ def mongo_uri(services_settings) -> str:
 @pytest.fixture(scope="session")
 def kafka_bootstrap(services_settings) -> str:
     return kafka_bootstrap_servers(services_settings)
+
+
+@pytest.fixture(scope="session")
+def toxiproxy(services_settings) -> Iterator[Toxiproxy]:
+    """The fault proxy of `dev/services up --faults`, checked once."""
+    s = services_settings
+    api = Toxiproxy(f"http://{s['RELMIG_HOST']}:{s['RELMIG_TOXIPROXY_PORT']}")
+    api.version()  # a clear error now if it is not running
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def faults(toxiproxy: Toxiproxy) -> Iterator[Toxiproxy]:
+    """Toxiproxy for one test: every proxy enabled and free of toxics again afterwards."""
+    toxiproxy.reset()
+    yield toxiproxy
+    toxiproxy.reset()
