@@ -318,6 +318,27 @@ def spawn(cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Pope
         )
 
 
+def start_daemon(
+    service: str,
+    label: str,
+    cmd: list[str],
+    log: Path,
+    pidfile: Path,
+    ready: Callable[[], object],
+    timeout: float,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Spawn a server, record its pid, and wait until ready() answers (or say why not)."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    log_mark(log, f"starting {label}")
+    proc = spawn(cmd, log, env)
+    pidfile.write_text(f"{proc.pid}\n")
+    if not wait_until(ready, timeout, 0.3, proc):
+        code = proc.poll()
+        why = f"exited with code {code}" if code is not None else f"no answer in {timeout:.0f}s"
+        raise ServiceError(service, f"{label} {why}", log)
+
+
 def check_ports(service: str, ports: list[int], log: Path) -> None:
     for port in ports:
         if not port_free(port):
@@ -988,26 +1009,17 @@ class FerretDB:
         check_ports(self.name, [self.port, self.debug_port], self.log)
         for sub in ("data", "state"):
             (self.base / sub).mkdir(parents=True, exist_ok=True)
-        RUN.mkdir(parents=True, exist_ok=True)
-        log_mark(self.log, "starting ferretdb")
-        proc = spawn(
-            [
-                str(ferretdb_bin()),
-                f"--listen-addr={HOST}:{self.port}",
-                "--handler=sqlite",
-                f"--sqlite-url=file:{self.base / 'data'}/",
-                f"--state-dir={self.base / 'state'}",
-                f"--debug-addr={HOST}:{self.debug_port}",
-                "--telemetry=disable",
-                "--log-level=info",
-            ],
-            self.log,
-        )
-        self.pidfile.write_text(f"{proc.pid}\n")
-        if not wait_until(self.check, T_FERRETDB, 0.3, proc):
-            code = proc.poll()
-            why = f"exited with code {code}" if code is not None else f"no answer in {T_FERRETDB}s"
-            raise ServiceError(self.name, f"ferretdb {why}", self.log)
+        cmd = [
+            str(ferretdb_bin()),
+            f"--listen-addr={HOST}:{self.port}",
+            "--handler=sqlite",
+            f"--sqlite-url=file:{self.base / 'data'}/",
+            f"--state-dir={self.base / 'state'}",
+            f"--debug-addr={HOST}:{self.debug_port}",
+            "--telemetry=disable",
+            "--log-level=info",
+        ]
+        start_daemon(self.name, "ferretdb", cmd, self.log, self.pidfile, self.check, T_FERRETDB)
 
     def stop(self) -> bool:
         return stop_process(self.pid(), ["ferretdb", str(self.base)])
@@ -1043,29 +1055,24 @@ class Mongo2:
 
     def start(self) -> None:
         check_ports(self.name, [self.port], self.log)
-        RUN.mkdir(parents=True, exist_ok=True)
         heap = os.environ.get("RELMIG_MONGO2_HEAP", "-Xms128m -Xmx2g").split()
-        log_mark(self.log, "starting mongo-java-server")
-        proc = spawn(
-            [
-                "java",
-                *heap,
-                "-XX:+UseSerialGC",
-                "-XX:+ExitOnOutOfMemoryError",
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-                "-cp",
-                f"{mongo2_libs()}/*",
-                str(self.source),
-                HOST,
-                str(self.port),
-            ],
-            self.log,
-        )
-        self.pidfile.write_text(f"{proc.pid}\n")
-        if not wait_until(self.check, T_MONGO2, 0.3, proc):
-            code = proc.poll()
-            why = f"exited with code {code}" if code is not None else f"no answer in {T_MONGO2}s"
-            raise ServiceError(self.name, f"mongo-java-server {why}", self.log)
+        cmd = [
+            "java",
+            *heap,
+            "-XX:+UseSerialGC",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            # It logs a stack trace for every error it answers (e.g. dropping a collection
+            # that is not there, which clients ignore); the client gets the error anyway.
+            "-Dorg.slf4j.simpleLogger.log.de.bwaldvogel.mongo.wire.MongoWireProtocolHandler=off",
+            "-cp",
+            f"{mongo2_libs()}/*",
+            str(self.source),
+            HOST,
+            str(self.port),
+        ]
+        label = "mongo-java-server"
+        start_daemon(self.name, label, cmd, self.log, self.pidfile, self.check, T_MONGO2)
 
     def stop(self) -> bool:
         return stop_process(self.pid(), [self.source.name, f"{HOST} {self.port}"])
@@ -1128,6 +1135,11 @@ class Toxiproxy:
         pid = read_pid(self.pidfile)
         return pid if ours(pid, [toxiproxy_bin().name, f"-port {self.port}"]) else None
 
+    def version(self) -> str:
+        answer = self.api("GET", "/version")
+        # {"version": "v2.12.0"} since 2.6; a bare string before.
+        return str(answer.get("version") if isinstance(answer, dict) else answer).strip()
+
     def sync(self) -> None:
         """Create or update every proxy and remove the ones no link needs (fewer Kafka nodes)."""
         wanted = self.proxies()
@@ -1138,9 +1150,7 @@ class Toxiproxy:
             self.api("DELETE", f"/proxies/{name}")
 
     def check(self) -> str:
-        version = self.api("GET", "/version")
-        if isinstance(version, dict):  # {"version": "v2.12.0"} since 2.6
-            version = version.get("version")
+        version = self.version()
         have = self.api("GET", "/proxies")
         assert isinstance(have, dict)
         lines = []
@@ -1155,9 +1165,7 @@ class Toxiproxy:
             state = "enabled" if got["enabled"] else "DISABLED"
             link = f"{got['listen']} -> {got['upstream']}"
             lines.append(f"          {got['name']:21} {link}  {state}, {toxics}")
-        head = (
-            f"Toxiproxy {str(version).strip()}, API http://{HOST}:{self.port}, {len(lines)} proxies"
-        )
+        head = f"Toxiproxy {version}, API http://{HOST}:{self.port}, {len(lines)} proxies"
         return "\n".join([head, *lines])
 
     def ensure(self) -> str:
@@ -1166,14 +1174,11 @@ class Toxiproxy:
             return "already running: " + self.check()
         ports = [self.port, *(int(p["listen"].rsplit(":", 1)[1]) for p in self.proxies())]
         check_ports(self.name, ports, self.log)
-        RUN.mkdir(parents=True, exist_ok=True)
-        log_mark(self.log, "starting toxiproxy-server")
-        proc = spawn([str(toxiproxy_bin()), "-host", HOST, "-port", str(self.port)], self.log)
-        self.pidfile.write_text(f"{proc.pid}\n")
-        if not wait_until(lambda: self.api("GET", "/version"), T_TOXIPROXY, 0.2, proc):
-            code = proc.poll()
-            why = f"exited with code {code}" if code is not None else f"no answer in {T_TOXIPROXY}s"
-            raise ServiceError(self.name, f"toxiproxy-server {why}", self.log)
+        cmd = [str(toxiproxy_bin()), "-host", HOST, "-port", str(self.port)]
+        # info: each accepted connection and each toxic, not every API request.
+        env = {**os.environ, "LOG_LEVEL": "info"}
+        label = "toxiproxy-server"
+        start_daemon(self.name, label, cmd, self.log, self.pidfile, self.version, T_TOXIPROXY, env)
         self.sync()
         return self.check()
 

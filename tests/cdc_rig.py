@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -343,8 +344,9 @@ OPERATIONS = [
 
 
 def _pg(
-    services_settings: dict[str, str], name: str, scale: float
+    services_settings: dict[str, str], name: str, load: Callable[[str], None]
 ) -> tuple[SourceSettings, Any, Any]:
+    """A fresh database `name`, filled by `load(dsn)`."""
     s = services_settings
     base = dict(
         host=s["RELMIG_HOST"],
@@ -354,7 +356,7 @@ def _pg(
     )
     with psycopg.connect(**base, dbname=s["RELMIG_PG_DB"], autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    load_postgres(" ".join(f"{k}={v}" for k, v in base.items()) + f" dbname={name}", scale=scale)
+    load(" ".join(f"{k}={v}" for k, v in base.items()) + f" dbname={name}")
     holder: dict[str, Any] = {}
 
     def conn() -> psycopg.Connection[Any]:
@@ -468,15 +470,58 @@ def make_rig(
     scale: float = 1.0,
     route: Callable[[SourceSettings], SourceSettings] | None = None,
 ) -> Rig:
-    """`route` changes how the job reaches the source (e.g. through the fault proxies); the
-    rig's own workload and verify connect directly."""
+    """The sample with the deep mapping. `route` changes how the job reaches the source
+    (e.g. through the fault proxies); the rig's own workload and verify connect directly."""
     name = f"relmig_cdc_{uuid.uuid4().hex[:8]}"
-    maker = _pg if dialect == "postgresql" else _mysql
-    settings, (execute, query), drop = maker(services_settings, name, scale)
-    tables = import_tables(settings)
-    project = Project(name="cdc", source=route(settings) if route else settings, tables=tables)
+    if dialect == "postgresql":
+        settings, ops, drop = _pg(services_settings, name, partial(load_postgres, scale=scale))
+    else:
+        settings, ops, drop = _mysql(services_settings, name, scale)
     schema = "public" if dialect == "postgresql" else name
-    project = project.model_copy(update={"collections": deep_collections(project, schema)})
+    routed = route(settings) if route else settings
+    return _assemble(
+        dialect,
+        settings,
+        routed,
+        lambda p: deep_collections(p, schema),
+        ops,
+        drop,
+        mongo_uri,
+        tmp_path,
+        clock,
+    )
+
+
+def make_pg_rig(
+    services_settings,
+    mongo_uri: str,
+    tmp_path,
+    load: Callable[[str], None],
+    collections: Callable[[Project], list[CollectionRule]],
+) -> Rig:
+    """A PostgreSQL database of the test's own (`load(dsn)` creates its tables and rows)."""
+    name = f"relmig_cdc_{uuid.uuid4().hex[:8]}"
+    settings, ops, drop = _pg(services_settings, name, load)
+    return _assemble(
+        "postgresql", settings, settings, collections, ops, drop, mongo_uri, tmp_path, None
+    )
+
+
+def _assemble(
+    dialect: str,
+    settings: SourceSettings,
+    routed: SourceSettings,
+    collections: Callable[[Project], list[CollectionRule]],
+    ops: Any,
+    drop: Callable[[], None],
+    mongo_uri: str,
+    tmp_path,
+    clock,
+) -> Rig:
+    execute, query = ops
+    name = settings.database
+    project = Project(name="cdc", source=routed, tables=import_tables(settings))
+    project = project.model_copy(update={"collections": collections(project)})
     project = Project.model_validate(project.model_dump(by_alias=True))
     store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     manager = JobManager(store, clock) if clock else JobManager(store)

@@ -10,7 +10,6 @@ command monitoring, so the test fails if a path silently changes.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,12 +18,9 @@ import pytest
 from bson import Decimal128
 from pymongo import MongoClient, monitoring
 
-from cdc_rig import Rig, cleanup_rig
+from cdc_rig import Rig, cleanup_rig, make_pg_rig
 from relmig.mongo.profile import TargetProfile
-from relmig.project.model import CollectionRule, Project, SourceSettings
-from relmig.runtime.jobs import JobManager
-from relmig.runtime.store import StateStore
-from relmig.schema.introspect import import_tables
+from relmig.project.model import CollectionRule, Project
 
 pytestmark = pytest.mark.services
 
@@ -63,66 +59,24 @@ class Commands(monitoring.CommandListener):
         pass
 
 
+def _load(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(TABLE)
+        conn.execute("INSERT INTO items VALUES (%s, %s, %s, %s)", FIRST)
+
+
+def _collections(project: Project) -> list[CollectionRule]:
+    return [
+        CollectionRule(name="items", table="public.items"),
+        # ObjectId documents are replaced by their key field, not by _id.
+        CollectionRule(name="items_oid", table="public.items", id="objectid"),
+    ]
+
+
 @pytest.fixture
 def rig(services_settings, mongo_uri: str, tmp_path, monkeypatch) -> Iterator[Rig]:
-    s = services_settings
-    monkeypatch.setenv("RELMIG_TEST_PG_PASSWORD", s["RELMIG_PG_PASSWORD"])
-    name = f"relmig_path_{uuid.uuid4().hex[:8]}"
-    base = dict(
-        host=s["RELMIG_HOST"],
-        port=int(s["RELMIG_PG_PORT"]),
-        user=s["RELMIG_PG_USER"],
-        password=s["RELMIG_PG_PASSWORD"],
-    )
-    with psycopg.connect(**base, dbname=s["RELMIG_PG_DB"], autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    conn = psycopg.connect(**base, dbname=name, autocommit=True)
-    conn.execute(TABLE)
-    conn.execute("INSERT INTO items VALUES (%s, %s, %s, %s)", FIRST)
-    settings = SourceSettings(
-        dialect="postgresql",
-        host=s["RELMIG_HOST"],
-        port=int(s["RELMIG_PG_PORT"]),
-        database=name,
-        user=s["RELMIG_PG_USER"],
-        password_env="RELMIG_TEST_PG_PASSWORD",
-        schemas=["public"],
-    )
-    project = Project(
-        name="path",
-        source=settings,
-        tables=import_tables(settings),
-        collections=[
-            CollectionRule(name="items", table="public.items"),
-            # ObjectId documents are replaced by their key field, not by _id.
-            CollectionRule(name="items_oid", table="public.items", id="objectid"),
-        ],
-    )
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-
-    def execute(statements: list[tuple[str, tuple[Any, ...]]]) -> bool:
-        with conn.transaction():
-            for sql, params in statements:
-                conn.execute(sql, params)
-        return True
-
-    def query(sql: str) -> list[tuple[Any, ...]]:
-        return conn.execute(sql).fetchall()
-
-    def drop() -> None:
-        conn.close()
-        admin = {
-            **base,
-            "user": s["RELMIG_PG_ADMIN_USER"],
-            "password": s["RELMIG_PG_ADMIN_PASSWORD"],
-        }
-        with psycopg.connect(**admin, dbname=s["RELMIG_PG_DB"], autocommit=True) as c:
-            c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    r = Rig(
-        "postgresql", settings, project, store, JobManager(store), mongo_uri, name, execute, query
-    )
-    r._drop = drop  # type: ignore[attr-defined]
+    monkeypatch.setenv("RELMIG_TEST_PG_PASSWORD", services_settings["RELMIG_PG_PASSWORD"])
+    r = make_pg_rig(services_settings, mongo_uri, tmp_path, _load, _collections)
     yield r
     cleanup_rig(r)
 

@@ -224,3 +224,20 @@ def test_a_continuous_job_through_the_proxies_verifies_equal(
     assert {kind for _, kind in backends} >= {"walsender", "client backend"}
     assert {port for port, _ in backends} <= _upstream_ports(services_dir, int(s["RELMIG_PG_PORT"]))
     assert _upstream_ports(services_dir, int(s["RELMIG_MONGO_PORT"]))
+
+
+def test_dev_services_status_lists_the_proxies_and_their_toxics(faults: Toxiproxy) -> None:
+    with faults.proxy("mariadb").toxic(latency(100)) as name, faults.proxy("ferretdb").down():
+        result = subprocess.run(
+            [str(Path(__file__).resolve().parents[2] / "dev" / "services"), "status", "toxiproxy"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert set(faults.proxies()) == set(lines)
+    assert name in lines["mariadb"] and "enabled" in lines["mariadb"]
+    assert "DISABLED" in lines["ferretdb"]
+    assert "no toxics" in lines["postgres"]
