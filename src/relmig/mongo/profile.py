@@ -164,21 +164,18 @@ class TargetProfile:
         at, so the call stays cheap.
         """
         out: list[tuple[str, str]] = []
-        if self._rules.none:
-            for key in doc:
-                if type(key) is str and key[:1] == "$":
-                    out.append((key, _DOLLAR_TOP))
-        else:
+        rules = self._rules
+        if not rules.none:
             try:
-                _walk_document(doc, "", out, self._rules)
+                _walk_document(doc, "", out, rules)
             except TypeError:  # a non-string field name; pymongo refuses it anyway
                 return [("", "a field name is not a string")]
             except RecursionError:
                 return [("", "the document is nested too deeply")]
-            if self._rules.dollar is None:
-                for key in doc:
-                    if type(key) is str and key[:1] == "$":
-                        out.append((key, _DOLLAR_TOP))
+        if rules.dollar is None:  # else the walk reported them
+            for key in doc:
+                if type(key) is str and key[:1] == "$":
+                    out.append((key, _DOLLAR_TOP))
         _id = doc.get("_id")
         if type(_id) is list or type(_id) is tuple:
             out.append(("_id", "_id cannot be an array"))
