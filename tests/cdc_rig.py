@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -282,7 +283,8 @@ class Rig:
 
     def caught_up(self, job_id: str) -> None:
         """Until the job has applied everything committed before this call."""
-        capture = open_capture(self.project, job_id)
+        direct = self.project.model_copy(update={"source": self.settings})
+        capture = open_capture(direct, job_id)
         try:
             mark = capture.mark()
             self.wait_for(
@@ -478,8 +480,9 @@ OPERATIONS = [
 
 
 def _pg(
-    services_settings: dict[str, str], name: str, scale: float
+    services_settings: dict[str, str], name: str, load: Callable[[str], None]
 ) -> tuple[SourceSettings, Any, Any]:
+    """A fresh database `name`, filled by `load(dsn)`."""
     s = services_settings
     base = dict(
         host=s["RELMIG_HOST"],
@@ -489,7 +492,7 @@ def _pg(
     )
     with psycopg.connect(**base, dbname=s["RELMIG_PG_DB"], autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    load_postgres(" ".join(f"{k}={v}" for k, v in base.items()) + f" dbname={name}", scale=scale)
+    load(" ".join(f"{k}={v}" for k, v in base.items()) + f" dbname={name}")
     holder: dict[str, Any] = {}
 
     def conn() -> psycopg.Connection[Any]:
@@ -618,28 +621,73 @@ def make_rig(
     tmp_path,
     clock=None,
     scale: float = 1.0,
-    modeling="declared",
+    modeling: str = "declared",
+    route: Callable[[SourceSettings], SourceSettings] | None = None,
 ) -> Rig:
-    """`modeling="synthetic"`: no declared foreign keys; synthetic relationships and
-    expressions carry the mapping (synthetic_collections)."""
+    """The sample with the deep mapping. `modeling="synthetic"`: no declared foreign keys;
+    synthetic relationships and expressions carry the mapping (synthetic_collections).
+    `route` changes how the job reaches the source (e.g. through the fault proxies); the
+    rig's own workload and verify connect directly."""
     name = f"relmig_cdc_{uuid.uuid4().hex[:8]}"
-    maker = _pg if dialect == "postgresql" else _mysql
-    settings, (execute, query), drop = maker(services_settings, name, scale)
+    if dialect == "postgresql":
+        settings, ops, drop = _pg(services_settings, name, partial(load_postgres, scale=scale))
+    else:
+        settings, ops, drop = _mysql(services_settings, name, scale)
     schema = "public" if dialect == "postgresql" else name
     if modeling == "synthetic":
-        drop_foreign_keys(dialect, execute, query)
-    tables = import_tables(settings)
-    project = Project(name="cdc", source=settings, tables=tables)
-    if modeling == "synthetic":
-        assert not any(t.foreign_keys for t in tables)
-        project = project.model_copy(
-            update={
-                "relationships": synthetic_relationships(schema),
-                "collections": synthetic_collections(schema),
-            }
-        )
+        drop_foreign_keys(dialect, *ops)
+
+        def model(p: Project) -> Project:
+            assert not any(t.foreign_keys for t in p.tables)
+            return p.model_copy(
+                update={
+                    "relationships": synthetic_relationships(schema),
+                    "collections": synthetic_collections(schema),
+                }
+            )
     else:
-        project = project.model_copy(update={"collections": deep_collections(project, schema)})
+
+        def model(p: Project) -> Project:
+            return p.model_copy(update={"collections": deep_collections(p, schema)})
+
+    routed = route(settings) if route else settings
+    rig = _assemble(dialect, settings, routed, model, ops, drop, mongo_uri, tmp_path, clock)
+    if modeling == "synthetic":
+        rig.operations.append(op_freight)
+    return rig
+
+
+def make_pg_rig(
+    services_settings,
+    mongo_uri: str,
+    tmp_path,
+    load: Callable[[str], None],
+    collections: Callable[[Project], list[CollectionRule]],
+) -> Rig:
+    """A PostgreSQL database of the test's own (`load(dsn)` creates its tables and rows)."""
+    name = f"relmig_cdc_{uuid.uuid4().hex[:8]}"
+    settings, ops, drop = _pg(services_settings, name, load)
+
+    def model(p: Project) -> Project:
+        return p.model_copy(update={"collections": collections(p)})
+
+    return _assemble("postgresql", settings, settings, model, ops, drop, mongo_uri, tmp_path, None)
+
+
+def _assemble(
+    dialect: str,
+    settings: SourceSettings,
+    routed: SourceSettings,
+    model: Callable[[Project], Project],
+    ops: Any,
+    drop: Callable[[], None],
+    mongo_uri: str,
+    tmp_path,
+    clock,
+) -> Rig:
+    execute, query = ops
+    name = settings.database
+    project = model(Project(name="cdc", source=routed, tables=import_tables(settings)))
     project = Project.model_validate(project.model_dump(by_alias=True))
     store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     manager = JobManager(store, clock) if clock else JobManager(store)
@@ -649,8 +697,6 @@ def make_rig(
             if not line.startswith("--"):
                 execute([(line, ())])
     rig = Rig(dialect, settings, project, store, manager, mongo_uri, name, execute, query)
-    if modeling == "synthetic":
-        rig.operations.append(op_freight)
     rig._drop = drop  # type: ignore[attr-defined]
     return rig
 

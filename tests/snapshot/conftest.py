@@ -120,6 +120,12 @@ def make_project() -> Callable[..., Project]:
     return _make_project
 
 
+@pytest.fixture(scope="session")
+def mongo_uri(any_target_uri: str) -> str:
+    """Every snapshot and verify test runs on each target (FerretDB and mongo2)."""
+    return any_target_uri
+
+
 @pytest.fixture
 def target(mongo_uri: str) -> Iterator[MongoTarget]:
     tgt = MongoTarget(mongo_uri, f"t_{uuid.uuid4().hex[:10]}")

@@ -48,7 +48,7 @@ class MongoTarget:
         )
         try:
             self.client.admin.command("ping")
-            self.profile = TargetProfile.from_client(self.client)
+            self.profile = TargetProfile.probe(self.client.get_database(database))
         except PyMongoError as exc:
             self.client.close()
             raise TargetError(

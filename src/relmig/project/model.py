@@ -211,6 +211,10 @@ class SourceSettings(Strict):
     user: str
     password_env: str = "RELMIG_SOURCE_PASSWORD"
     schemas: list[str] = []
+    # PostgreSQL only: where the replication connection (the pgoutput stream) goes when it
+    # must take another route than the queries, e.g. a proxy; unset, it follows host/port.
+    replication_host: str | None = None
+    replication_port: int | None = None
 
 
 class Project(Strict):
