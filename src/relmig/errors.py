@@ -4,6 +4,10 @@
 class RelmigError(Exception):
     """A problem the user can fix: bad input, an unreachable server, a missing prerequisite."""
 
+    # The network link whose failure this is (relmig.links.LINKS), None if it is none: the
+    # retry loops record a lasting fault of a link as a condition of the job.
+    link: str | None = None
+
 
 class ProjectFileError(RelmigError):
     def __init__(self, path: str, problems: list[str]) -> None:
@@ -16,17 +20,31 @@ class ProjectFileError(RelmigError):
 class SourceError(RelmigError):
     """The source database could not be reached or queried."""
 
+    link = "source"
+
+
+class StreamError(SourceError):
+    """The change stream (pgoutput replication connection, binlog dump) was lost or stalled."""
+
+    link = "replication"
+
 
 class TargetError(RelmigError):
     """The MongoDB target could not be reached or refused a write wholesale."""
+
+    link = "target"
 
 
 class SchemaChanged(SourceError):
     """DDL changed a mapped table during CDC: retrying cannot help, the project must change."""
 
+    link = None
+
 
 class PositionLost(SourceError):
     """The source no longer has the job's position (slot dropped or invalidated, binlog purged)."""
+
+    link = None
 
 
 class TargetLost(RelmigError):

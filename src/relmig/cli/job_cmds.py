@@ -243,6 +243,13 @@ def jobs_show(
     console.print(
         f"created {when(job['created_at'])}, ended {when(job['ended_at'])}", highlight=False
     )
+    for c in job["conditions"]:
+        retry = f", next retry at {when(c['retry_at'])}" if c["retry_at"] else ""
+        block(
+            f"condition: the {c['name']} link is failing since {when(c['since'])} "
+            f"({count(c['attempts'])} attempts{retry}); last error:",
+            c["last_error"],
+        )
     if job["failure"]:
         block("failure:", job["failure"])
     if job["resumable"] and job["status"] == "FAILED":

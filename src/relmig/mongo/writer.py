@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import bson
 from pymongo import DeleteMany, MongoClient, ReplaceOne
@@ -27,6 +28,7 @@ from relmig.documents.plan import DecimalMode, RootPlan
 from relmig.errors import TargetError
 from relmig.failpoints import crash_point
 from relmig.mongo.profile import TargetProfile
+from relmig.timeouts import client_timeout
 
 RETRIES = 3
 DUPLICATE_KEY = 11000
@@ -44,7 +46,7 @@ class MongoTarget:
     def __init__(self, uri: str, database: str, decimals: str = "auto") -> None:
         self.uri = uri
         self.client: MongoClient[dict[str, Any]] = MongoClient(
-            uri, serverSelectionTimeoutMS=10_000, connectTimeoutMS=10_000, tz_aware=True
+            uri, **client_settings(uri), tz_aware=True
         )
         try:
             self.client.admin.command("ping")
@@ -322,6 +324,19 @@ def _key_values(doc: dict[str, Any], template: dict[str, Any]) -> str:
 def _key_of(doc: dict[str, Any], template: dict[str, Any]) -> bytes:
     """The key values of `doc` at the filter's dotted paths, in a hashable exact form."""
     return bson.encode({"k": _values_at(doc, template)})
+
+
+def client_settings(uri: str) -> dict[str, Any]:
+    """Bounded waits on the target link: connect and server selection 10 s, and a socket
+    timeout of the query timeout plus its grace (relmig.timeouts), so a write whose answer
+    never comes fails and is retried. A timeout the URI sets itself wins."""
+    given = {k.lower() for k in parse_qs(urlsplit(uri).query)}
+    settings = {
+        "serverSelectionTimeoutMS": 10_000,
+        "connectTimeoutMS": 10_000,
+        "socketTimeoutMS": int(client_timeout() * 1000),
+    }
+    return {k: v for k, v in settings.items() if k.lower() not in given}
 
 
 def display_uri(uri: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Stopped(Exception):
     """The job stopped because the user asked it to (PAUSE, CANCEL or COMPLETE)."""
@@ -9,3 +11,10 @@ class Stopped(Exception):
     def __init__(self, request: str) -> None:
         super().__init__(request)
         self.request = request
+
+
+def stop_request(job: dict[str, Any] | None) -> str | None:
+    """The pause or cancel a job's row asks for, if any (a complete is carried out by the
+    stream, which must run to drain)."""
+    request = (job or {}).get("request")
+    return request if request in ("PAUSE", "CANCEL") else None

@@ -9,6 +9,7 @@ stays resumable for its recovery window (24 h by default).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -21,13 +22,15 @@ from typing import Any, Literal
 from relmig.documents.plan import compile_collection
 from relmig.errors import PositionLost, RelmigError, TargetError, TargetLost
 from relmig.failpoints import crash_point
+from relmig.links import link_name
 from relmig.mongo.names import database_name_problem
 from relmig.mongo.writer import MongoTarget, display_uri
 from relmig.project.model import Project
-from relmig.runtime.control import Stopped
+from relmig.runtime.control import Stopped, stop_request
 from relmig.runtime.engine import CdcContext, engine
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.policy import ErrorPolicy, OnError
+from relmig.runtime.retry import LinkRetry
 from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun
 from relmig.runtime.store import (
     CAPTURE_STARTED,
@@ -119,6 +122,7 @@ class JobManager:
             "slot_lag_bytes": None if job["slot_dropped"] else job["slot_lag_bytes"],
         }
         out["progress"] = self.store.progress_of(job_id)
+        out["conditions"] = self.conditions(job)
         resumable, deadline, reason = self._resumability(job, now)
         out.update(resumable=resumable, resume_deadline=deadline, not_resumable_reason=reason)
         out["pending_request"] = job["request"]
@@ -127,6 +131,23 @@ class JobManager:
         if extra is not None:
             out[_engine_of(job)] = extra
         return out
+
+    def conditions(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+        """The links failing right now, each with the name users know it by. Only a running
+        job has any: a stopped one (even one whose process died) retries nothing."""
+        if job["status"] not in ACTIVE:
+            return []
+        return [
+            {
+                "link": c["link"],
+                "name": link_name(c["link"]),
+                "since": c["since"],
+                "retry_at": c["retry_at"],
+                "attempts": c["attempts"],
+                "last_error": c["last_error"],
+            }
+            for c in self.store.conditions_of(job["id"])
+        ]
 
     def _resumability(
         self, job: dict[str, Any], now: dt.datetime
@@ -486,6 +507,9 @@ class JobManager:
             stop_beat.set()
             beat.join()
             self._threads.pop(job_id, None)
+            # A job that stopped retries nothing: its failure (if any) says what is wrong.
+            with contextlib.suppress(Exception):
+                self.store.clear_conditions(job_id)
 
     def _beat(self, job_id: str, stop: threading.Event) -> None:
         """A beat that fails (the store busy or briefly away) must not end the beating: a job
@@ -613,8 +637,10 @@ class JobManager:
         gate: IssueGate,
         on_progress: ProgressCallback | None,
     ) -> str | None:
-        """The snapshot stage; returns the request that stopped it (PAUSE, CANCEL) or None."""
+        """The snapshot stage; returns the request that stopped it (PAUSE, CANCEL) or None.
+        A lost link is retried from the checkpoints, as in CDC."""
         opts = self.job(job_id)["options"]
+        retry = LinkRetry(self.store, job_id, lambda: self._stop_request(job_id))
         snapshot = SnapshotOptions(
             on_error=opts["on_error"],
             max_errors=opts["max_errors"],
@@ -631,16 +657,16 @@ class JobManager:
             on_progress,
             gate,
             stop=lambda: self._stop_request(job_id),
+            checkpointed=retry.healthy,
         )
         try:
-            run.run()
+            retry.run(run.run)
         except Stopped as stop:
             return stop.request
         return None
 
     def _stop_request(self, job_id: str) -> str | None:
-        request = self.job(job_id)["request"]
-        return request if request in ("PAUSE", "CANCEL") else None
+        return stop_request(self.job(job_id))
 
     def _cdc(
         self,

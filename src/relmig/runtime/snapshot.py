@@ -57,10 +57,13 @@ class SnapshotRun:
         on_progress: ProgressCallback | None = None,
         gate: IssueGate | None = None,
         stop: Callable[[], str | None] | None = None,
+        checkpointed: Callable[[], None] | None = None,
     ) -> None:
         """`gate` lets a continuous job share one error budget between snapshot and CDC;
-        `stop` returns a pause or cancel request, checked after every page."""
+        `stop` returns a pause or cancel request, checked after every page; `checkpointed` is
+        called once a page is in the target and checkpointed (the links work)."""
         self.stop = stop
+        self.checkpointed = checkpointed or (lambda: None)
         self.project = project
         self.source = source
         self.target = target
@@ -150,4 +153,5 @@ class SnapshotRun:
         crash_point("snapshot-page-written")
         last = dumps_key(page.last_key) if page.last_key is not None else None
         self.store.checkpoint(self.job_id, collection, last, page.rows, written=written)
+        self.checkpointed()
         return page.rows

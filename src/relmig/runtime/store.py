@@ -122,6 +122,21 @@ issues = sa.Table(
     sa.Index("ix_issues_job_fingerprint", "job_id", "fingerprint"),
 )
 
+# A link of the job that is failing right now (relmig.links): since when, when the next attempt
+# is due, the last error. Written by the embedded engine's retry loop and the Kafka supervisor's
+# health checks while the fault lasts, deleted once the link works again.
+job_conditions = sa.Table(
+    "job_conditions",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("link", sa.String(20), primary_key=True),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("retry_at", sa.DateTime(timezone=True)),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # Kafka mode: one row per task (the source task, each sink worker), written by the task
 # (progress) and by the supervisor (restarts, health checks); and consumer lag per partition.
 kafka_tasks = sa.Table(
@@ -140,6 +155,8 @@ kafka_tasks = sa.Table(
     sa.Column("lag_seconds", sa.Float),
     sa.Column("assigned", sa.Text),
     sa.Column("last_error", sa.Text),
+    # The link (relmig.links) that last_error is a failure of, if it is one.
+    sa.Column("error_link", sa.String(20)),
     sa.Column("restarts", sa.Integer, nullable=False, default=0),
     sa.Column("health", sa.Text),
     sa.Column("checked_at", sa.DateTime(timezone=True)),
@@ -476,6 +493,58 @@ class StateStore:
                 )
             ).scalar_one()
         return int(total)
+
+    # --- conditions: links failing right now ---------------------------------------------------
+
+    def raise_condition(
+        self,
+        job_id: str,
+        link: str,
+        error: str,
+        retry_at: dt.datetime | None = None,
+        attempts: int | None = None,
+        since: dt.datetime | None = None,
+    ) -> None:
+        """Record that `link` is failing; a condition already raised keeps its `since`."""
+        now = utcnow()
+        values: dict[str, Any] = {"last_error": error, "retry_at": retry_at, "updated_at": now}
+        if attempts is not None:
+            values["attempts"] = attempts
+        with self._tx() as conn:
+            where = (job_conditions.c.job_id == job_id, job_conditions.c.link == link)
+            if not conn.execute(job_conditions.update().where(*where).values(**values)).rowcount:
+                conn.execute(
+                    job_conditions.insert().values(
+                        job_id=job_id,
+                        link=link,
+                        since=since or now,
+                        **{"attempts": 0, **values},
+                    )
+                )
+
+    def clear_conditions(self, job_id: str, keep: set[str] | frozenset[str] = frozenset()) -> None:
+        """The links not in `keep` work (again)."""
+        with self._tx() as conn:
+            conn.execute(
+                job_conditions.delete().where(
+                    job_conditions.c.job_id == job_id, job_conditions.c.link.not_in(keep)
+                )
+            )
+
+    def conditions_of(self, job_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                job_conditions.select()
+                .where(job_conditions.c.job_id == job_id)
+                .order_by(job_conditions.c.since)
+            ).mappings()
+            return [
+                {
+                    **r,
+                    **{k: aware(r[k]) for k in ("since", "retry_at", "updated_at") if r[k]},
+                }
+                for r in rows
+            ]
 
     # --- Kafka mode: tasks and partitions -----------------------------------------------------
 

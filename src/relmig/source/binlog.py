@@ -44,7 +44,7 @@ from pymysqlreplication.row_event import (
     WriteRowsEvent,
 )
 
-from relmig.errors import PositionLost, SchemaChanged, SourceError
+from relmig.errors import PositionLost, SchemaChanged, SourceError, StreamError
 from relmig.project.model import Project
 from relmig.source.capture import Backlog, ChangeCapture, Prerequisite, SourceLag, mapped_tables
 from relmig.source.changes import (
@@ -56,6 +56,7 @@ from relmig.source.changes import (
     Transaction,
 )
 from relmig.source.mysql import MySqlSource
+from relmig.timeouts import stream_timeout
 
 __all__ = [
     "BinlogCapture",
@@ -835,7 +836,9 @@ class BinlogStream(ChangeStream):
         beat = max(idle_seconds / 4, 0.05)  # server heartbeats while the binlog is idle
         tables = self._capture.tables
         options: dict[str, Any] = {
-            "connection_settings": self._capture._connection_settings(max(30.0, 4 * beat)),
+            # The server sends a heartbeat every `beat` seconds when it has nothing else, so
+            # a read that waits the stream timeout (PyMySQL's socket timeout) means a stall.
+            "connection_settings": self._capture._connection_settings(stream_timeout()),
             "server_id": self._capture._reader_server_id(),
             "blocking": True,
             "only_events": _STREAM_EVENTS,
@@ -872,11 +875,11 @@ class BinlogStream(ChangeStream):
                         f"{self._position}: {reason}; start a new job"
                     ) from None
                 if code in _REFUSED:
-                    raise SourceError(
+                    raise StreamError(
                         f"the {self._capture.where} refused the binlog connection: {reason}"
                     ) from None
                 if failures >= len(self.RECONNECT_DELAYS):
-                    raise SourceError(
+                    raise StreamError(
                         f"lost the binlog connection to {self._capture.address} "
                         f"({self._capture.where}) and could not reconnect after {failures} "
                         f"attempts: {reason}"

@@ -12,13 +12,24 @@ from relmig.project.model import Column, Table
 from relmig.source import mysql_types
 from relmig.source.sql import Row, SqlSource
 from relmig.source.values import Converter
+from relmig.timeouts import client_timeout, query_timeout
 
 
 class MySqlSource(SqlSource):
     default_port = 3306
 
     def _connect(self) -> pymysql.connections.Connection:
-        return pymysql.connect(**self._connect_kwargs())
+        conn = pymysql.connect(**self._connect_kwargs())
+        # The server stops a statement past the query timeout (MariaDB: max_statement_time,
+        # MySQL: max_execution_time, SELECT only); PyMySQL's socket timeouts catch a stalled
+        # link a grace later.
+        limit = query_timeout()
+        with conn.cursor() as cur:
+            if "mariadb" in conn.get_server_info().lower():
+                cur.execute(f"SET SESSION max_statement_time = {limit:.3f}")
+            else:
+                cur.execute(f"SET SESSION max_execution_time = {int(limit * 1000)}")
+        return conn
 
     def _connect_kwargs(self) -> dict[str, Any]:
         s = self.settings
@@ -30,9 +41,16 @@ class MySqlSource(SqlSource):
             "database": s.database,
             "autocommit": True,
             "connect_timeout": 10,
+            "read_timeout": client_timeout(),
+            "write_timeout": client_timeout(),
             "charset": "utf8mb4",
             "init_command": "SET time_zone = '+00:00'",
         }
+
+    def _after_error(self) -> None:
+        # PyMySQL closes a connection it lost (a reset, a timeout); the next query reconnects.
+        if self._conn is not None and not self._conn.open:
+            self._conn = None
 
     def sqlalchemy_url(self) -> URL:
         s = self.settings

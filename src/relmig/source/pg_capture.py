@@ -19,7 +19,7 @@ from typing import Any
 import psycopg2
 from psycopg2.extras import LogicalReplicationConnection
 
-from relmig.errors import PositionLost, SchemaChanged, SourceError
+from relmig.errors import PositionLost, SchemaChanged, SourceError, StreamError
 from relmig.project.model import Project
 from relmig.route.images import before_image_columns
 from relmig.source import pgoutput as pg
@@ -37,7 +37,8 @@ from relmig.source.changes import (
     TableTruncate,
     Transaction,
 )
-from relmig.source.postgres import PostgresSource
+from relmig.source.postgres import CONNECT_SETTINGS, PostgresSource
+from relmig.timeouts import STREAM_TIMEOUT, deadline, stream_timeout
 
 HEARTBEAT_PREFIX = "relmig.heartbeat"
 
@@ -350,19 +351,28 @@ class PgOutputStream(ChangeStream):
         # loader turns tuple text into the same values.
         self._queries = PostgresSource(capture.project.source, capture.password)
         self._context = self._queries.conn
+        # Silence longer than this means a stalled stream: while idle, our heartbeat message
+        # comes back every heartbeat_seconds, and while the walsender decodes something it
+        # does not send, it sends keepalives every wal_sender_timeout / 2 (set to this).
+        self.silence = max(stream_timeout(), 3 * heartbeat_seconds)
         self._conn = self._connect()
         self.cur = self._conn.cursor()
-        self.cur.start_replication(
-            slot_name=capture.name,
-            decode=False,
-            start_lsn=start_lsn,
-            options={
-                "proto_version": "2",
-                "publication_names": capture.name,
-                "streaming": "on",
-                "messages": "true",
-            },
-        )
+        try:
+            with deadline(self._conn.fileno(), self.silence):
+                self.cur.start_replication(
+                    slot_name=capture.name,
+                    decode=False,
+                    start_lsn=start_lsn,
+                    options={
+                        "proto_version": "2",
+                        "publication_names": capture.name,
+                        "streaming": "on",
+                        "messages": "true",
+                    },
+                )
+        except psycopg2.Error as exc:
+            self.close()
+            raise self._lost(exc) from None
         self.relations = pg.RelationCache()
         self.loader = pg.RowLoader(self._context)
         self.decoder = pg.Decoder()
@@ -370,6 +380,7 @@ class PgOutputStream(ChangeStream):
     def _connect(self) -> Any:
         s = self.source
         host, port = s.replication_address
+        timeout = f"-c wal_sender_timeout={int(self.silence * 1000)}"
         try:
             return psycopg2.connect(
                 host=host,
@@ -378,15 +389,23 @@ class PgOutputStream(ChangeStream):
                 user=s.settings.user,
                 password=s.password,
                 connection_factory=LogicalReplicationConnection,
-                connect_timeout=10,
                 application_name=f"relmig {self.capture.job_id}",
-                options=pg.STREAM_SESSION_OPTIONS,
+                options=f"{pg.STREAM_SESSION_OPTIONS} {timeout}",
+                **CONNECT_SETTINGS,
             )
         except psycopg2.Error as exc:
-            raise SourceError(
+            self._queries.close()
+            raise StreamError(
                 f"cannot open a replication connection to the {s.where} (at {host}:{port}): "
                 f"{str(exc).strip().splitlines()[0]}"
             ) from None
+
+    def _lost(self, exc: BaseException) -> StreamError:
+        host, port = self.source.replication_address
+        return StreamError(
+            f"lost the replication stream from the {self.source.where} (at {host}:{port}): "
+            f"{str(exc).strip().splitlines()[0]}"
+        )
 
     def _catalog_columns(self) -> dict[str, set[str]]:
         """Mapped columns that exist now; a project column missing means DDL since import."""
@@ -431,13 +450,18 @@ class PgOutputStream(ChangeStream):
         streamed: dict[int, list[tuple[int | None, RowChange | TableTruncate]]] = {}
         top_xid: int | None = None
         xid: int | None = None
-        last_yield = last_beat = time.monotonic()
+        last_yield = last_beat = heard = time.monotonic()
+        wal_end = self.cur.wal_end
         try:
             while True:
                 self._feedback()
                 msg = self.cur.read_message()
                 if msg is None:
                     now = time.monotonic()
+                    if self.cur.wal_end != wal_end:  # a keepalive
+                        wal_end, heard = self.cur.wal_end, now
+                    elif now - heard > self.silence:
+                        raise self._stalled(now - heard)
                     if now - last_beat >= self.heartbeat_seconds:
                         last_beat = now
                         self._emit_heartbeat()
@@ -446,6 +470,7 @@ class PgOutputStream(ChangeStream):
                         yield Heartbeat(self._last_position, dt.datetime.now(dt.UTC))
                     select.select([self._conn], [], [], min(idle_seconds, 0.5))
                     continue
+                heard = time.monotonic()
                 m = self.decoder.decode(msg.payload)
                 kind = type(m)
                 if kind is pg.Begin:
@@ -484,10 +509,15 @@ class PgOutputStream(ChangeStream):
                     else:
                         pending.append(change)
         except psycopg2.Error as exc:
-            raise SourceError(
-                f"lost the replication stream from the {self.source.where}: "
-                f"{str(exc).strip().splitlines()[0]}"
-            ) from None
+            raise self._lost(exc) from None
+
+    def _stalled(self, quiet: float) -> StreamError:
+        host, port = self.source.replication_address
+        return StreamError(
+            f"the replication stream from the {self.source.where} (at {host}:{port}) sent "
+            f"nothing for {quiet:.0f} s, neither changes nor keepalives: the connection "
+            f"stalled (bound: {STREAM_TIMEOUT}, at least 3 heartbeats)"
+        )
 
     def _emit_heartbeat(self) -> None:
         """A tiny transactional message in the WAL, like Debezium's heartbeat action query.
@@ -496,7 +526,7 @@ class PgOutputStream(ChangeStream):
         back as an empty transaction whose position we confirm, so the slot keeps advancing
         and retains no WAL for nothing (DESIGN-NOTES §2.1).
         """
-        self._context.execute("SELECT pg_logical_emit_message(true, %s, '')", (HEARTBEAT_PREFIX,))
+        self._queries.execute("SELECT pg_logical_emit_message(true, %s, '')", (HEARTBEAT_PREFIX,))
 
     def _relation(self, rel: pg.Relation) -> None:
         table_id = f"{rel.namespace}.{rel.name}"

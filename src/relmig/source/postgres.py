@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
@@ -12,6 +13,19 @@ from relmig.project.model import Column, Table
 from relmig.source import postgres_types
 from relmig.source.sql import Row, SqlSource
 from relmig.source.values import Converter
+from relmig.timeouts import Guard, client_timeout, deadline, query_timeout
+
+# libpq settings of every connection to PostgreSQL, the replication connection's too: a bounded
+# connect, and TCP keepalives (idle 30 s, then 3 probes 10 s apart) plus tcp_user_timeout, so
+# that a peer that vanished (no ACK at all) is noticed in about a minute.
+CONNECT_SETTINGS: dict[str, Any] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
 
 
 class PostgresSource(SqlSource):
@@ -26,12 +40,18 @@ class PostgresSource(SqlSource):
             user=s.user,
             password=self.password,
             autocommit=True,
-            connect_timeout=10,
             application_name="relmig",
+            # The server cancels a statement past the query timeout; a stalled link is
+            # caught by the client deadline (_deadline), a dead peer also by TCP keepalives.
+            options=f"-c statement_timeout={int(query_timeout() * 1000)}",
+            **CONNECT_SETTINGS,
         )
         conn.execute("SET TIME ZONE 'UTC'")
         postgres_types.configure_connection(conn)
         return conn
+
+    def _deadline(self, conn: Any) -> AbstractContextManager[Guard | None]:
+        return deadline(conn.fileno(), client_timeout())
 
     @property
     def replication_address(self) -> tuple[str, int]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from relmig.errors import SourceError
 from relmig.project.model import Column, SourceSettings, Table
 from relmig.source.values import Converter
+from relmig.timeouts import QUERY_TIMEOUT, Guard, client_timeout
 
 Row = tuple[Any, ...]
 
@@ -105,15 +107,24 @@ class SqlSource(ABC):
         self._run(sql, params, rows=False)
 
     def _run(self, sql: str, params: Sequence[Any], *, rows: bool) -> list[Row]:
+        conn = self.conn
+        guard = None
         try:
-            with self.conn.cursor() as cur:
+            with self._deadline(conn) as guard, conn.cursor() as cur:
                 cur.execute(sql, params)
                 return list(cur.fetchall()) if rows else []
-        except SourceError:
-            raise
         except Exception as exc:
             self._after_error()
+            if guard is not None and guard.fired:
+                raise SourceError(
+                    f"no answer from the {self.where} within {client_timeout():.0f} s: the "
+                    f"connection stalled (or a statement ran past {QUERY_TIMEOUT})"
+                ) from None
             raise SourceError(f"query failed on the {self.where}: {_first_line(exc)}") from None
+
+    def _deadline(self, conn: Any) -> AbstractContextManager[Guard | None]:
+        """A client-side deadline for one statement, where the driver has no socket timeout."""
+        return nullcontext()
 
     def _after_error(self) -> None:  # noqa: B027 - optional hook, most drivers need nothing
         """Leave the connection usable after a failed statement."""

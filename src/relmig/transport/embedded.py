@@ -2,34 +2,27 @@
 → checkpoint, until asked to stop.
 
 A position is saved in the state store and confirmed to the source only after every change up
-to it is durably in the target (DESIGN-NOTES §2.2). Transient losses of the source or the target
-are retried with backoff from the last checkpoint; the replay converges because recompute is
-idempotent.
+to it is durably in the target (DESIGN-NOTES §2.2). A lost or stalled link (the source's
+queries, its change stream, the target) is retried with backoff from the last checkpoint
+(relmig.runtime.retry, which shows the fault as a condition of the job while it lasts); the
+replay converges because recompute is idempotent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from relmig.apply.applier import ChangeApplier, cdc_plans
-from relmig.errors import PositionLost, SchemaChanged, SourceError, TargetError
 from relmig.failpoints import crash_point
-from relmig.runtime.control import Stopped
+from relmig.runtime.control import Stopped, stop_request
 from relmig.runtime.engine import CdcContext, CdcEngine
+from relmig.runtime.retry import LinkRetry
 from relmig.runtime.store import IssueRecord, utcnow
 from relmig.source.changes import Transaction
 from relmig.transport.inprocess import InProcessTransport
-
-log = logging.getLogger(__name__)
-
-# Retry policy for a lost source or target connection: 1, 2, 4, … 32 s between attempts,
-# 8 attempts (about two minutes), reset after every successful batch. Then the job fails and
-# stays resumable for its recovery window.
-RETRY_DELAYS = (1, 2, 4, 8, 16, 32, 32, 32)
 
 
 @dataclass(slots=True)
@@ -62,29 +55,17 @@ class CdcRun:
         self._lag_checked = 0.0
         self._lag_warned = False
         self._mark: str | None = None
+        self.retry = LinkRetry(
+            self.store, self.job_id, lambda: stop_request(self.store.job(self.job_id)), sleep
+        )
 
     def run(self) -> str:
         """Stream until a pause, cancel or complete request; return which one ended it."""
         self.store.update_job(self.job_id, cdc_status="RUNNING")
-        failures = 0
-        while True:
-            try:
-                return self._session()
-            except Stopped as stop:
-                return stop.request
-            except (SchemaChanged, PositionLost):
-                raise
-            except (SourceError, TargetError) as exc:
-                if failures >= len(RETRY_DELAYS):
-                    raise
-                delay = RETRY_DELAYS[failures]
-                failures += 1
-                log.warning("job %s: %s; retrying in %ss", self.job_id, exc, delay)
-                self.store.add_issues(
-                    self.job_id,
-                    [IssueRecord("WARNING", None, None, None, None, f"{exc}; retry in {delay}s")],
-                )
-                self.sleep(delay)
+        try:
+            return self.retry.run(self._session)
+        except Stopped as stop:
+            return stop.request
 
     def _session(self) -> str:
         position = self.store.job(self.job_id)["position"]
@@ -106,6 +87,7 @@ class CdcRun:
                 if txns:
                     crash_point("cdc-checkpointed")
                 transport.confirm(position)
+                self.retry.healthy()
                 self._observe(position, last_commit)
                 self._requests(position)
         finally:

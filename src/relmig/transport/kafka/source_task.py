@@ -192,7 +192,7 @@ class SourceTask:
                     behind, reason = -1, str(exc)
                 if behind == 0:
                     break
-                self.reporter.waiting(reason)
+                self.reporter.waiting(reason, "kafka" if behind < 0 else None)
                 if self.stop.wait(1.0):
                     raise Interrupted
         finally:

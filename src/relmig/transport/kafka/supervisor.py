@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from relmig.errors import PositionLost, RelmigError
@@ -64,6 +64,17 @@ class SupervisorSettings:
     stop_seconds: float = 30.0
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something the health check found wrong; with a link (relmig.links) it is a condition of
+    the job while it lasts."""
+
+    text: str
+    link: str | None = None
+    retry_at: dt.datetime | None = None
+    attempts: int = 0
+
+
 @dataclass(slots=True)
 class Child:
     name: str
@@ -73,7 +84,9 @@ class Child:
     failures: int = 0  # in a row; picks the backoff
     restarts: int = 0
     retry_at: float = 0.0
+    retry_wall: dt.datetime | None = None  # retry_at on the job's clock
     problem: str | None = None
+    link: str | None = None  # of its last failure
     health: str | None = None
     reported: float = 0.0
 
@@ -116,7 +129,9 @@ class KafkaRun:
         self._probe: LagProbe | None = None
         self._topic_ready = False
         self._measured = 0.0
-        self._measured_problems: list[str] = []
+        self._measured_problems: list[Problem] = []
+        self._raised: dict[str, tuple[dt.datetime | None, int]] = {}
+        self._raised_at = 0.0
         self._progress: dict[int, _Progress] = {}
         self._stalled: dict[int, str] = {}
         self._failing_since: dt.datetime | None = None
@@ -144,13 +159,13 @@ class KafkaRun:
                 self._probe.close()
 
     def _tick(self) -> None:
-        problems: list[str] = []
+        problems: list[Problem] = []
         if not self._topic_ready:
             try:
                 self.cluster.ensure_topic()
                 self._topic_ready = True
             except KafkaUnavailable as exc:
-                problems.append(str(exc))
+                problems.append(Problem(str(exc), exc.link))
         if self._topic_ready:
             if time.monotonic() - self._measured >= self.settings.measure_seconds:
                 self._measured = time.monotonic()
@@ -160,8 +175,26 @@ class KafkaRun:
             for child in self.children:
                 problem = self._check(child, rows.get(child.name, {}))
                 if problem:
-                    problems.append(f"{child.name}: {problem}")
-        self._judge(problems)
+                    problems.append(replace(problem, text=f"{child.name}: {problem.text}"))
+        self._conditions(problems)
+        self._judge([p.text for p in problems])
+
+    def _conditions(self, problems: list[Problem]) -> None:
+        """The links failing now become the job's conditions (the first problem per link),
+        the others are cleared; written when they change and every few seconds."""
+        failing: dict[str, Problem] = {}
+        for p in problems:
+            if p.link is not None:
+                failing.setdefault(p.link, p)
+        seen = {link: (p.retry_at, p.attempts) for link, p in failing.items()}
+        now = time.monotonic()
+        if seen == self._raised and now - self._raised_at < HEALTH_REFRESH_SECONDS:
+            return
+        for link, p in failing.items():
+            self.store.raise_condition(self.job_id, link, p.text, p.retry_at, p.attempts)
+        if set(seen) != set(self._raised) or not seen:
+            self.store.clear_conditions(self.job_id, keep=set(seen))
+        self._raised, self._raised_at = seen, now
 
     def _judge(self, problems: list[str]) -> None:
         """Start or stop the recovery clock, report the job's health; fail the job once the
@@ -183,23 +216,30 @@ class KafkaRun:
 
     # --- tasks --------------------------------------------------------------------------------
 
-    def _check(self, child: Child, row: dict[str, Any]) -> str | None:
+    def _check(self, child: Child, row: dict[str, Any]) -> Problem | None:
         """Start, restart or kill the child as needed; what is wrong with it, if anything."""
         now = time.monotonic()
         if child.proc is None:
             if now < child.retry_at:
-                return f"restarting in {child.retry_at - now:.0f}s; {child.problem}"
+                return Problem(
+                    f"restarting in {child.retry_at - now:.0f}s; {child.problem}",
+                    child.link,
+                    child.retry_wall,
+                    child.failures,
+                )
             self._start(child)
             return self._recovering(child)
         code = child.proc.poll()
         if code is not None:
-            error = self._row(child).get("last_error")
+            last = self._row(child)
+            error = last.get("last_error")
             if code == EXIT_POSITION_LOST:
                 raise PositionLost(error or "the source lost the job's position")
             if code == EXIT_FATAL:
                 raise TaskFailed(f"{child.name}: {error}")
             how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            return self._failed(child, how + (f": {error}" if error else ""))
+            how += f": {error}" if error else ""
+            return self._failed(child, how, last.get("error_link"))
         beat = row.get("heartbeat_at")
         quiet = (utcnow() - aware(beat)).total_seconds() if beat else now - child.started
         if (
@@ -219,15 +259,20 @@ class KafkaRun:
             return self._failed(child, reason + " (killed)")
         if now - child.started > self.settings.steady_seconds:
             child.failures = 0
-        problem = f"waiting: {row['last_error']}" if row.get("state") == "WAITING" else None
-        problem = problem or self._recovering(child)
-        self._health(child, problem or "ok")
+        problem = (
+            Problem(f"waiting: {row['last_error']}", row.get("error_link"))
+            if row.get("state") == "WAITING"
+            else self._recovering(child)
+        )
+        self._health(child, problem.text if problem else "ok")
         return problem
 
-    def _recovering(self, child: Child) -> str | None:
+    def _recovering(self, child: Child) -> Problem | None:
         """A restarted task counts as healthy only once it ran steadily: a task that fails
-        again at once must not reset the job's recovery clock."""
-        return f"restarted after: {child.problem}" if child.failures else None
+        again at once must not reset the job's recovery clock (nor clear its condition)."""
+        if not child.failures:
+            return None
+        return Problem(f"restarted after: {child.problem}", child.link, None, child.failures)
 
     def _start(self, child: Child) -> None:
         if child.started:
@@ -265,15 +310,17 @@ class KafkaRun:
             start_new_session=True,
         )
 
-    def _failed(self, child: Child, reason: str) -> str:
+    def _failed(self, child: Child, reason: str, link: str | None = None) -> Problem:
         delay = self.settings.backoff[min(child.failures, len(self.settings.backoff) - 1)]
         child.failures += 1
         child.proc = None
         child.problem = reason
+        child.link = link
         child.retry_at = time.monotonic() + delay
+        child.retry_wall = self.clock() + dt.timedelta(seconds=delay)
         log.warning("job %s: task %s %s; restart in %ss", self.job_id, child.name, reason, delay)
         self._health(child, f"{reason}; restart in {delay:g}s")
-        return reason
+        return Problem(reason, link, child.retry_wall, child.failures)
 
     def _health(self, child: Child, result: str) -> None:
         """Recorded when it changes, and every few seconds so `checked_at` shows we look."""
@@ -313,10 +360,12 @@ class KafkaRun:
                 child.proc = None
         for child in (self.me, *self.children):
             self.store.report_task(self.job_id, child.name, state="STOPPED", health=None)
+        self.store.clear_conditions(self.job_id)
+        self._raised = {}
 
     # --- measurements -------------------------------------------------------------------------
 
-    def _measure(self) -> list[str]:
+    def _measure(self) -> list[Problem]:
         """Consumer lag per partition, the job's lag and slot lag; partitions that stall."""
         problems = []
         try:
@@ -324,7 +373,7 @@ class KafkaRun:
                 self._probe = LagProbe(self.kafka, self.job_id)
             parts = self._probe.measure()
         except KafkaUnavailable as exc:
-            return [str(exc)]
+            return [Problem(str(exc), exc.link)]
         self.store.save_partitions(
             self.job_id,
             [
@@ -347,13 +396,13 @@ class KafkaRun:
                     f"partition {p.partition} has not moved for "
                     f"{time.monotonic() - seen.since:.0f}s with {p.lag} message(s) to apply"
                 )
-        problems += self._stalled.values()
+        problems += [Problem(text) for text in self._stalled.values()]
         values: dict[str, Any] = {"lag_seconds": self._lag_seconds(parts)}
         position = self.store.job(self.job_id)["position"]
         try:
             values["slot_lag_bytes"] = self.capture.lag(position).bytes
         except RelmigError as exc:
-            problems.append(f"source: {exc}")
+            problems.append(Problem(f"source: {exc}", exc.link))
         self.store.update_job(self.job_id, **values)
         return problems
 

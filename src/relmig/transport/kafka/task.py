@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from confluent_kafka import KafkaException
+
 from relmig.errors import PositionLost, RelmigError, SchemaChanged
 from relmig.project.model import Project
 from relmig.runtime.policy import ErrorPolicy, JobFailed
@@ -152,15 +154,23 @@ class Reporter:
         self._since = time.monotonic()
         self._values = {}
 
-    def waiting(self, reason: str | None) -> None:
-        """Blocked on something outside the task (Kafka unreachable); None: no longer."""
+    def waiting(self, reason: str | None, link: str | None = "kafka") -> None:
+        """Blocked on something outside the task (by default Kafka unreachable); None: no
+        longer."""
         if reason is None and not self._waiting:
             return
         self._waiting = reason is not None
-        self.beat(force=True, state="WAITING" if reason else "RUNNING", last_error=reason)
+        self.beat(
+            force=True,
+            state="WAITING" if reason else "RUNNING",
+            last_error=reason,
+            error_link=link if reason else None,
+        )
 
-    def ended(self, state: str, error: str | None = None) -> None:
-        values = {"state": state} if error is None else {"state": state, "last_error": error}
+    def ended(self, state: str, error: str | None = None, link: str | None = None) -> None:
+        values: dict[str, Any] = {"state": state}
+        if error is not None:
+            values.update(last_error=error, error_link=link)
         self.beat(force=True, **values)
 
 
@@ -180,12 +190,19 @@ def run_task(task: Task, reporter: Reporter) -> int:
         reporter.ended("FAILED", str(exc))
         return EXIT_FATAL
     except Exception as exc:
-        if not isinstance(exc, RelmigError):
+        if not isinstance(exc, RelmigError | KafkaException):
             log.exception("task %s failed", reporter.task)
-        reporter.ended("FAILED", str(exc) or type(exc).__name__)
+        reporter.ended("FAILED", str(exc) or type(exc).__name__, link_of(exc))
         return EXIT_RETRY
     reporter.ended("STOPPED")
     return 0
+
+
+def link_of(exc: BaseException) -> str | None:
+    """The link a task's error is a failure of (relmig.links), None if it is none."""
+    if isinstance(exc, RelmigError):
+        return exc.link
+    return "kafka" if isinstance(exc, KafkaException) else None
 
 
 def stop_on_signals() -> threading.Event:

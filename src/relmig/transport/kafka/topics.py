@@ -15,12 +15,15 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from relmig.errors import RelmigError
+from relmig.timeouts import stream_timeout
 
 TIMEOUT = 15.0  # seconds, for one admin request
 
 
 class KafkaUnavailable(RelmigError):
     """The cluster could not be reached or refused an admin request (retried by callers)."""
+
+    link = "kafka"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,16 @@ def client_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
     """What every client of the job shares. librdkafka logs only critical events: while a
     broker is away it would log every reconnect attempt, and the tasks' health rows (fed by
     error callbacks and timeouts) already say what is wrong."""
-    return {"bootstrap.servers": settings.bootstrap, "client.id": client_id, "log_level": 2}
+    return {
+        "bootstrap.servers": settings.bootstrap,
+        "client.id": client_id,
+        "log_level": 2,
+        # A request without an answer for the stream timeout takes its broker connection down
+        # (it is opened again and the request retried: the producer is idempotent); keepalives
+        # notice a broker that vanished.
+        "socket.timeout.ms": int(stream_timeout() * 1000),
+        "socket.keepalive.enable": True,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -251,6 +251,12 @@ export async function renderJob(view, jobId) {
           h("button", { class: "primary", "data-action": "resume", "data-focus": "resume-failed", onclick: () => act("resume") }, "Resume"))
         : h("div", { style: "margin-top:8px" }, `It cannot be resumed: ${job.not_resumable_reason || "unknown reason"}.`)) : null;
 
+    // A link failing right now: the job retries it from its checkpoint and says so meanwhile.
+    const conditions = (job.conditions || []).length ? h("div", { class: "notice warn", role: "status", "data-slot": "conditions" },
+      h("strong", {}, "Retrying a failing link"),
+      h("ul", {}, job.conditions.map((c) => h("li", { "data-condition": c.link },
+        `The ${c.name} link is failing since ${when(c.since)} (${count(c.attempts)} attempts${c.retry_at ? `, next retry at ${when(c.retry_at)}` : ""}): ${c.last_error}`)))) : null;
+
     keepFocus(head, () => clear(head,
       h("div", { class: "job-head" },
         h("h2", { style: "margin:0" }, `Job ${job.id}`), h("span", { "data-status": job.status }, badge(job.status)),
@@ -265,7 +271,7 @@ export async function renderJob(view, jobId) {
         h("dt", {}, "Error handling"), h("dd", {}, `${job.options?.on_error || "FAIL"}${job.options?.max_errors ? `, stop after ${job.options.max_errors}` : ""}`),
         h("dt", {}, "Created"), h("dd", {}, when(job.created_at)), h("dt", {}, "Started"), h("dd", {}, when(job.started_at)),
         h("dt", {}, "Ended"), h("dd", {}, when(job.ended_at)), h("dt", {}, "Heartbeat"), h("dd", {}, when(job.heartbeat_at))),
-      failed));
+      conditions, failed));
 
     const rows = job.progress || [];
     const done = rows.filter((p) => p.done).length;
