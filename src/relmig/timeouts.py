@@ -10,8 +10,9 @@ Two settings, in seconds, read from the environment when a connection opens:
 
 - RELMIG_QUERY_TIMEOUT (default 300): one statement or one write may take this long. The
   source server cancels a longer statement itself (PostgreSQL statement_timeout, MariaDB
-  max_statement_time); the client gives up QUERY_GRACE seconds later (a PostgreSQL socket shut
-  down by `deadline`, PyMySQL's read/write timeouts, pymongo's socketTimeoutMS).
+  max_statement_time); the client gives up a grace later, QUERY_GRACE seconds or the timeout
+  again if that is less (a PostgreSQL socket shut down by `deadline`, PyMySQL's read/write
+  timeouts, pymongo's socketTimeoutMS).
 - RELMIG_STREAM_TIMEOUT (default 60): a change stream or a Kafka connection may stay silent
   this long (the pgoutput stream's read deadline, also its wal_sender_timeout; the binlog
   dump's read timeout, with server heartbeats far more often; librdkafka's socket.timeout.ms).
@@ -58,8 +59,10 @@ def stream_timeout() -> float:
 
 
 def client_timeout() -> float:
-    """When the client gives up on a statement: the server's own limit, and a grace."""
-    return query_timeout() + QUERY_GRACE
+    """When the client gives up on a statement: the server's own limit, and a grace (at most
+    the limit itself, for short limits)."""
+    limit = query_timeout()
+    return limit + min(QUERY_GRACE, limit)
 
 
 # --- a deadline for drivers without a socket timeout (libpq) -----------------------------------
