@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relmig.documents.plan import FieldPlan, LinkPlan, NodePlan, RootPlan
+from relmig.documents.rowcode import compile_fields, set_path, tuple_getter
 from relmig.source.sql import Row, SqlSource
 from relmig.source.values import Unconvertible
 
@@ -50,6 +51,8 @@ class DocumentBuilder:
         self.source = source
         # The common case (one key column stored as it is read) skips the general path.
         self._plain_id = plan.id_mode == "inherit" and plan.key_convert == [None]
+        self._key_of = tuple_getter(plan.node.key_index)
+        self._code = _NodeCode(plan.node, with_id=plan.id_mode != "objectid")
 
     @property
     def collection(self) -> str:
@@ -66,7 +69,7 @@ class DocumentBuilder:
             )
             if not rows:
                 return
-            after = tuple(rows[-1][i] for i in node.key_index)
+            after = self._key_of(rows[-1])
             if remaining is not None:
                 remaining -= len(rows)
             yield Page(self._roots(rows), after, len(rows))
@@ -88,16 +91,21 @@ class DocumentBuilder:
     # --- internals ----------------------------------------------------------------------------
 
     def _roots(self, rows: list[Row]) -> list[Built]:
-        node = self.plan.node
-        docs, problems = _materialize(self.source, node, rows)
-        out = []
-        for row, doc, found in zip(rows, docs, problems, strict=True):
-            key = tuple(row[i] for i in node.key_index)
-            ident, flt, key_problems = self._identity(key)
-            if ident is not None:
-                doc = {"_id": ident, **doc}
-            out.append(Built(key, flt, doc, [*key_problems, *(found or ())]))
-        return out
+        keys = list(map(self._key_of, rows))
+        if self._plain_id:
+            ids = [k[0] for k in keys]
+            docs, problems = self._code.materialize(self.source, rows, ids)
+            return [
+                Built(k, {"_id": i}, d, p or [])
+                for k, i, d, p in zip(keys, ids, docs, problems, strict=True)
+            ]
+        identities = [self._identity(k) for k in keys]
+        ids = [i for i, _, _ in identities] if self._code.with_id else None
+        docs, problems = self._code.materialize(self.source, rows, ids)
+        return [
+            Built(k, f, d, [*kp, *(p or ())])
+            for k, (_, f, kp), d, p in zip(keys, identities, docs, problems, strict=True)
+        ]
 
     def _identity(self, key: Row) -> tuple[Any, dict[str, Any], list[Problem]]:
         plan = self.plan
@@ -120,93 +128,103 @@ class DocumentBuilder:
         return ident, {"_id": ident}, problems
 
 
-def _materialize(
-    source: SqlSource, node: NodePlan, rows: list[Row]
-) -> tuple[list[dict[str, Any]], list[list[Problem] | None]]:
-    """Documents for `rows` of `node`, embeddings included, and each one's problems (or None)."""
-    docs: list[dict[str, Any]] = []
-    problems: list[list[Problem] | None] = []
-    for row in rows:
-        doc: dict[str, Any] = {}
-        found: list[Problem] | None = None
-        for f in node.fields:
-            value = row[f.index]
-            if f.convert is not None and value is not None:
-                value = f.convert(value)
-                if isinstance(value, Unconvertible):
-                    found = found or []
-                    found.append(_problem(node, row, f, value))
-                    continue
-            if value is None and f.omit_null:
-                continue
-            if len(f.path) == 1:
-                doc[f.path[0]] = value
+class _NodeCode:
+    """A node's generated field code, its embeddings' own, and the key getters they use."""
+
+    def __init__(self, node: NodePlan, *, with_id: bool = False) -> None:
+        self.node = node
+        self.with_id = with_id
+        self.fields = compile_fields(node, with_id=with_id, problem=self._problem)
+        self.key_of = tuple_getter(node.key_index)
+        self.links = [_LinkCode(link) for link in node.links]
+
+    def _problem(self, row: Row, plan: FieldPlan, value: Unconvertible) -> Problem:
+        return _problem(self.node, row, plan, value)
+
+    def materialize(
+        self, source: SqlSource, rows: list[Row], ids: list[Any] | None = None
+    ) -> tuple[list[dict[str, Any]], list[list[Problem] | None]]:
+        """Documents for `rows`, embeddings included, and each one's problems (or None)."""
+        docs, problems = self.fields(rows, ids)
+        for link in self.links:
+            link.embed(source, rows, docs, problems)
+        return docs, problems
+
+
+class _LinkCode:
+    def __init__(self, link: LinkPlan) -> None:
+        self.link = link
+        self.child = _NodeCode(link.node)
+        self.parent_of = tuple_getter(link.parent_index)
+        self.match_of = tuple_getter(link.match_index)
+
+    def embed(
+        self,
+        source: SqlSource,
+        rows: list[Row],
+        docs: list[dict[str, Any]],
+        problems: list[list[Problem] | None],
+    ) -> None:
+        link = self.link
+        child = link.node
+        parent_keys = list(map(self.parent_of, rows))
+        wanted = list({k for k in parent_keys if None not in k})
+        child_rows = source.rows_matching(
+            child.table, child.select_sql, link.match_columns, wanted, child.where
+        )
+        child_docs, child_problems = (
+            self.child.materialize(source, child_rows) if link.primitive is None else ([], [])
+        )
+        groups: dict[Row, list[int]] = {}
+        for i, key in enumerate(map(self.match_of, child_rows)):
+            members = groups.get(key)
+            if members is None:
+                groups[key] = [i]
             else:
-                _set_path(doc, f.path, value)
-        docs.append(doc)
-        problems.append(found)
-    for link in node.links:
-        _embed(source, node, link, rows, docs, problems)
-    return docs, problems
-
-
-def _embed(
-    source: SqlSource,
-    node: NodePlan,
-    link: LinkPlan,
-    rows: list[Row],
-    docs: list[dict[str, Any]],
-    problems: list[list[Problem] | None],
-) -> None:
-    parent_keys = [tuple(row[i] for i in link.parent_index) for row in rows]
-    wanted = list({k for k in parent_keys if None not in k})
-    child = link.node
-    child_rows = source.rows_matching(
-        child.table, child.select_sql, link.match_columns, wanted, child.where
-    )
-    child_docs, child_problems = (
-        _materialize(source, child, child_rows) if link.primitive is None else ([], [])
-    )
-    groups: dict[Row, list[int]] = {}
-    for i, crow in enumerate(child_rows):
-        groups.setdefault(tuple(crow[j] for j in link.match_index), []).append(i)
-    if link.kind == "array":
-        _order_groups(groups, child_rows, child, link)
-    for doc, key, pos in zip(docs, parent_keys, range(len(docs)), strict=True):
-        members = groups.get(key, []) if None not in key else []
+                members.append(i)
         if link.kind == "array":
-            if link.primitive is not None:
-                value: Any = _primitive_values(
-                    child, link.primitive, child_rows, members, problems, pos
-                )
+            _order_groups(groups, child_rows, list(map(self.child.key_of, child_rows)), link)
+        adopt = any(p is not None for p in child_problems)
+        for pos, (doc, key) in enumerate(zip(docs, parent_keys, strict=True)):
+            members = groups.get(key, _NONE) if None not in key else _NONE
+            if link.kind == "array":
+                if link.primitive is not None:
+                    value: Any = _primitive_values(
+                        child, link.primitive, child_rows, members, problems, pos
+                    )
+                else:
+                    value = [child_docs[i] for i in members]
+                    if adopt:
+                        _adopt(problems, pos, (child_problems[i] for i in members))
             else:
-                value = [child_docs[i] for i in members]
-                _adopt(problems, pos, (child_problems[i] for i in members))
-        else:
-            if not members:
-                value = None
-            else:
-                value = child_docs[members[0]]
-                _adopt(problems, pos, [child_problems[members[0]]])
-            if link.merge:
-                if value:
-                    _merge(doc, value)
-                continue
-        if link.path:
-            _set_path(doc, link.path, value)
-        elif isinstance(value, dict):
-            _merge(doc, value)
+                if not members:
+                    value = None
+                else:
+                    value = child_docs[members[0]]
+                    if adopt:
+                        _adopt(problems, pos, [child_problems[members[0]]])
+                if link.merge:
+                    if value:
+                        _merge(doc, value)
+                    continue
+            if link.path:
+                set_path(doc, link.path, value)
+            elif isinstance(value, dict):
+                _merge(doc, value)
+
+
+_NONE: list[int] = []
 
 
 def _order_groups(
-    groups: dict[Row, list[int]], rows: list[Row], node: NodePlan, link: LinkPlan
+    groups: dict[Row, list[int]], rows: list[Row], keys: list[Row], link: LinkPlan
 ) -> None:
     """Sort each array by its sort keys, ties by primary key, then apply the limit.
 
     Nulls sort last ascending and first descending, as in PostgreSQL's default ordering.
     """
     for key, members in groups.items():
-        members.sort(key=lambda i: tuple(rows[i][j] for j in node.key_index))
+        members.sort(key=keys.__getitem__)
         for index, descending in reversed(link.sort):
             members.sort(
                 key=lambda i, ix=index: (
@@ -253,15 +271,6 @@ def _adopt(problems: list[list[Problem] | None], pos: int, found: Any) -> None:
             if current is None:
                 problems[pos] = current = []
             current.extend(items)
-
-
-def _set_path(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    for part in path[:-1]:
-        nxt = doc.get(part)
-        if not isinstance(nxt, dict):
-            nxt = doc[part] = {}
-        doc = nxt
-    doc[path[-1]] = value
 
 
 def _merge(doc: dict[str, Any], extra: dict[str, Any]) -> None:
