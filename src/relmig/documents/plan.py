@@ -24,7 +24,7 @@ from relmig.project.model import (
     TableFilter,
 )
 from relmig.source.sql import SqlSource
-from relmig.source.values import Converter, Unconvertible
+from relmig.source.values import Converter, Unconvertible, makes_no_decimal128
 
 DecimalMode = Literal["decimal128", "string", "double"]
 
@@ -187,7 +187,11 @@ class _NodeBuilder:
 
     def converter(self, column: Column, rule: FieldRule) -> Converter | None:
         convert = self.source.converter_for(column)
-        if convert is not None and self.decimals != "decimal128":
+        if (
+            convert is not None
+            and self.decimals != "decimal128"
+            and not makes_no_decimal128(convert)
+        ):
             convert = _decimals_as(convert, DECIMAL_FORMS[self.decimals])
         if rule.type is not None:
             convert = _coerced(convert, COERCIONS[rule.type])

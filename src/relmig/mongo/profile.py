@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bson.binary import Binary
@@ -58,6 +58,12 @@ class TargetProfile:
     ferretdb: bool = False
     version: str = ""
     ferretdb_version: str = ""
+    # Decided once: `problems()` asks for every document it screens.
+    _v1: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        major = self.ferretdb_version.lstrip("vV").split(".", 1)[0]
+        self._v1 = self.ferretdb and (not major.isdigit() or int(major) < 2)
 
     @classmethod
     def from_client(cls, client: Any) -> TargetProfile:
@@ -73,10 +79,7 @@ class TargetProfile:
     @property
     def ferretdb_v1(self) -> bool:
         """True when FerretDB v1's storage restrictions apply."""
-        if not self.ferretdb:
-            return False
-        major = self.ferretdb_version.lstrip("vV").split(".", 1)[0]
-        return not major.isdigit() or int(major) < 2
+        return self._v1
 
     @property
     def decimal128(self) -> bool:
@@ -97,7 +100,7 @@ class TargetProfile:
         On real MongoDB only the top level is looked at, so the call stays cheap.
         """
         out: list[tuple[str, str]] = []
-        if self.ferretdb_v1:
+        if self._v1:
             try:
                 _walk_document(doc, "", out)
             except TypeError:  # a non-string field name; pymongo refuses it anyway

@@ -33,6 +33,9 @@ class PostgresSource(SqlSource):
         postgres_types.configure_connection(conn)
         return conn
 
+    def _fetch_all(self, cur: Any) -> list[Row]:
+        return postgres_types.fetch_all(cur)
+
     def _after_error(self) -> None:
         # Autocommit connections need nothing, but a broken one must be replaced.
         if self._conn is not None and self._conn.closed:

@@ -108,12 +108,15 @@ class SqlSource(ABC):
         try:
             with self.conn.cursor() as cur:
                 cur.execute(sql, params)
-                return list(cur.fetchall()) if rows else []
+                return self._fetch_all(cur) if rows else []
         except SourceError:
             raise
         except Exception as exc:
             self._after_error()
             raise SourceError(f"query failed on the {self.where}: {_first_line(exc)}") from None
+
+    def _fetch_all(self, cur: Any) -> list[Row]:
+        return list(cur.fetchall())
 
     def _after_error(self) -> None:  # noqa: B027 - optional hook, most drivers need nothing
         """Leave the connection usable after a failed statement."""
