@@ -36,6 +36,9 @@ class Built:
     filter: dict[str, Any]
     doc: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
+    # False when the plan rules out every value and field name a target refuses, so the
+    # target's screen (`TargetProfile.problems`) need not look at it.
+    needs_screen: bool = True
 
 
 @dataclass(slots=True)
@@ -53,6 +56,7 @@ class DocumentBuilder:
         self._plain_id = plan.id_mode == "inherit" and plan.key_convert == [None]
         self._key_of = tuple_getter(plan.node.key_index)
         self._code = _NodeCode(plan.node, with_id=plan.id_mode != "objectid")
+        self._screen = not plan.plain
 
     @property
     def collection(self) -> str:
@@ -92,18 +96,19 @@ class DocumentBuilder:
 
     def _roots(self, rows: list[Row]) -> list[Built]:
         keys = list(map(self._key_of, rows))
+        screen = self._screen
         if self._plain_id:
             ids = [k[0] for k in keys]
             docs, problems = self._code.materialize(self.source, rows, ids)
             return [
-                Built(k, {"_id": i}, d, p or [])
+                Built(k, {"_id": i}, d, p or [], screen)
                 for k, i, d, p in zip(keys, ids, docs, problems, strict=True)
             ]
         identities = [self._identity(k) for k in keys]
         ids = [i for i, _, _ in identities] if self._code.with_id else None
         docs, problems = self._code.materialize(self.source, rows, ids)
         return [
-            Built(k, f, d, [*kp, *(p or ())])
+            Built(k, f, d, [*kp, *(p or ())], screen)
             for k, (_, f, kp), d, p in zip(keys, identities, docs, problems, strict=True)
         ]
 

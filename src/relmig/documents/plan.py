@@ -36,6 +36,8 @@ class FieldPlan:
     path: tuple[str, ...]
     convert: Converter | None
     omit_null: bool
+    # Its values and name are ones every target stores as they are (see `plain_values`).
+    plain: bool = False
 
 
 @dataclass(slots=True)
@@ -49,6 +51,11 @@ class NodePlan:
     fields: list[FieldPlan]
     links: list[LinkPlan] = field(default_factory=list)
     where: str | None = None
+
+    @property
+    def plain(self) -> bool:
+        """No document of this node can hold what a target refuses (so none is screened)."""
+        return all(f.plain for f in self.fields) and all(link.plain for link in self.links)
 
     def index_of(self, column: str) -> int:
         return self.columns.index(column)
@@ -69,6 +76,14 @@ class LinkPlan:
     sort: list[tuple[int, bool]] = field(default_factory=list)
     limit: int | None = None
 
+    @property
+    def plain(self) -> bool:
+        if not all(_plain_name(p) for p in self.path):
+            return False
+        if self.primitive is not None:
+            return self.primitive.plain
+        return self.node.plain
+
 
 @dataclass(slots=True)
 class RootPlan:
@@ -79,6 +94,14 @@ class RootPlan:
     key_convert: list[Converter | None]
     key_paths: list[tuple[str, ...]]
     limit: int | None = None
+    # The key columns' values are plain too (they make the _id, or are fields themselves).
+    plain_keys: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """Whether any document of this collection can hold a value or field name that a
+        target refuses; when not, the target's screen can skip its documents."""
+        return self.plain_keys and self.node.plain
 
 
 def compile_collection(
@@ -114,9 +137,24 @@ def compile_collection(
     key_paths = [_field_path(col, collection.fields.get(col)) for col in table.primary_key]
     key_convert = [source.converter_for(table.column(c)) for c in table.primary_key]
     limit = table_filters.get(table.id, TableFilter()).limit
-    return RootPlan(
-        collection, node, id_mode, list(table.primary_key), key_convert, key_paths, limit
+    plain_keys = all(
+        _plain_name(c) and source.plain_values(table.column(c), decimals) for c in table.primary_key
     )
+    return RootPlan(
+        collection,
+        node,
+        id_mode,
+        list(table.primary_key),
+        key_convert,
+        key_paths,
+        limit,
+        plain_keys,
+    )
+
+
+def _plain_name(name: str) -> bool:
+    """A field name every target takes: FerretDB v1 refuses '.' anywhere and a leading '$'."""
+    return "." not in name and not name.startswith("$")
 
 
 def _field_path(column: str, rule: FieldRule | None) -> tuple[str, ...]:
@@ -197,6 +235,11 @@ class _NodeBuilder:
             convert = _coerced(convert, COERCIONS[rule.type])
         return convert
 
+    def plain(self, column: Column, rule: FieldRule, path: tuple[str, ...]) -> bool:
+        if rule.type is not None or not all(_plain_name(p) for p in path):
+            return False
+        return self.source.plain_values(column, self.decimals)
+
     def node(
         self,
         table: Table,
@@ -218,13 +261,15 @@ class _NodeBuilder:
             if not rule.include:
                 continue
             convert = self.converter(col, rule)
+            path = _field_path(col.name, rule)
             fields.append(
                 FieldPlan(
                     column=col.name,
                     index=need(col.name),
-                    path=_field_path(col.name, rule),
+                    path=path,
                     convert=convert,
                     omit_null=rule.nulls == "omit",
+                    plain=self.plain(col, rule, path),
                 )
             )
         key_index = [need(c) for c in table.primary_key]
@@ -255,7 +300,12 @@ class _NodeBuilder:
             rule = embed.fields.get(col.name, FieldRule())
             convert = self.converter(col, rule)
             primitive = FieldPlan(
-                col.name, node.index_of(col.name), (), convert, rule.nulls == "omit"
+                col.name,
+                node.index_of(col.name),
+                (),
+                convert,
+                rule.nulls == "omit",
+                self.plain(col, rule, ()),
             )
         return LinkPlan(
             kind=embed.kind,

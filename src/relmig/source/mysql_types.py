@@ -233,6 +233,24 @@ _SCALAR: dict[str, Converter] = {
 }
 
 
+# Types whose document values every target stores as they are: signed ints (at most 64
+# bits), years, dates and times (a datetime, a string or a marker the builder takes out).
+# Not strings: MySQL text may hold NUL characters.
+_PLAIN = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "year", "date"})
+_PLAIN |= {"datetime", "timestamp", "time"}
+_EXACT_NUMBERS = frozenset({"decimal", "numeric", "dec", "fixed"})
+
+
+def plain_values(sql_type: str, decimals: str) -> bool:
+    """See :meth:`relmig.source.sql.SqlSource.plain_values`; exact numbers only as strings."""
+    base, _, rest = _split(sql_type)
+    if base in _EXACT_NUMBERS:
+        return decimals == "string"
+    if base == "bigint":
+        return "unsigned" not in rest
+    return base in _PLAIN
+
+
 @lru_cache(maxsize=512)
 def converter_for(sql_type: str) -> Converter | None:
     """Per-column converter, or ``None`` when PyMySQL's values need no conversion."""

@@ -70,6 +70,9 @@ class PostgresSource(SqlSource):
     def converter_for(self, column: Column) -> Converter | None:
         return postgres_types.converter_for(column.type)
 
+    def plain_values(self, column: Column, decimals: str) -> bool:
+        return postgres_types.plain_values(column.type, decimals)
+
     def after_key(self, key_columns: Sequence[str], after: Row) -> tuple[str, list[Any]]:
         cols = ", ".join(self.quote(c) for c in key_columns)
         marks = ", ".join(["%s"] * len(key_columns))

@@ -380,6 +380,59 @@ _SCALAR: dict[str, Converter] = {
 }
 
 
+# Types whose document values every target stores as they are: ints of at most 64 bits,
+# booleans, strings (PostgreSQL text cannot hold NUL), byte strings, dates (a datetime, a
+# DatetimeMS or a marker the builder takes out) and UUIDs (Binary).
+_PLAIN = frozenset(
+    {
+        "smallint",
+        "integer",
+        "bigint",
+        "int",
+        "int2",
+        "int4",
+        "int8",
+        "smallserial",
+        "serial",
+        "bigserial",
+        "oid",
+        "boolean",
+        "bool",
+        "text",
+        "varchar",
+        "character varying",
+        "char",
+        "character",
+        "bpchar",
+        "name",
+        "citext",
+        "bytea",
+        "date",
+        "timestamp",
+        "timestamp without time zone",
+        "timestamp with time zone",
+        "timestamptz",
+        "time",
+        "time without time zone",
+        "time with time zone",
+        "timetz",
+        "interval",
+        "uuid",
+    }
+)
+_EXACT_NUMBERS = frozenset({"numeric", "decimal", "money"})
+
+
+def plain_values(sql_type: str, decimals: str) -> bool:
+    """See :meth:`relmig.source.sql.SqlSource.plain_values`; exact numbers only as strings."""
+    base, depth = _split(sql_type)
+    if depth:
+        return False
+    if base in _EXACT_NUMBERS:
+        return decimals == "string"
+    return base in _PLAIN
+
+
 @lru_cache(maxsize=512)
 def converter_for(sql_type: str) -> Converter | None:
     """Per-column converter, or ``None`` when the loaded values need no conversion."""

@@ -83,6 +83,12 @@ class SqlSource(ABC):
     def converter_for(self, column: Column) -> Converter | None: ...
 
     @abstractmethod
+    def plain_values(self, column: Column, decimals: str) -> bool:
+        """Whether the column's document values are always of a kind every target stores as
+        it is (ints within int64, booleans, dates, strings without NUL, bytes, UUIDs), with
+        exact numbers stored as `decimals` ("decimal128", "string" or "double")."""
+
+    @abstractmethod
     def after_key(self, key_columns: Sequence[str], after: Row) -> tuple[str, list[Any]]:
         """`key > after`, in the form the server answers from the primary key index."""
 

@@ -137,7 +137,7 @@ def _compare_page(
     # A root with a value the target cannot store was handled by the job's error policy and
     # recorded in its Issues list; it is counted, not compared.
     for ident, b in list(expected.items()):
-        if b.problems or profile.problems(b.doc):
+        if b.problems or (b.needs_screen and profile.problems(b.doc)):
             report.unmigratable += 1
             del expected[ident]
     wanted = list(expected.values())
