@@ -466,6 +466,11 @@ class Phase:
     growth: int = 0  # peak of the second half minus peak of the first half
     writes: bool = True
     run: int = 1  # which repetition of the ceiling/relmig pair
+    cpu: float = 0.0  # CPU seconds of this process (all its threads) during the phase
+
+    @property
+    def cpu_per_million(self) -> float:
+        return self.cpu / self.roots * 1e6 if self.roots else 0.0
 
     @property
     def roots_per_s(self) -> float:
@@ -547,10 +552,12 @@ class Bench:
         release_memory()
         phase.rss_start = self.sampler.now()
         start = time.monotonic()
+        cpu = time.process_time()
         try:
             yield phase
         finally:
             end = time.monotonic()
+            phase.cpu = time.process_time() - cpu
             self.sampler.now()
             phase.seconds = end - start
             samples = self.sampler.between(start, end)
@@ -845,9 +852,9 @@ def _ratio(phase: Phase, phases: list[Phase]) -> float | None:
 def results_table(phases: list[Phase], cases: list[Case]) -> str:
     short = {c.key: c.short for c in cases}
     head = (
-        "| case | phase | docs | s | docs/s | child rows/s | vs ceiling | "
+        "| case | phase | docs | s | docs/s | child rows/s | vs ceiling | CPU s / M docs | "
         "RSS at start | peak above start | peak RSS | growth 1st→2nd half |\n"
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     )
     rows = []
     repeated = any(p.run > 1 for p in phases)
@@ -858,7 +865,8 @@ def results_table(phases: list[Phase], cases: list[Case]) -> str:
             f"| {short[p.case]} | {name} | {p.roots:,} | {p.seconds:.1f} | "
             f"{p.roots_per_s:,.0f} | "
             + (f"{p.children_per_s:,.0f}" if p.children else "-")
-            + f" | {'-' if ratio is None else f'{ratio:.2f}'} | {_mb(p.rss_start)} | "
+            + f" | {'-' if ratio is None else f'{ratio:.2f}'} | {p.cpu_per_million:.1f} | "
+            f"{_mb(p.rss_start)} | "
             f"{_mb_signed(p.rss_peak - p.rss_start)} | {_mb(p.rss_peak)} | "
             f"{_mb_signed(p.growth)} |"
         )
