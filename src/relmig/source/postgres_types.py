@@ -230,8 +230,8 @@ _RANGES = frozenset(
     for kind in ("range", "multirange")
 )
 
-# Types whose loaded value is already BSON-ready (or a str from the loaders above).
-_IDENTITY = frozenset(
+# Integer and boolean types: loaded as Python ints and bools that BSON takes as they are.
+_INTEGERS = frozenset(
     {
         "smallint",
         "integer",
@@ -246,17 +246,31 @@ _IDENTITY = frozenset(
         "oid",
         "boolean",
         "bool",
-        "real",
-        "float",
-        "float4",
-        "float8",
-        "double precision",
+    }
+)
+
+# Character types: loaded as Python str (PostgreSQL text cannot hold NUL).
+_TEXTS = frozenset(
+    {
         "text",
         "varchar",
         "character varying",
         "char",
         "character",
         "bpchar",
+    }
+)
+
+# Types whose loaded value is already BSON-ready (or a str from the loaders above).
+_IDENTITY = frozenset(
+    {
+        *_INTEGERS,
+        "real",
+        "float",
+        "float4",
+        "float8",
+        "double precision",
+        *_TEXTS,
         '"char"',
         "name",
         "citext",
@@ -385,25 +399,8 @@ _SCALAR: dict[str, Converter] = {
 # DatetimeMS or a marker the builder takes out) and UUIDs (Binary).
 _PLAIN = frozenset(
     {
-        "smallint",
-        "integer",
-        "bigint",
-        "int",
-        "int2",
-        "int4",
-        "int8",
-        "smallserial",
-        "serial",
-        "bigserial",
-        "oid",
-        "boolean",
-        "bool",
-        "text",
-        "varchar",
-        "character varying",
-        "char",
-        "character",
-        "bpchar",
+        *_INTEGERS,
+        *_TEXTS,
         "name",
         "citext",
         "bytea",
