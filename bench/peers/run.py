@@ -35,7 +35,7 @@ check      after each phase, relmig's `verify` on the system's collection: it mu
 
 For each phase: CPU seconds (user + system, from /proc) of the system's processes (the Connect
 JVM; the relmig job process and its task processes) per million documents or events, and the
-same for the Kafka broker, the target and PostgreSQL for context; peak RSS of the system's
+same for the Kafka broker and the target for context; peak RSS of the system's
 processes over its whole run.
 
 FerretDB v1 (the dev target) scans the whole collection for every replace and delete, `_id`
@@ -186,13 +186,14 @@ def _pid_file(path: Path) -> int | None:
 
 
 def context_pids() -> dict[str, list[int]]:
-    """The shared servers whose CPU is reported beside each system's: broker, target, source."""
+    """The shared servers whose CPU is reported beside each system's: the broker and the target.
+
+    Not PostgreSQL: its backends come and go, and one that exits takes its CPU time with it."""
     run = dev_dir() / "run"
     out: dict[str, list[int]] = {}
     for name, path in (
         ("Kafka", run / "kafka-1.pid"),
         ("target", run / "ferretdb.pid"),
-        ("PostgreSQL", dev_dir() / "pg" / "data" / "postmaster.pid"),
     ):
         pid = _pid_file(path)
         out[name] = [pid] if pid else []
@@ -645,8 +646,8 @@ def report(runs: list[SystemRun], sizes: Sizes, target: str, sink: str) -> str:
         + ".",
         "",
         "| system | phase | count | s | per s | lag p50 | lag p99 | CPU s | CPU s / M | "
-        "broker CPU s | target CPU s | PostgreSQL CPU s |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "broker CPU s | target CPU s |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for run in runs:
         for p in run.phases:
@@ -655,8 +656,7 @@ def report(runs: list[SystemRun], sizes: Sizes, target: str, sink: str) -> str:
             lines.append(
                 f"| {run.name} | {p.name} | {p.count:,} | {p.seconds:.1f} | {rate} | {lag[0]} | "
                 f"{lag[1]} | {p.cpu['system']:.1f} | {p.cpu_per_million():,.0f} | "
-                f"{p.cpu.get('Kafka', 0):.1f} | {p.cpu.get('target', 0):.1f} | "
-                f"{p.cpu.get('PostgreSQL', 0):.1f} |"
+                f"{p.cpu.get('Kafka', 0):.1f} | {p.cpu.get('target', 0):.1f} |"
             )
     lines += [
         "",
