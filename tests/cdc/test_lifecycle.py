@@ -325,6 +325,21 @@ def test_pause_and_cancel_during_the_snapshot(pg_rig) -> None:
     assert _catalog(rig, job_id) == (False, False)
 
 
+def test_cancel_during_the_snapshot_leaves_cdc_not_started(pg_rig) -> None:
+    rig = pg_rig
+    job_id = rig.start("continuous", batch_size=5)
+    rig.wait_for(job_id, lambda j: j["status"] == "RUNNING")
+    rig.manager.cancel(job_id)
+    rig.manager.wait(job_id, 60)
+    job = rig.store.job(job_id)
+    assert (job["status"], job["stage"], job["cdc_status"]) == (
+        "CANCELLED",
+        "SNAPSHOT",
+        "NOT_STARTED",
+    )
+    assert _catalog(rig, job_id) == (False, False)
+
+
 def test_resume_refuses_a_target_that_lost_documents(pg_rig) -> None:
     """Defence in depth: a collection emptied outside the job while it was paused is found
     on resume, reported with both numbers, and nothing is streamed."""

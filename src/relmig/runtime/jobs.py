@@ -353,7 +353,7 @@ class JobManager:
         self.store.update_job(
             job_id,
             status="CANCELLED",
-            cdc_status="NOT_STARTED" if job["cdc_status"] == "NOT_STARTED" else "COMPLETED",
+            cdc_status=_cancelled_cdc(job),
             ended_at=self.clock(),
         )
 
@@ -568,7 +568,7 @@ class JobManager:
                 self.store.update_job(
                     job_id,
                     status="CANCELLED",
-                    cdc_status="COMPLETED" if capture is not None else "NOT_STARTED",
+                    cdc_status=_cancelled_cdc(self.job(job_id)),
                     request=None,
                     ended_at=utcnow(),
                 )
@@ -733,3 +733,9 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _cancelled_cdc(job: dict[str, Any]) -> str:
+    """A cancelled job's CDC status: ended if CDC ever ran, never started otherwise (a
+    continuous job cancelled during its snapshot)."""
+    return "NOT_STARTED" if job["cdc_status"] == "NOT_STARTED" else "COMPLETED"
