@@ -50,9 +50,7 @@ def documents(target: MongoTarget) -> dict[str, list[dict[str, Any]]]:
 def test_parallel_equals_serial(split_source, new_target, store) -> None:
     serial, parallel = new_target(), new_target()
     snapshot(split_source, serial, store)
-    job_id = snapshot(
-        split_source, parallel, store, parallel=2, range_rows=RANGE_ROWS, verify=True
-    )
+    job_id = snapshot(split_source, parallel, store, parallel=2, range_rows=RANGE_ROWS, verify=True)
 
     assert store.job(job_id)["verify_result"]["ok"]
     assert documents(parallel) == documents(serial)
