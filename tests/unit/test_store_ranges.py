@@ -1,5 +1,6 @@
 """A parallel snapshot's ranges in the state store: recorded once, checkpointed by
-compare-and-set, so a page written twice is counted once (SQLite, no services)."""
+compare-and-set, so a page written twice is counted once; one error budget for all its
+processes (SQLite, no services)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from relmig.runtime.store import SNAPSHOT_PLANNED, StateStore
+from relmig.runtime.policy import JobFailed
+from relmig.runtime.range_copy import shared_policy
+from relmig.runtime.store import SNAPSHOT_PLANNED, IssueRecord, StateStore
 
 
 @pytest.fixture
@@ -62,3 +65,20 @@ def test_a_collection_is_done_with_its_last_range(store: StateStore, job: str) -
     assert not store.range_checkpoint(job, "orders", 2, None, None, 0, 0, done=True)
     done = {p["collection"]: p["done"] for p in store.progress_of(job)}
     assert done == {"orders": True, "notes": False}
+
+
+def test_the_processes_of_a_snapshot_share_one_error_budget(store: StateStore) -> None:
+    """Each worker's policy counts what every process recorded since the snapshot began."""
+    job = store.create_job("p", "snapshot", "mongodb://x/", "db", {})
+    store.update_job(job, options={"on_error": "SKIP", "max_errors": 3})
+    store.add_issues(job, [_issue("before the snapshot")])  # an earlier run's: not counted
+    first, second = (shared_policy(store, job, issues_before=1) for _ in range(2))
+    store.add_issues(job, [_issue("a"), _issue("b")])
+    first.count(2, "a")
+    store.add_issues(job, [_issue("c"), _issue("a")])  # a repeat counts as an occurrence
+    with pytest.raises(JobFailed, match="stopped after 4 errors"):
+        second.count(2, "c")
+
+
+def _issue(detail: str) -> IssueRecord:
+    return IssueRecord("ERROR", "orders", "public.orders", "1", "qty", detail)

@@ -26,15 +26,7 @@ class KafkaEngine(CdcEngine):
         return None
 
     def run(self, ctx: CdcContext) -> str:
-        return KafkaRun(
-            ctx.job_id,
-            ctx.project,
-            ctx.store,
-            ctx.capture,
-            ctx.target_uri,
-            ctx.password,
-            ctx.clock,
-        ).run()
+        return KafkaRun(ctx).run()
 
     def parallel_snapshot(self, work: ParallelSnapshot, ctx: CdcContext) -> None:
         """The ranges are work items of the job's worker group (docs/kafka.md)."""

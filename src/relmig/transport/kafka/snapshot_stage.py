@@ -31,17 +31,7 @@ class KafkaSnapshotRun(KafkaRun):
         settings: SupervisorSettings | None = None,
     ) -> None:
         self.work = work
-        assert ctx.capture is not None  # Kafka mode runs continuous and cdc-only jobs
-        super().__init__(
-            ctx.job_id,
-            ctx.project,
-            ctx.store,
-            ctx.capture,
-            ctx.target_uri,
-            ctx.password,
-            ctx.clock,
-            settings,
-        )
+        super().__init__(ctx, settings)
         self.topic = self.cluster.work_topic
         self.marker = "w"
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from relmig.errors import PositionLost, RelmigError
 from relmig.failpoints import crash_point
-from relmig.project.model import Project
+from relmig.runtime.engine import CdcContext
 from relmig.runtime.store import IssueRecord, StateStore, aware, utcnow
 from relmig.source.capture import ChangeCapture
 from relmig.transport.kafka.lag import LagProbe, PartitionLag
@@ -86,24 +86,15 @@ class _Progress:
 
 
 class KafkaRun:
-    def __init__(
-        self,
-        job_id: str,
-        project: Project,
-        store: StateStore,
-        capture: ChangeCapture,
-        target_uri: str,
-        password: str | None = None,
-        clock: Clock = utcnow,
-        settings: SupervisorSettings | None = None,
-    ) -> None:
-        self.job_id = job_id
-        self.project = project
-        self.store = store
-        self.capture = capture
-        self.target_uri = target_uri
-        self.password = password
-        self.clock = clock
+    def __init__(self, ctx: CdcContext, settings: SupervisorSettings | None = None) -> None:
+        assert ctx.capture is not None  # Kafka mode runs continuous and cdc-only jobs
+        self.job_id = job_id = ctx.job_id
+        self.project = ctx.project
+        self.store = store = ctx.store
+        self.capture: ChangeCapture = ctx.capture
+        self.target_uri = ctx.target_uri
+        self.password = ctx.password
+        self.clock = ctx.clock
         self.settings = settings or SupervisorSettings()
         options = store.job(job_id)["options"]
         self.options = options

@@ -8,9 +8,12 @@ the progress stays one row per collection.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import time
 from typing import Any
 
+import psutil
 import pytest
 
 from relmig.mongo.writer import MongoTarget
@@ -21,6 +24,7 @@ from relmig.runtime.policy import ErrorPolicy
 from relmig.runtime.store import SNAPSHOT_PLANNED, StateStore
 from relmig.source.connect import open_source
 from relmig.verify.compare import verify
+from snapshot_jobs import run_snapshot
 
 pytestmark = pytest.mark.services
 
@@ -47,8 +51,8 @@ def documents(target: MongoTarget) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def test_parallel_equals_serial(split_source, new_target, store) -> None:
-    serial, parallel = new_target(), new_target()
+def test_parallel_equals_serial(split_source, targets, store) -> None:
+    serial, parallel = targets(), targets()
     snapshot(split_source, serial, store)
     job_id = snapshot(split_source, parallel, store, parallel=2, range_rows=RANGE_ROWS, verify=True)
 
@@ -81,10 +85,10 @@ def test_parallel_equals_serial(split_source, new_target, store) -> None:
     assert len({r["worker"] for r in ranges}) == 2
 
 
-def test_rows_added_after_the_split_are_copied(split_source, new_target, store) -> None:
+def test_rows_added_after_the_split_are_copied(split_source, targets, store) -> None:
     """The first range is open below and the last open above: rows inserted after the split,
     beyond either end of the keys, are copied too."""
-    target = new_target()
+    target = targets()
     project = split_source.project()
     manager = JobManager(store)
     options = JobOptions(mode="snapshot", parallel=2, range_rows=RANGE_ROWS, batch_size=100)
@@ -104,3 +108,42 @@ def test_rows_added_after_the_split_are_copied(split_source, new_target, store) 
     finally:
         split_source.execute("DELETE FROM accounts WHERE name = 'late'")
         source.close()
+
+
+def test_cancel_stops_every_worker_after_its_page(split_source, targets, store) -> None:
+    """A cancel reaches the workers through the job's process: each finishes and checkpoints
+    its page, so the floors say exactly what the target holds, and none is left running."""
+    target = targets()
+    manager = JobManager(store)
+    options = JobOptions(mode="snapshot", parallel=2, range_rows=RANGE_ROWS, batch_size=20)
+    job_id = manager.start(split_source.project(), target.uri, target.db.name, options)
+    deadline = time.monotonic() + 300
+    while not any(r["last_key"] for r in store.ranges_of(job_id)):
+        assert store.job(job_id)["status"] == "RUNNING", store.job(job_id)["failure"]
+        assert time.monotonic() < deadline, "no range was checkpointed"
+        time.sleep(0.1)
+    manager.cancel(job_id)
+    manager.wait(job_id, 300)
+    assert store.job(job_id)["status"] == "CANCELLED"
+    ranges = store.ranges_of(job_id)
+    assert not all(r["done"] for r in ranges)
+    held = {c: target.db[c].count_documents({}) for c in ("accounts", "ledger", "lonely")}
+    assert store.floors(job_id) == {c: n for c, n in held.items() if n}
+    workers = {int(r["worker"].rsplit(":", 1)[1]) for r in ranges if r["worker"]}
+    assert workers and not any(psutil.pid_exists(p) and _running(p) for p in workers)
+
+
+def _running(pid: int) -> bool:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    return False
+
+
+def test_fail_policy_stops_a_parallel_snapshot(sample_settings, target, store, make_project):
+    """A worker's first error under FAIL fails the job with the row that caused it."""
+    project = make_project(sample_settings)
+    project.collections = [c for c in project.collections if c.table.endswith(".type_zoo")]
+    job_id = run_snapshot(project, target, store, on_error="FAIL", parallel=2, range_rows=3)
+    job = store.job(job_id)
+    assert job["status"] == "FAILED" and "first error" in job["failure"], job["failure"]
+    assert "type_zoo key" in job["failure"] and store.issues_of(job_id)

@@ -1,5 +1,6 @@
-"""A source built to be split: skewed and composite keys, an embedded child, an empty table and
-a table of one row, in PostgreSQL and in MariaDB (one database per dialect for the module).
+"""A source built to be split into key ranges (the parallel snapshot's tests): skewed and
+composite keys, an embedded child, an empty table and a table of one row, in PostgreSQL or in
+MariaDB. Imported by name (tests/ is on sys.path through its conftest).
 
 - `accounts`: 2,400 rows, ids 1..2390 and ten ids near 10^12 (a range split by key width
   would put nearly every row in one range); `entries` (key (account_id, seq), 1,200 rows under
@@ -11,19 +12,13 @@ a table of one row, in PostgreSQL and in MariaDB (one database per dialect for t
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pymysql
-import pytest
 
-from relmig.mongo.writer import MongoTarget
 from relmig.project.initial import initial_collections
 from relmig.project.model import Project, SourceSettings
-from relmig.runtime.store import StateStore
 from relmig.schema.introspect import import_tables
 
 DB = "relmig_t_parallel"
@@ -60,7 +55,6 @@ def _rows() -> dict[str, list[tuple]]:
 class SplitSource:
     dialect: str
     settings: SourceSettings
-    mongo_uri: str
     admin: dict
 
     def project(self) -> Project:
@@ -83,9 +77,6 @@ class SplitSource:
                     cur.execute(sql, params)
             finally:
                 conn.close()
-
-    def count(self, table: str) -> int:
-        return len(_rows().get(table, []))
 
 
 def _load_postgres(admin: dict, admin_db: str) -> None:
@@ -121,11 +112,11 @@ def _load_mysql(admin: dict) -> None:
         conn.close()
 
 
-@pytest.fixture(scope="module", params=["postgresql", "mysql"])
-def split_source(request, services_settings, mongo_uri) -> Iterator[SplitSource]:
+def make_split_source(dialect: str, services_settings: dict[str, str]) -> SplitSource:
+    """Load the database afresh in the dialect's server; the source over it."""
     s = services_settings
     host = s["RELMIG_HOST"]
-    if request.param == "postgresql":
+    if dialect == "postgresql":
         admin = dict(
             host=host,
             port=int(s["RELMIG_PG_PORT"]),
@@ -144,7 +135,7 @@ def split_source(request, services_settings, mongo_uri) -> Iterator[SplitSource]
         _load_mysql(admin)
         env, schema = "RELMIG_TEST_MYSQL_PASSWORD", DB
     settings = SourceSettings(
-        dialect=request.param,
+        dialect=dialect,
         host=host,
         port=admin["port"],
         database=DB,
@@ -152,33 +143,4 @@ def split_source(request, services_settings, mongo_uri) -> Iterator[SplitSource]
         password_env=env,
         schemas=[schema],
     )
-    yield SplitSource(request.param, settings, mongo_uri, admin)
-
-
-@pytest.fixture(autouse=True)
-def _source_passwords(monkeypatch: pytest.MonkeyPatch, services_settings) -> None:
-    monkeypatch.setenv("RELMIG_TEST_PG_PASSWORD", services_settings["RELMIG_PG_PASSWORD"])
-    monkeypatch.setenv("RELMIG_TEST_MYSQL_PASSWORD", services_settings["RELMIG_MYSQL_PASSWORD"])
-
-
-@pytest.fixture
-def new_target(mongo_uri: str) -> Iterator[Callable[[], MongoTarget]]:
-    """Fresh target databases, dropped at the end."""
-    made: list[MongoTarget] = []
-
-    def make() -> MongoTarget:
-        target = MongoTarget(mongo_uri, f"par_{uuid.uuid4().hex[:10]}")
-        made.append(target)
-        return target
-
-    yield make
-    for target in made:
-        target.client.drop_database(target.db.name)
-        target.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    st = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    yield st
-    st.close()
+    return SplitSource(dialect, settings, admin)

@@ -54,8 +54,8 @@ def until(condition, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_kill_9_then_resume(split_source, new_target, tmp_path: Path) -> None:
-    target = new_target()
+def test_kill_9_then_resume(split_source, targets, tmp_path: Path) -> None:
+    target = targets()
     project = split_source.project()
     project_file = tmp_path / "project.yaml"
     save_project(project, project_file)
