@@ -33,8 +33,11 @@ chromium:
 	  apt-get install -y -q --no-install-recommends chromium \
 	  || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }; }
 
+# The tests also need the second MongoDB wire target (mongo2) and the fault proxy (--faults).
+SERVICES_UP := dev/services up --kafka-nodes $(KAFKA_NODES) --faults --mongo2
+
 services-up: venv
-	dev/services up --kafka-nodes $(KAFKA_NODES)
+	$(SERVICES_UP)
 
 services-down:
 	dev/services down
@@ -45,7 +48,7 @@ demo: venv
 
 # Services are stopped whatever pytest returns, so the next run starts clean.
 test: venv chromium
-	dev/services up --kafka-nodes $(KAFKA_NODES)
+	$(SERVICES_UP)
 	set -o pipefail; status=0; \
 	  $(VENV)/bin/pytest --cov=relmig --cov-report=term $(PYTEST_ARGS) || status=$$?; \
 	  dev/services down; exit $$status

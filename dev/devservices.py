@@ -38,9 +38,13 @@ RUN = DEV / "run"
 
 FERRETDB_VERSION = "v1.24.2"
 KAFKA_VERSIONS = ("4.4.0", "4.1.1")  # tried in order; the first one installed is used
+TOXIPROXY_VERSION = "v2.12.0"
+MONGO2_VERSION = "1.47.0"  # de.bwaldvogel:mongo-java-server
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 MARIADBD = Path("/usr/sbin/mariadbd")
-SERVICES = ("postgres", "mariadb", "ferretdb", "kafka")
+SERVICES = ("postgres", "mariadb", "ferretdb", "kafka")  # what `up` starts by default
+OPTIONAL = ("mongo2", "toxiproxy")  # started when named (or with --mongo2 / --faults)
+ALL_SERVICES = SERVICES + OPTIONAL
 MAX_KAFKA_NODES = 5
 
 # Bounded waits (seconds).
@@ -50,6 +54,8 @@ T_MVN = 900
 T_PG = 90
 T_MARIADB = 120
 T_FERRETDB = 45
+T_MONGO2 = 60
+T_TOXIPROXY = 20
 T_KAFKA = 180
 T_STOP = 30
 T_LOCK = 1800
@@ -97,6 +103,20 @@ def kafka_ports(node: int) -> tuple[int, int]:
     return (
         int(S["RELMIG_KAFKA_BROKER_PORT"]) + node - 1,
         int(S["RELMIG_KAFKA_CONTROLLER_PORT"]) + node - 1,
+    )
+
+
+def kafka_proxied_ports(node: int) -> tuple[int, int]:
+    """(broker's PROXIED listener, the Toxiproxy port it advertises) of a 1-based Kafka node.
+
+    Kafka clients connect to the addresses brokers advertise, so a proxy in front of a broker
+    only carries the traffic when the broker advertises the proxy. Each node therefore has a
+    second listener that advertises its proxy: clients that bootstrap through the proxies stay
+    on them, and inter-broker traffic stays on PLAINTEXT.
+    """
+    return (
+        int(S["RELMIG_KAFKA_PROXIED_PORT"]) + node - 1,
+        int(S["RELMIG_FAULT_KAFKA_PORT"]) + node - 1,
     )
 
 
@@ -298,6 +318,27 @@ def spawn(cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Pope
         )
 
 
+def start_daemon(
+    service: str,
+    label: str,
+    cmd: list[str],
+    log: Path,
+    pidfile: Path,
+    ready: Callable[[], object],
+    timeout: float,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Spawn a server, record its pid, and wait until ready() answers (or say why not)."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    log_mark(log, f"starting {label}")
+    proc = spawn(cmd, log, env)
+    pidfile.write_text(f"{proc.pid}\n")
+    if not wait_until(ready, timeout, 0.3, proc):
+        code = proc.poll()
+        why = f"exited with code {code}" if code is not None else f"no answer in {timeout:.0f}s"
+        raise ServiceError(service, f"{label} {why}", log)
+
+
 def check_ports(service: str, ports: list[int], log: Path) -> None:
     for port in ports:
         if not port_free(port):
@@ -315,8 +356,28 @@ def go_binary() -> str | None:
     )
 
 
+def go_env(gopath: Path) -> dict[str, str]:
+    """A Go build environment whose caches live in gopath (removed after the build)."""
+    return {
+        **os.environ,
+        "GOMODCACHE": str(gopath / "mod"),
+        "GOCACHE": str(gopath / "build"),
+        "GOFLAGS": (os.environ.get("GOFLAGS", "") + " -modcacherw").strip(),
+        "GOTOOLCHAIN": "local",
+        "CGO_ENABLED": "0",
+    }
+
+
 def ferretdb_bin() -> Path:
     return TOOLS / f"ferretdb-{FERRETDB_VERSION}" / "ferretdb"
+
+
+def toxiproxy_bin() -> Path:
+    return TOOLS / f"toxiproxy-{TOXIPROXY_VERSION}" / "toxiproxy-server"
+
+
+def mongo2_libs() -> Path:
+    return TOOLS / f"mongo-java-server-{MONGO2_VERSION}" / "libs"
 
 
 def kafka_libs() -> Path | None:
@@ -335,11 +396,15 @@ def missing_apt_packages(services: list[str]) -> list[str]:
         MARIADBD.exists() and shutil.which("mariadb-install-db") and shutil.which("mariadb")
     ):
         pkgs.append("mariadb-server")
-    if "kafka" in services and kafka_libs() is None:
-        if not shutil.which("java"):
-            pkgs.append("openjdk-17-jre-headless")
-        if not shutil.which("mvn"):
-            pkgs.append("maven")
+    java_jars = ("kafka" in services and kafka_libs() is None) or (
+        "mongo2" in services and not (mongo2_libs().parent / ".complete").exists()
+    )
+    if "mongo2" in services and not shutil.which("javac"):
+        pkgs.append("openjdk-17-jdk-headless")  # the runner is a single-file Java source
+    elif java_jars and not shutil.which("java"):
+        pkgs.append("openjdk-17-jre-headless")
+    if java_jars and not shutil.which("mvn"):
+        pkgs.append("maven")
     return pkgs
 
 
@@ -399,14 +464,7 @@ def install_ferretdb() -> None:
         raise RuntimeError("no Go toolchain found (need Go >= 1.24 on PATH) to build FerretDB")
     log = LOGS / "install-ferretdb.log"
     gopath = TOOLS / "go"
-    env = {
-        **os.environ,
-        "GOMODCACHE": str(gopath / "mod"),
-        "GOCACHE": str(gopath / "build"),
-        "GOFLAGS": (os.environ.get("GOFLAGS", "") + " -modcacherw").strip(),
-        "GOTOOLCHAIN": "local",
-        "CGO_ENABLED": "0",
-    }
+    env = go_env(gopath)
     module = f"github.com/FerretDB/FerretDB@{FERRETDB_VERSION}"
     res = subprocess.run(
         [go, "mod", "download", "-json", module],
@@ -442,42 +500,96 @@ def install_ferretdb() -> None:
     shutil.rmtree(gopath, ignore_errors=True)
 
 
-def install_kafka() -> None:
+def copy_jars(pom: Path, libs: Path, log: Path, *props: str) -> None:
+    """Resolve pom's runtime dependencies from Maven Central into libs (replaced whole)."""
     mvn = shutil.which("mvn")
     if not mvn:
         raise RuntimeError("mvn not found")
+    tmp = libs.with_name(libs.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    run(
+        [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(pom),
+            f"-Dmaven.repo.local={TOOLS / 'm2'}",
+            *props,
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={tmp}",
+            "-DincludeScope=runtime",
+        ],
+        T_MVN,
+        log,
+    )
+    shutil.rmtree(libs, ignore_errors=True)
+    tmp.rename(libs)
+
+
+def install_kafka() -> None:
     log = LOGS / "install-kafka.log"
     errors = []
     for version in KAFKA_VERSIONS:
         home = TOOLS / f"kafka-{version}"
-        tmp = home / "libs.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
         try:
-            run(
-                [
-                    mvn,
-                    "-B",
-                    "-q",
-                    "-f",
-                    str(REPO / "dev" / "kafka" / "pom.xml"),
-                    f"-Dmaven.repo.local={TOOLS / 'm2'}",
-                    f"-Dkafka.version={version}",
-                    "dependency:copy-dependencies",
-                    f"-DoutputDirectory={tmp}",
-                    "-DincludeScope=runtime",
-                ],
-                T_MVN,
-                log,
+            copy_jars(
+                REPO / "dev" / "kafka" / "pom.xml", home / "libs", log, f"-Dkafka.version={version}"
             )
         except RuntimeError as e:
             errors.append(f"kafka {version}: {e}")
             continue
-        shutil.rmtree(home / "libs", ignore_errors=True)
-        tmp.rename(home / "libs")
         (home / ".complete").write_text(version + "\n")
         say(f"  got Kafka {version}")
         return
     raise RuntimeError("\n".join(errors))
+
+
+def install_mongo2() -> None:
+    libs = mongo2_libs()
+    copy_jars(
+        REPO / "dev" / "mongo2" / "pom.xml",
+        libs,
+        LOGS / "install-mongo2.log",
+        f"-Dmongo-java-server.version={MONGO2_VERSION}",
+    )
+    (libs.parent / ".complete").write_text(MONGO2_VERSION + "\n")
+
+
+def install_toxiproxy() -> None:
+    """`go install` of toxiproxy-server from the Go module proxy, its caches removed after."""
+    go = go_binary()
+    if not go:
+        raise RuntimeError("no Go toolchain found (need Go >= 1.23 on PATH) to build Toxiproxy")
+    gopath = TOOLS / "go-toxiproxy"
+    out = toxiproxy_bin()
+    bindir = out.parent / "bin.tmp"
+    shutil.rmtree(bindir, ignore_errors=True)
+    module = "github.com/Shopify/toxiproxy/v2"
+    env = {**go_env(gopath), "GOBIN": str(bindir)}
+    try:
+        run(
+            [
+                go,
+                "install",
+                "-trimpath",
+                f"-ldflags=-s -w -X {module}.Version={TOXIPROXY_VERSION}",
+                f"{module}/cmd/server@{TOXIPROXY_VERSION}",
+            ],
+            T_GO,
+            LOGS / "install-toxiproxy.log",
+            env=env,
+            cwd="/",
+        )
+        version = run([str(bindir / "server"), "-version"], 30)
+        if TOXIPROXY_VERSION not in version:
+            raise RuntimeError(
+                f"the built toxiproxy-server reports an unexpected version: {version}"
+            )
+        (bindir / "server").rename(out)
+    finally:
+        shutil.rmtree(bindir, ignore_errors=True)
+        shutil.rmtree(gopath, ignore_errors=True)
 
 
 def ensure_installed(services: list[str]) -> None:
@@ -485,8 +597,10 @@ def ensure_installed(services: list[str]) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     pkgs = missing_apt_packages(services)
     need_ferretdb = "ferretdb" in services and not ferretdb_bin().exists()
+    need_toxiproxy = "toxiproxy" in services and not toxiproxy_bin().exists()
     need_kafka = "kafka" in services and kafka_libs() is None
-    if not (pkgs or need_ferretdb or need_kafka):
+    need_mongo2 = "mongo2" in services and not (mongo2_libs().parent / ".complete").exists()
+    if not (pkgs or need_ferretdb or need_toxiproxy or need_kafka or need_mongo2):
         return
 
     def timed(name: str, fn: Callable[[], None]) -> None:
@@ -495,17 +609,24 @@ def ensure_installed(services: list[str]) -> None:
         fn()
         say(f"installed {name} in {time.monotonic() - t0:.0f}s")
 
-    def apt_then_kafka() -> None:
+    def apt_then_jars() -> None:
         if pkgs:
             timed("Debian packages " + " ".join(pkgs), lambda: apt_install(pkgs))
         if need_kafka:
             timed("Kafka jars via Maven", install_kafka)
+        if need_mongo2:
+            timed(f"mongo-java-server {MONGO2_VERSION} jars via Maven", install_mongo2)
 
-    jobs = {"packages": apt_then_kafka}
-    if need_ferretdb:
-        jobs["ferretdb"] = lambda: timed(
-            f"FerretDB {FERRETDB_VERSION} (go build)", install_ferretdb
-        )
+    def go_builds() -> None:
+        if need_ferretdb:
+            timed(f"FerretDB {FERRETDB_VERSION} (go build)", install_ferretdb)
+        if need_toxiproxy:
+            timed(f"Toxiproxy {TOXIPROXY_VERSION} (go install)", install_toxiproxy)
+
+    # Two lanes: the Go builds are CPU-bound, the rest waits on the network.
+    jobs = {"packages": apt_then_jars}
+    if need_ferretdb or need_toxiproxy:
+        jobs["go"] = go_builds
     failures = []
     with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
         futures = {pool.submit(fn): name for name, fn in jobs.items()}
@@ -847,6 +968,25 @@ class MariaDB:
 # --------------------------------------------------------------------------- ferretdb
 
 
+def mongo_build_info(port: int) -> dict:
+    """Ping a MongoDB wire server on port and return its buildInfo."""
+    try:
+        import pymongo
+    except ImportError as e:
+        raise RuntimeError("pymongo is missing: run `make venv` first") from e
+    client = pymongo.MongoClient(
+        f"mongodb://{HOST}:{port}/",
+        serverSelectionTimeoutMS=3000,
+        connectTimeoutMS=3000,
+        directConnection=True,
+    )
+    try:
+        client.admin.command("ping")
+        return client.admin.command("buildInfo")
+    finally:
+        client.close()
+
+
 class FerretDB:
     name = "ferretdb"
 
@@ -862,50 +1002,188 @@ class FerretDB:
         return pid if ours(pid, ["ferretdb", str(self.base)]) else None
 
     def check(self) -> str:
-        try:
-            import pymongo
-        except ImportError as e:
-            raise RuntimeError("pymongo is missing: run `make venv` first") from e
-        client = pymongo.MongoClient(
-            f"mongodb://{HOST}:{self.port}/",
-            serverSelectionTimeoutMS=3000,
-            connectTimeoutMS=3000,
-            directConnection=True,
-        )
-        try:
-            client.admin.command("ping")
-            info = client.admin.command("buildInfo")
-        finally:
-            client.close()
+        info = mongo_build_info(self.port)
         return f"FerretDB {info.get('ferretdbVersion', '?')} (MongoDB wire {info.get('version')})"
 
     def start(self) -> None:
         check_ports(self.name, [self.port, self.debug_port], self.log)
         for sub in ("data", "state"):
             (self.base / sub).mkdir(parents=True, exist_ok=True)
-        RUN.mkdir(parents=True, exist_ok=True)
-        log_mark(self.log, "starting ferretdb")
-        proc = spawn(
-            [
-                str(ferretdb_bin()),
-                f"--listen-addr={HOST}:{self.port}",
-                "--handler=sqlite",
-                f"--sqlite-url=file:{self.base / 'data'}/",
-                f"--state-dir={self.base / 'state'}",
-                f"--debug-addr={HOST}:{self.debug_port}",
-                "--telemetry=disable",
-                "--log-level=info",
-            ],
-            self.log,
-        )
-        self.pidfile.write_text(f"{proc.pid}\n")
-        if not wait_until(self.check, T_FERRETDB, 0.3, proc):
-            code = proc.poll()
-            why = f"exited with code {code}" if code is not None else f"no answer in {T_FERRETDB}s"
-            raise ServiceError(self.name, f"ferretdb {why}", self.log)
+        cmd = [
+            str(ferretdb_bin()),
+            f"--listen-addr={HOST}:{self.port}",
+            "--handler=sqlite",
+            f"--sqlite-url=file:{self.base / 'data'}/",
+            f"--state-dir={self.base / 'state'}",
+            f"--debug-addr={HOST}:{self.debug_port}",
+            "--telemetry=disable",
+            "--log-level=info",
+        ]
+        start_daemon(self.name, "ferretdb", cmd, self.log, self.pidfile, self.check, T_FERRETDB)
 
     def stop(self) -> bool:
         return stop_process(self.pid(), ["ferretdb", str(self.base)])
+
+
+# --------------------------------------------------------------------------- mongo2
+
+
+class Mongo2:
+    """mongo-java-server, memory backend: a second MongoDB wire implementation as a target.
+
+    Data lives in the JVM's memory only: a restart starts empty.
+    """
+
+    name = "mongo2"
+    source = REPO / "dev" / "mongo2" / "Mongo2Server.java"
+
+    def __init__(self) -> None:
+        self.port = int(S["RELMIG_MONGO2_PORT"])
+        self.pidfile = RUN / "mongo2.pid"
+        self.log = LOGS / "mongo2.log"
+
+    def pid(self) -> int | None:
+        pid = read_pid(self.pidfile)
+        return pid if ours(pid, [self.source.name, f"{HOST} {self.port}"]) else None
+
+    def check(self) -> str:
+        info = mongo_build_info(self.port)
+        return (
+            f"mongo-java-server {MONGO2_VERSION}, memory backend "
+            f"(announces MongoDB {info.get('version')})"
+        )
+
+    def start(self) -> None:
+        check_ports(self.name, [self.port], self.log)
+        heap = os.environ.get("RELMIG_MONGO2_HEAP", "-Xms128m -Xmx2g").split()
+        cmd = [
+            "java",
+            *heap,
+            "-XX:+UseSerialGC",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            # It logs a stack trace for every error it answers (e.g. dropping a collection
+            # that is not there, which clients ignore); the client gets the error anyway.
+            "-Dorg.slf4j.simpleLogger.log.de.bwaldvogel.mongo.wire.MongoWireProtocolHandler=off",
+            "-cp",
+            f"{mongo2_libs()}/*",
+            str(self.source),
+            HOST,
+            str(self.port),
+        ]
+        label = "mongo-java-server"
+        start_daemon(self.name, label, cmd, self.log, self.pidfile, self.check, T_MONGO2)
+
+    def stop(self) -> bool:
+        return stop_process(self.pid(), [self.source.name, f"{HOST} {self.port}"])
+
+
+# --------------------------------------------------------------------------- toxiproxy
+
+
+class Toxiproxy:
+    """Toxiproxy with one proxy per link between relmig and a server (see proxies())."""
+
+    name = "toxiproxy"
+
+    def __init__(self, kafka_nodes: int) -> None:
+        self.port = int(S["RELMIG_TOXIPROXY_PORT"])
+        self.kafka_nodes = kafka_nodes
+        self.pidfile = RUN / "toxiproxy.pid"
+        self.log = LOGS / "toxiproxy.log"
+
+    def proxies(self) -> list[dict]:
+        """name, listen (the port clients use) and upstream (the server) of every link."""
+        links = [
+            ("postgres", "RELMIG_FAULT_PG_PORT", int(S["RELMIG_PG_PORT"])),
+            # Its own proxy, so the replication connection can be faulted alone.
+            ("postgres_replication", "RELMIG_FAULT_PG_REPLICATION_PORT", int(S["RELMIG_PG_PORT"])),
+            ("mariadb", "RELMIG_FAULT_MYSQL_PORT", int(S["RELMIG_MYSQL_PORT"])),
+            ("ferretdb", "RELMIG_FAULT_MONGO_PORT", int(S["RELMIG_MONGO_PORT"])),
+        ]
+        out = [
+            {"name": n, "listen": f"{HOST}:{S[var]}", "upstream": f"{HOST}:{up}", "enabled": True}
+            for n, var, up in links
+        ]
+        for node in range(1, self.kafka_nodes + 1):
+            proxied, via_proxy = kafka_proxied_ports(node)
+            out.append(
+                {
+                    "name": f"kafka_{node}",
+                    "listen": f"{HOST}:{via_proxy}",
+                    "upstream": f"{HOST}:{proxied}",
+                    "enabled": True,
+                }
+            )
+        return out
+
+    def api(self, method: str, path: str, body: object = None) -> object:
+        import urllib.request
+
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            f"http://{HOST}:{self.port}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            text = resp.read().decode()
+        return json.loads(text) if text.strip() else None
+
+    def pid(self) -> int | None:
+        pid = read_pid(self.pidfile)
+        return pid if ours(pid, [toxiproxy_bin().name, f"-port {self.port}"]) else None
+
+    def version(self) -> str:
+        answer = self.api("GET", "/version")
+        # {"version": "v2.12.0"} since 2.6; a bare string before.
+        return str(answer.get("version") if isinstance(answer, dict) else answer).strip()
+
+    def sync(self) -> None:
+        """Create or update every proxy and remove the ones no link needs (fewer Kafka nodes)."""
+        wanted = self.proxies()
+        self.api("POST", "/populate", wanted)
+        have = self.api("GET", "/proxies")
+        assert isinstance(have, dict)
+        for name in set(have) - {p["name"] for p in wanted}:
+            self.api("DELETE", f"/proxies/{name}")
+
+    def check(self) -> str:
+        version = self.version()
+        have = self.api("GET", "/proxies")
+        assert isinstance(have, dict)
+        lines = []
+        for want in self.proxies():
+            got = have.get(want["name"])
+            if got is None or (got["listen"], got["upstream"]) != (
+                want["listen"],
+                want["upstream"],
+            ):
+                raise RuntimeError(f"proxy {want['name']} is missing or points elsewhere")
+            toxics = ", ".join(t["name"] for t in got.get("toxics") or []) or "no toxics"
+            state = "enabled" if got["enabled"] else "DISABLED"
+            link = f"{got['listen']} -> {got['upstream']}"
+            lines.append(f"          {got['name']:21} {link}  {state}, {toxics}")
+        head = f"Toxiproxy {version}, API http://{HOST}:{self.port}, {len(lines)} proxies"
+        return "\n".join([head, *lines])
+
+    def ensure(self) -> str:
+        if self.pid():
+            self.sync()
+            return "already running: " + self.check()
+        ports = [self.port, *(int(p["listen"].rsplit(":", 1)[1]) for p in self.proxies())]
+        check_ports(self.name, ports, self.log)
+        cmd = [str(toxiproxy_bin()), "-host", HOST, "-port", str(self.port)]
+        # info: each accepted connection and each toxic, not every API request.
+        env = {**os.environ, "LOG_LEVEL": "info"}
+        label = "toxiproxy-server"
+        start_daemon(self.name, label, cmd, self.log, self.pidfile, self.version, T_TOXIPROXY, env)
+        self.sync()
+        return self.check()
+
+    def stop(self) -> bool:
+        return stop_process(self.pid(), [toxiproxy_bin().name, f"-port {self.port}"])
 
 
 # --------------------------------------------------------------------------- kafka
@@ -977,6 +1255,7 @@ class Kafka:
         isr = 2 if self.nodes >= 3 else 1
         voters = ",".join(f"{n}@{HOST}:{kafka_ports(n)[1]}" for n in range(1, self.nodes + 1))
         broker, controller = kafka_ports(node)
+        proxied, via_proxy = kafka_proxied_ports(node)
         props = self.props(node)
         props.parent.mkdir(parents=True, exist_ok=True)
         props.write_text(
@@ -984,11 +1263,13 @@ class Kafka:
             "process.roles=broker,controller\n"
             f"node.id={node}\n"
             f"controller.quorum.voters={voters}\n"
-            f"listeners=PLAINTEXT://{HOST}:{broker},CONTROLLER://{HOST}:{controller}\n"
-            f"advertised.listeners=PLAINTEXT://{HOST}:{broker}\n"
+            f"listeners=PLAINTEXT://{HOST}:{broker},CONTROLLER://{HOST}:{controller},"
+            f"PROXIED://{HOST}:{proxied}\n"
+            f"advertised.listeners=PLAINTEXT://{HOST}:{broker},PROXIED://{HOST}:{via_proxy}\n"
             "controller.listener.names=CONTROLLER\n"
             "inter.broker.listener.name=PLAINTEXT\n"
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+            "listener.security.protocol.map="
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT\n"
             f"log.dirs={self.base / str(node) / 'data'}\n"
             "num.partitions=1\n"
             f"default.replication.factor={rf}\n"
@@ -1034,7 +1315,8 @@ class Kafka:
         return stopped
 
     def layout(self) -> str:
-        return f"nodes={self.nodes} ports={kafka_ports(1)[0]},{kafka_ports(1)[1]}"
+        ports = (*kafka_ports(1), *kafka_proxied_ports(1))
+        return f"nodes={self.nodes} ports={','.join(map(str, ports))}"
 
     def ensure(self) -> str:
         """Start the missing nodes; rebuild the cluster if the node count or ports changed."""
@@ -1058,7 +1340,7 @@ class Kafka:
             self.stop()
             to_start = list(range(1, self.nodes + 1))
         for n in to_start:
-            check_ports(self.name, list(kafka_ports(n)), self.log(n))
+            check_ports(self.name, [*kafka_ports(n), kafka_proxied_ports(n)[0]], self.log(n))
         self.base.mkdir(parents=True, exist_ok=True)
         cid_file = self.base / "cluster-id"
         if not cid_file.exists():
@@ -1132,11 +1414,15 @@ def new_cluster_id() -> str:
 
 
 def make_services(names: list[str], kafka_nodes: int):
+    # Toxiproxy fronts the cluster being started, or else the one already there.
+    proxied_nodes = kafka_nodes if "kafka" in names else kafka_nodes_recorded() or kafka_nodes
     table = {
         "postgres": Postgres,
         "mariadb": MariaDB,
         "ferretdb": FerretDB,
         "kafka": lambda: Kafka(kafka_nodes),
+        "mongo2": Mongo2,
+        "toxiproxy": lambda: Toxiproxy(proxied_nodes),
     }
     return [table[n]() for n in names]
 
@@ -1212,7 +1498,7 @@ def cmd_up(names: list[str], kafka_nodes: int) -> int:
 
         def one(svc) -> str:
             try:
-                if isinstance(svc, Kafka):
+                if isinstance(svc, Kafka | Toxiproxy):
                     return svc.ensure()
                 return ensure_simple(svc)
             except ServiceError:
@@ -1245,7 +1531,10 @@ def cmd_down(names: list[str]) -> int:
 
 
 def cmd_status(names: list[str]) -> int:
-    services = make_services(names, kafka_nodes_recorded() or 1)
+    nodes = kafka_nodes_recorded() or 1
+    services = make_services(names or list(ALL_SERVICES), nodes)
+    if not names:  # the default services, and the optional ones that run
+        services = [s for s in services if s.name in SERVICES or s.pid()]
     bad = False
 
     def one(svc) -> tuple[bool, str]:
@@ -1300,6 +1589,8 @@ def cmd_env() -> int:
         f"{S['RELMIG_PG_PORT']}/{S['RELMIG_PG_DB']}"
     )
     env["RELMIG_MONGO_URI"] = f"mongodb://{HOST}:{S['RELMIG_MONGO_PORT']}/"
+    env["RELMIG_MONGO2_URI"] = f"mongodb://{HOST}:{S['RELMIG_MONGO2_PORT']}/"
+    env["RELMIG_TOXIPROXY_URL"] = f"http://{HOST}:{S['RELMIG_TOXIPROXY_PORT']}"
     env["RELMIG_KAFKA_BOOTSTRAP"] = Kafka(nodes).bootstrap()
     for key, value in env.items():
         print(f"export {key}={shlex.quote(value)}")
@@ -1309,10 +1600,14 @@ def cmd_env() -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="dev/services",
-        description="Local PostgreSQL, MariaDB, FerretDB and Kafka for relmig development.",
+        description="Local PostgreSQL, MariaDB, FerretDB and Kafka for relmig development; "
+        "optionally mongo-java-server (mongo2) and Toxiproxy.",
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
-    svc_help = f"services to act on (default: all of {', '.join(SERVICES)})"
+    svc_help = (
+        f"services to act on, of {', '.join(ALL_SERVICES)} "
+        f"(default: {', '.join(SERVICES)}, and for down and status also the optional ones)"
+    )
     p_up = sub.add_parser("up", help="install what is missing and start every service")
     p_up.add_argument(
         "--kafka-nodes",
@@ -1320,31 +1615,49 @@ def main(argv: list[str]) -> int:
         default=int(os.environ.get("RELMIG_KAFKA_NODES") or 1),
         help="Kafka cluster size (default 1; a different size rebuilds the cluster)",
     )
+    p_up.add_argument(
+        "--faults",
+        action="store_true",
+        help="also start Toxiproxy with one proxy per link (ports: RELMIG_FAULT_* in ports.env)",
+    )
+    p_up.add_argument(
+        "--mongo2",
+        action="store_true",
+        help="also start mongo-java-server, the second MongoDB wire target",
+    )
     p_up.add_argument("services", nargs="*", metavar="SERVICE", help=svc_help)
     p_down = sub.add_parser("down", help="stop every service (data stays in .dev)")
     p_down.add_argument("services", nargs="*", metavar="SERVICE", help=svc_help)
     p_status = sub.add_parser("status", help="check each service through its own protocol")
     p_status.add_argument("services", nargs="*", metavar="SERVICE", help=svc_help)
     p_logs = sub.add_parser("logs", help="show the last lines of the logs")
-    p_logs.add_argument("service", nargs="?", choices=[*SERVICES, "install"])
+    p_logs.add_argument("service", nargs="?", choices=[*ALL_SERVICES, "install"])
     p_logs.add_argument("-n", "--lines", type=int, default=40)
     p_logs.add_argument("-f", "--follow", action="store_true")
     sub.add_parser("env", help="print the connection settings as shell exports")
     args = parser.parse_args(argv)
-    unknown = [s for s in getattr(args, "services", []) if s not in SERVICES]
+    unknown = [s for s in getattr(args, "services", []) if s not in ALL_SERVICES]
     if unknown:
-        parser.error(f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
+        parser.error(
+            f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(ALL_SERVICES)}"
+        )
 
     if args.cmd == "up":
         if not 1 <= args.kafka_nodes <= MAX_KAFKA_NODES:
             parser.error(f"--kafka-nodes must be between 1 and {MAX_KAFKA_NODES}")
-        return cmd_up(list(args.services) or list(SERVICES), args.kafka_nodes)
+        names = list(args.services) or list(SERVICES)
+        for flag, name in ((args.mongo2, "mongo2"), (args.faults, "toxiproxy")):
+            if flag and name not in names:
+                names.append(name)
+        return cmd_up(names, args.kafka_nodes)
     if args.cmd == "down":
-        return cmd_down(list(args.services) or list(SERVICES))
+        return cmd_down(list(args.services) or list(ALL_SERVICES))
     if args.cmd == "status":
-        return cmd_status(list(args.services) or list(SERVICES))
+        return cmd_status(list(args.services))
     if args.cmd == "logs":
-        return cmd_logs([args.service] if args.service else list(SERVICES), args.lines, args.follow)
+        return cmd_logs(
+            [args.service] if args.service else list(ALL_SERVICES), args.lines, args.follow
+        )
     return cmd_env()
 
 

@@ -15,13 +15,24 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psycopg
 import pymysql
 
 from relmig.mongo.writer import MongoTarget
-from relmig.project.model import CollectionRule, EmbedRule, Project, SortKey, SourceSettings
+from relmig.project.model import (
+    CalculatedField,
+    CollectionRule,
+    CustomId,
+    EmbedRule,
+    Project,
+    Relationship,
+    RelationshipEnd,
+    SortKey,
+    SourceSettings,
+)
 from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
 from relmig.samples.load import load_mysql, load_postgres
@@ -80,27 +91,142 @@ def deep_collections(project: Project, schema: str) -> list[CollectionRule]:
     )
     return [
         CollectionRule(name="customers", table=t("customers"), embeds=[orders]),
+        orders_collection(
+            schema,
+            fk(project, t("orders"), ["ship_via"]),
+            fk(project, t("order_details"), ["order_id"]),
+        ),
+        CollectionRule(name="categories", table=t("categories")),
+    ]
+
+
+def orders_collection(
+    schema: str, shipper: str, lines: str, top_filter: str | None = None
+) -> CollectionRule:
+    """Orders with their shipper (fan-out) and their two largest lines (sort + limit)."""
+    return CollectionRule(
+        name="orders",
+        table=f"{schema}.orders",
+        embeds=[
+            EmbedRule(
+                kind="document", table=f"{schema}.shippers", foreign_key=shipper, field="shipper"
+            ),
+            EmbedRule(
+                kind="array",
+                table=f"{schema}.order_details",
+                foreign_key=lines,
+                field="top_lines",
+                filter=top_filter,
+                sort=[SortKey(column="quantity", descending=True)],
+                limit=2,
+            ),
+        ],
+    )
+
+
+def synthetic_relationships(schema: str) -> list[Relationship]:
+    """The links of deep_collections, declared nowhere in the database."""
+    t = lambda name: f"{schema}.{name}"  # noqa: E731 - a table id in this schema
+
+    def rel(name: str, parent: str, pcols: list[str], child: str, ccols: list[str]) -> Relationship:
+        return Relationship(
+            name=name,
+            parent=RelationshipEnd(table=t(parent), columns=pcols),
+            child=RelationshipEnd(table=t(child), columns=ccols),
+        )
+
+    return [
+        rel("orders_customer", "customers", ["customer_id"], "orders", ["customer_id"]),
+        rel("lines_order", "orders", ["order_id"], "order_details", ["order_id"]),
+        rel("lines_product", "products", ["product_id"], "order_details", ["product_id"]),
+        rel("products_category", "categories", ["category_id"], "products", ["category_id"]),
+        rel("orders_shipper", "shippers", ["shipper_id"], "orders", ["ship_via"]),
+    ]
+
+
+# The expressions of the synthetic mapping, in Relational Migrator's syntax.
+CUSTOMER_FILTER = '!columns["company_name"].endsWith("7")'
+ORDER_FILTER = 'columns["freight"] === null || columns["freight"] < 400'
+
+
+def synthetic_collections(schema: str) -> list[CollectionRule]:
+    """Three levels through synthetic relationships (customers → orders → lines → product),
+    with calculated fields on every level, filters on the root and on an array, and custom
+    `_id`s: an expression that changes with the row, and a unique key (products.sku)."""
+    t = lambda name: f"{schema}.{name}"  # noqa: E731 - a table id in this schema
+    lines = EmbedRule(
+        kind="array",
+        table=t("order_details"),
+        foreign_key="lines_order",
+        field="lines",
+        calculated=[
+            CalculatedField(
+                name="total",
+                expression='columns["unit_price"] * columns["quantity"] '
+                '* (1 - columns["discount"])',
+                type="double",
+            )
+        ],
+        embeds=[
+            EmbedRule(
+                kind="document",
+                table=t("products"),
+                foreign_key="lines_product",
+                field="product",
+                calculated=[
+                    CalculatedField(
+                        name="label", expression='columns["product_name"].toUpperCase()'
+                    )
+                ],
+            )
+        ],
+    )
+    orders = EmbedRule(
+        kind="array",
+        table=t("orders"),
+        foreign_key="orders_customer",
+        field="orders",
+        filter=ORDER_FILTER,
+        calculated=[
+            CalculatedField(
+                name="placed.year",
+                expression='columns["order_date"] ? columns["order_date"].getUTCFullYear() : null',
+                nulls="omit",
+            )
+        ],
+        embeds=[lines],
+    )
+    return [
         CollectionRule(
-            name="orders",
-            table=t("orders"),
+            name="customers",
+            table=t("customers"),
+            id=CustomId(
+                expression='columns["customer_id"].trim().toLowerCase() + ":" + '
+                'columns["company_name"].length'
+            ),
+            filter=CUSTOMER_FILTER,
+            calculated=[
+                CalculatedField(
+                    name="display",
+                    expression='columns["company_name"] + " / " + (columns["country"] || "?")',
+                )
+            ],
+            embeds=[orders],
+        ),
+        orders_collection(schema, "orders_shipper", "lines_order", 'columns["quantity"] >= 5'),
+        CollectionRule(
+            name="products",
+            table=t("products"),
+            id=CustomId(columns=["sku"]),
             embeds=[
                 EmbedRule(
                     kind="document",
-                    table=t("shippers"),
-                    foreign_key=fk(project, t("orders"), ["ship_via"]),
-                    field="shipper",
-                ),
-                EmbedRule(
-                    kind="array",
-                    table=t("order_details"),
-                    foreign_key=fk(project, t("order_details"), ["order_id"]),
-                    field="top_lines",
-                    sort=[SortKey(column="quantity", descending=True)],
-                    limit=2,
-                ),
+                    table=t("categories"),
+                    foreign_key="products_category",
+                    field="category",
+                )
             ],
         ),
-        CollectionRule(name="categories", table=t("categories")),
     ]
 
 
@@ -118,6 +244,9 @@ class Rig:
     execute: Callable[[list[tuple[str, tuple[Any, ...]]]], bool]
     query: Callable[[str], list[tuple[Any, ...]]]
     jobs: list[str] = field(default_factory=list)
+    operations: list[Callable[[Rig, random.Random], list[tuple[str, tuple[Any, ...]]]]] = field(
+        default_factory=lambda: list(OPERATIONS)
+    )
 
     def start(self, mode: str = "continuous", **options: Any) -> str:
         job_id = self.manager.start(
@@ -154,7 +283,8 @@ class Rig:
 
     def caught_up(self, job_id: str) -> None:
         """Until the job has applied everything committed before this call."""
-        capture = open_capture(self.project, job_id)
+        direct = self.project.model_copy(update={"source": self.settings})
+        capture = open_capture(direct, job_id)
         try:
             mark = capture.mark()
             self.wait_for(
@@ -189,7 +319,7 @@ class Rig:
         for _ in range(transactions):
             statements: list[tuple[str, tuple[Any, ...]]] = []
             for _ in range(rng.randint(1, 3)):
-                statements.extend(rng.choice(OPERATIONS)(self, rng))
+                statements.extend(rng.choice(self.operations)(self, rng))
             if statements and self.execute(statements):
                 committed += 1
         return committed
@@ -324,6 +454,14 @@ def op_note(rig: Rig, rng: random.Random) -> list[tuple[str, tuple[Any, ...]]]:
     ]
 
 
+def op_freight(rig: Rig, rng: random.Random) -> list[tuple[str, tuple[Any, ...]]]:
+    """Orders cross the synthetic mapping's array filter (freight < 400) both ways."""
+    order_id = rng.choice(rig.ids("SELECT order_id FROM orders"))
+    return [
+        ("UPDATE orders SET freight = %s WHERE order_id = %s", (rng.randint(300, 500), order_id))
+    ]
+
+
 OPERATIONS = [
     op_new_order,
     op_quantity,
@@ -342,8 +480,9 @@ OPERATIONS = [
 
 
 def _pg(
-    services_settings: dict[str, str], name: str, scale: float
+    services_settings: dict[str, str], name: str, load: Callable[[str], None]
 ) -> tuple[SourceSettings, Any, Any]:
+    """A fresh database `name`, filled by `load(dsn)`."""
     s = services_settings
     base = dict(
         host=s["RELMIG_HOST"],
@@ -353,7 +492,7 @@ def _pg(
     )
     with psycopg.connect(**base, dbname=s["RELMIG_PG_DB"], autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    load_postgres(" ".join(f"{k}={v}" for k, v in base.items()) + f" dbname={name}", scale=scale)
+    load(" ".join(f"{k}={v}" for k, v in base.items()) + f" dbname={name}")
     holder: dict[str, Any] = {}
 
     def conn() -> psycopg.Connection[Any]:
@@ -458,16 +597,97 @@ def _mysql(
     return settings, (execute, query), drop
 
 
+def drop_foreign_keys(dialect: str, execute, query) -> None:
+    """Leave the schema without a declared foreign key, as many legacy schemas are."""
+    if dialect == "postgresql":
+        rows = query(
+            "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+            "WHERE contype = 'f' AND connamespace = 'public'::regnamespace"
+        )
+        statements = [(f'ALTER TABLE {t} DROP CONSTRAINT "{c}"', ()) for t, c in rows]
+    else:
+        rows = query(
+            "SELECT table_name, constraint_name FROM information_schema.referential_constraints "
+            "WHERE constraint_schema = DATABASE()"
+        )
+        statements = [(f"ALTER TABLE `{t}` DROP FOREIGN KEY `{c}`", ()) for t, c in rows]
+    assert statements and execute(statements)
+
+
 def make_rig(
-    dialect: str, services_settings, mongo_uri: str, tmp_path, clock=None, scale: float = 1.0
+    dialect: str,
+    services_settings,
+    mongo_uri: str,
+    tmp_path,
+    clock=None,
+    scale: float = 1.0,
+    modeling: str = "declared",
+    route: Callable[[SourceSettings], SourceSettings] | None = None,
 ) -> Rig:
+    """The sample with the deep mapping. `modeling="synthetic"`: no declared foreign keys;
+    synthetic relationships and expressions carry the mapping (synthetic_collections).
+    `route` changes how the job reaches the source (e.g. through the fault proxies); the
+    rig's own workload and verify connect directly."""
     name = f"relmig_cdc_{uuid.uuid4().hex[:8]}"
-    maker = _pg if dialect == "postgresql" else _mysql
-    settings, (execute, query), drop = maker(services_settings, name, scale)
-    tables = import_tables(settings)
-    project = Project(name="cdc", source=settings, tables=tables)
+    if dialect == "postgresql":
+        settings, ops, drop = _pg(services_settings, name, partial(load_postgres, scale=scale))
+    else:
+        settings, ops, drop = _mysql(services_settings, name, scale)
     schema = "public" if dialect == "postgresql" else name
-    project = project.model_copy(update={"collections": deep_collections(project, schema)})
+    if modeling == "synthetic":
+        drop_foreign_keys(dialect, *ops)
+
+        def model(p: Project) -> Project:
+            assert not any(t.foreign_keys for t in p.tables)
+            return p.model_copy(
+                update={
+                    "relationships": synthetic_relationships(schema),
+                    "collections": synthetic_collections(schema),
+                }
+            )
+    else:
+
+        def model(p: Project) -> Project:
+            return p.model_copy(update={"collections": deep_collections(p, schema)})
+
+    routed = route(settings) if route else settings
+    rig = _assemble(dialect, settings, routed, model, ops, drop, mongo_uri, tmp_path, clock)
+    if modeling == "synthetic":
+        rig.operations.append(op_freight)
+    return rig
+
+
+def make_pg_rig(
+    services_settings,
+    mongo_uri: str,
+    tmp_path,
+    load: Callable[[str], None],
+    collections: Callable[[Project], list[CollectionRule]],
+) -> Rig:
+    """A PostgreSQL database of the test's own (`load(dsn)` creates its tables and rows)."""
+    name = f"relmig_cdc_{uuid.uuid4().hex[:8]}"
+    settings, ops, drop = _pg(services_settings, name, load)
+
+    def model(p: Project) -> Project:
+        return p.model_copy(update={"collections": collections(p)})
+
+    return _assemble("postgresql", settings, settings, model, ops, drop, mongo_uri, tmp_path, None)
+
+
+def _assemble(
+    dialect: str,
+    settings: SourceSettings,
+    routed: SourceSettings,
+    model: Callable[[Project], Project],
+    ops: Any,
+    drop: Callable[[], None],
+    mongo_uri: str,
+    tmp_path,
+    clock,
+) -> Rig:
+    execute, query = ops
+    name = settings.database
+    project = model(Project(name="cdc", source=routed, tables=import_tables(settings)))
     project = Project.model_validate(project.model_dump(by_alias=True))
     store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     manager = JobManager(store, clock) if clock else JobManager(store)

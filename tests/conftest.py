@@ -6,9 +6,12 @@ Settings come from dev/ports.env; an environment variable of the same name wins.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from faults import Toxiproxy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -86,12 +89,45 @@ def mysql_params(services_settings) -> dict:
     }
 
 
+# The MongoDB wire targets of dev/services: FerretDB v1, and mongo-java-server (mongo2), which
+# takes the paths FerretDB never does (Decimal128, ReplaceOne upserts, nested arrays, dotted keys).
+TARGET_PORTS = {"ferretdb": "RELMIG_MONGO_PORT", "mongo2": "RELMIG_MONGO2_PORT"}
+
+
+def target_uri(settings: dict[str, str], target: str) -> str:
+    return f"mongodb://{settings['RELMIG_HOST']}:{settings[TARGET_PORTS[target]]}/"
+
+
 @pytest.fixture(scope="session")
 def mongo_uri(services_settings) -> str:
-    s = services_settings
-    return f"mongodb://{s['RELMIG_HOST']}:{s['RELMIG_MONGO_PORT']}/"
+    """FerretDB. A suite that must pass on every target overrides this with any_target_uri."""
+    return target_uri(services_settings, "ferretdb")
+
+
+@pytest.fixture(scope="session", params=list(TARGET_PORTS))
+def any_target_uri(request: pytest.FixtureRequest, services_settings) -> str:
+    """Each target in turn (the test id names it)."""
+    return target_uri(services_settings, request.param)
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(services_settings) -> str:
     return kafka_bootstrap_servers(services_settings)
+
+
+@pytest.fixture(scope="session")
+def toxiproxy(services_settings) -> Iterator[Toxiproxy]:
+    """The fault proxy of `dev/services up --faults`, checked once."""
+    s = services_settings
+    api = Toxiproxy(f"http://{s['RELMIG_HOST']}:{s['RELMIG_TOXIPROXY_PORT']}")
+    api.version()  # a clear error now if it is not running
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def faults(toxiproxy: Toxiproxy) -> Iterator[Toxiproxy]:
+    """Toxiproxy for one test: every proxy enabled and free of toxics again afterwards."""
+    toxiproxy.reset()
+    yield toxiproxy
+    toxiproxy.reset()

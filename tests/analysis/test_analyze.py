@@ -126,7 +126,7 @@ def test_every_finding_is_measured(project: Project, mongo_uri: str) -> None:
     unindexed = {f.subject: f for f in kinds["unindexed_link"]}
     assert set(unindexed) == {"public.books(author_id)", "public.chapters(book_id)"}
     assert unindexed["public.chapters(book_id)"].fix.startswith(
-        'CREATE INDEX "chapters_book_id_idx"'
+        'CREATE INDEX "relmig_chapters_book_id"'
     )
 
     arrays = {a["field"]: a for a in report.arrays}

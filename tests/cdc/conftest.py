@@ -27,3 +27,18 @@ def pg_rig(services_settings, mongo_uri, tmp_path) -> Iterator[Rig]:
     r = make_rig("postgresql", services_settings, mongo_uri, tmp_path)
     yield r
     cleanup_rig(r)
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def synthetic_rig(request, services_settings, mongo_uri, tmp_path) -> Iterator[Rig]:
+    """No declared foreign keys: synthetic relationships and expressions carry the mapping."""
+    r = make_rig(request.param, services_settings, mongo_uri, tmp_path, modeling="synthetic")
+    yield r
+    cleanup_rig(r)
+
+
+@pytest.fixture
+def pg_synthetic_rig(services_settings, mongo_uri, tmp_path) -> Iterator[Rig]:
+    r = make_rig("postgresql", services_settings, mongo_uri, tmp_path, modeling="synthetic")
+    yield r
+    cleanup_rig(r)

@@ -179,6 +179,15 @@ def test_toast_truncate_and_ddl(pg_rig) -> None:
 
 def test_kill_9_at_random_points_resumes_without_loss(rig, tmp_path) -> None:
     """Run the job in a child process, SIGKILL it during snapshot and CDC, resume, verify."""
+    kill_9_and_resume(rig, tmp_path)
+
+
+def test_kill_9_with_expressions_in_the_mapping(synthetic_rig, tmp_path) -> None:
+    """The same over synthetic relationships, calculated fields, filters and custom _ids."""
+    kill_9_and_resume(synthetic_rig, tmp_path)
+
+
+def kill_9_and_resume(rig, tmp_path) -> None:
     import os
     import signal
     import subprocess
@@ -313,6 +322,21 @@ def test_pause_and_cancel_during_the_snapshot(pg_rig) -> None:
     rig.manager.cancel(job_id)
     rig.manager.wait(job_id, 60)
     assert rig.store.job(job_id)["status"] == "CANCELLED"
+    assert _catalog(rig, job_id) == (False, False)
+
+
+def test_cancel_during_the_snapshot_leaves_cdc_not_started(pg_rig) -> None:
+    rig = pg_rig
+    job_id = rig.start("continuous", batch_size=5)
+    rig.wait_for(job_id, lambda j: j["status"] == "RUNNING")
+    rig.manager.cancel(job_id)
+    rig.manager.wait(job_id, 60)
+    job = rig.store.job(job_id)
+    assert (job["status"], job["stage"], job["cdc_status"]) == (
+        "CANCELLED",
+        "SNAPSHOT",
+        "NOT_STARTED",
+    )
     assert _catalog(rig, job_id) == (False, False)
 
 

@@ -18,10 +18,12 @@ def kafka3(kafka_bootstrap: str) -> str:
 
 
 @contextmanager
-def _rig(dialect: str, services_settings, mongo_uri, tmp_path, monkeypatch) -> Iterator[Rig]:
+def _rig(
+    dialect: str, services_settings, mongo_uri, tmp_path, monkeypatch, modeling="declared"
+) -> Iterator[Rig]:
     monkeypatch.setenv("RELMIG_TEST_PG_PASSWORD", services_settings["RELMIG_PG_PASSWORD"])
     monkeypatch.setenv("RELMIG_TEST_MYSQL_PASSWORD", services_settings["RELMIG_MYSQL_PASSWORD"])
-    r = make_rig(dialect, services_settings, mongo_uri, tmp_path)
+    r = make_rig(dialect, services_settings, mongo_uri, tmp_path, modeling=modeling)
     try:
         yield r
     finally:
@@ -39,4 +41,11 @@ def rig(services_settings, mongo_uri, tmp_path, monkeypatch, kafka3) -> Iterator
 @pytest.fixture(params=["postgresql", "mysql"])
 def any_rig(request, services_settings, mongo_uri, tmp_path, monkeypatch, kafka3) -> Iterator[Rig]:
     with _rig(request.param, services_settings, mongo_uri, tmp_path, monkeypatch) as r:
+        yield r
+
+
+@pytest.fixture
+def synthetic_rig(services_settings, mongo_uri, tmp_path, monkeypatch, kafka3) -> Iterator[Rig]:
+    """PostgreSQL without declared foreign keys: synthetic relationships and expressions."""
+    with _rig("postgresql", services_settings, mongo_uri, tmp_path, monkeypatch, "synthetic") as r:
         yield r

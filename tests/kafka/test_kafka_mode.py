@@ -24,6 +24,18 @@ from relmig.transport.kafka.topics import topic_name
 pytestmark = [pytest.mark.services, pytest.mark.kafka3]
 
 
+def test_synthetic_relationships_and_expressions_through_kafka(synthetic_rig, kafka3):
+    """Sink workers rebuild roots with the same builder: filters, calculated fields and custom
+    `_id`s converge through Kafka as in embedded mode."""
+    rig = synthetic_rig
+    job = KafkaJob.start(rig, kafka3, workers=2)
+    rig.verify()
+    for seed in (11, 12):
+        rig.workload(random.Random(seed), 40)
+        job.applied()
+        rig.verify()
+
+
 def test_random_workload_through_kafka_converges_then_completes(any_rig, kafka3, monkeypatch):
     rig = any_rig
     job = KafkaJob.start(rig, kafka3, workers=2)

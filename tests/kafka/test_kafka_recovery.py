@@ -124,9 +124,11 @@ def test_a_task_failing_past_the_recovery_window_fails_the_job_with_its_error(ri
     os.environ["RELMIG_TEST_PG_PASSWORD"] = "not-the-password"
     try:
         os.kill(job.running("worker-1")["pid"], signal.SIGKILL)
+        # The supervisor has seen the restarted task fail (not only the task its own error):
+        # the job's failure reports the problem the supervisor last saw.
         wait_for(
-            lambda: "password authentication failed" in (job.task("worker-1")["last_error"] or ""),
-            "worker-1 to fail at its restart",
+            lambda: "password authentication failed" in (job.task("worker-1")["health"] or ""),
+            "the supervisor to see worker-1 fail at its restart",
         )
         wait_for(lambda: _unhealthy(job), "the supervisor's recovery clock to start")
         now[0] += dt.timedelta(hours=24, minutes=1)

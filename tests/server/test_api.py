@@ -237,6 +237,72 @@ def test_invalid_rules_are_explained_where_they_are(client, make_project):
     assert client.get(f"{API}/projects/{pid}").json()["project"]["collections"] == saved
 
 
+def test_synthetic_relationships_and_expressions(client, make_project):
+    """Add, use, edit and delete a synthetic relationship; rules with calculated fields and a
+    filter; what does not hold is refused with its path (and the engine's message)."""
+    pid = make_project(mapping="empty")["id"]
+    base = f"{API}/projects/{pid}"
+    link = {
+        "name": "order_shipper",
+        "parent": {"table": "public.shippers", "columns": ["shipper_id"]},
+        "child": {"table": "public.orders", "columns": ["ship_via"]},
+    }
+    added = client.post(f"{base}/relationships", json=link)
+    assert added.status_code == 201, added.text
+    assert added.json()["project"]["relationships"][0]["name"] == "order_shipper"
+    missing = client.post(
+        f"{base}/relationships",
+        json={**link, "name": "other", "child": {"table": "public.orders", "columns": ["via"]}},
+    )
+    assert missing.status_code == 422
+    assert {p["path"] for p in missing.json()["problems"]} == {".child.columns"}
+
+    rule = {
+        "name": "orders",
+        "table": "public.orders",
+        "filter": 'columns["freight"] > 10',
+        "calculated": [{"name": "heavy", "expression": 'columns["freight"] > 50'}],
+        "embeds": [
+            {
+                "kind": "document",
+                "table": "public.shippers",
+                "foreign_key": "order_shipper",
+                "field": "shipper",
+                "calculated": [
+                    {"name": "label", "expression": 'columns["company_name"].toUpperCase()'}
+                ],
+            }
+        ],
+    }
+    assert client.post(f"{base}/collections", json=rule).status_code == 201
+    docs = client.get(f"{base}/collections/orders/preview?limit=5").json()["documents"]
+    shipped = [d for d in docs if d["shipper"]]
+    freight = [float(d["freight"]["$numberDecimal"]) for d in docs]  # relaxed extended JSON
+    assert docs and all(f > 10 for f in freight)
+    assert [d["heavy"] for d in docs] == [f > 50 for f in freight]
+    assert shipped and all(d["shipper"]["label"].isupper() for d in shipped)
+
+    broken = copy.deepcopy(rule)
+    broken["calculated"][0]["expression"] = 'columns["freight"] >'
+    broken["embeds"][0]["filter"] = 'columns["nope"] == 1'
+    refused = client.put(f"{base}/collections/orders", json=broken)
+    assert refused.status_code == 422
+    problems = {p["path"]: p["message"] for p in refused.json()["problems"]}
+    assert problems[".calculated[0] (heavy).expression"].startswith("SyntaxError")
+    assert "has no column 'nope'" in problems[".embeds[0].filter"]
+
+    renamed = {**link, "name": "shipped_by"}
+    in_use = client.put(f"{base}/relationships/order_shipper", json=renamed)
+    assert in_use.status_code == 422  # the rule still follows order_shipper
+    assert "no foreign key 'order_shipper'" in in_use.json()["detail"]
+    assert client.delete(f"{base}/relationships/order_shipper").status_code == 422
+    assert client.delete(f"{base}/collections/orders").status_code == 200
+    assert client.put(f"{base}/relationships/order_shipper", json=renamed).status_code == 200
+    gone = client.delete(f"{base}/relationships/shipped_by")
+    assert gone.status_code == 200 and gone.json()["project"]["relationships"] == []
+    assert client.delete(f"{base}/relationships/shipped_by").status_code == 404
+
+
 def test_table_filters(client, make_project):
     pid = make_project(mapping="one-to-one")["id"]
     body = {"where": "country = 'Germany'", "limit": 3}

@@ -86,6 +86,20 @@ def test_ferretdb_answers_ping(mongo_uri):
     assert info["ferretdbVersion"] == "v1.24.2"
 
 
+def test_mongo2_is_mongo_java_server_announcing_a_version_pymongo_accepts(services_settings):
+    s = services_settings
+    client = pymongo.MongoClient(
+        f"mongodb://{s['RELMIG_HOST']}:{s['RELMIG_MONGO2_PORT']}/", serverSelectionTimeoutMS=10_000
+    )
+    try:
+        assert client.admin.command("ping")["ok"] == 1.0
+        info = client.admin.command("buildInfo")
+        wire = client.admin.command("isMaster")["maxWireVersion"]
+    finally:
+        client.close()
+    assert "ferretdbVersion" not in info and info["version"] == "4.4.0" and wire == 9
+
+
 def test_kafka_answers_metadata(kafka_bootstrap):
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     metadata = admin.list_topics(timeout=15)

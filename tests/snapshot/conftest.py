@@ -121,6 +121,12 @@ def make_project() -> Callable[..., Project]:
     return _make_project
 
 
+@pytest.fixture(scope="session")
+def mongo_uri(any_target_uri: str) -> str:
+    """Every snapshot and verify test runs on each target (FerretDB and mongo2)."""
+    return any_target_uri
+
+
 @pytest.fixture
 def targets(mongo_uri: str) -> Iterator[Callable[[], MongoTarget]]:
     """Fresh target databases, as many as the test asks for, dropped at the end."""

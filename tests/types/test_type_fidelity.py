@@ -1,11 +1,12 @@
-"""Type fidelity against the real servers: source edge values → BSON → FerretDB and back.
+"""Type fidelity against the real servers: source edge values → BSON → each target and back.
 
 For each source (PostgreSQL 15 via psycopg 3, MariaDB via PyMySQL) a throw-away table
 holds edge values of every supported type. They are read the way the reader does
 (``configure_connection`` / ``select_expression`` / ``converter_for``), checked value by
 value, written to the target and read back. The target profile's predictions are
 checked against the server: what it flags is refused, and what it does not flag is
-stored and returned unchanged.
+stored and returned unchanged. Every test runs against both targets of dev/services:
+FerretDB v1, which refuses much, and mongo-java-server (mongo2), which stores it all.
 
 Connection settings come from the shared fixtures in tests/conftest.py (dev/ports.env).
 """
@@ -97,6 +98,11 @@ def server_accepts(db: Database[dict[str, Any]], collection: str, doc: dict[str,
 # Fixtures
 
 
+@pytest.fixture(scope="session")
+def mongo_uri(any_target_uri: str) -> str:
+    return any_target_uri
+
+
 @pytest.fixture(scope="module")
 def mongo(mongo_uri: str) -> Iterator[tuple[Database[dict[str, Any]], TargetProfile]]:
     client: MongoClient[dict[str, Any]] = MongoClient(
@@ -104,8 +110,8 @@ def mongo(mongo_uri: str) -> Iterator[tuple[Database[dict[str, Any]], TargetProf
     )
     name = f"relmig_types_{uuid.uuid4().hex[:10]}"
     try:
-        profile = TargetProfile.from_client(client)
-        yield client.get_database(name, codec_options=CODEC), profile
+        db = client.get_database(name, codec_options=CODEC)
+        yield db, TargetProfile.probe(db)
     finally:
         try:
             client.drop_database(name)
@@ -199,31 +205,34 @@ def test_profile_predicts_server(
         assert same(back, expected)
         return
     reasons = " | ".join(reason for _, reason in flagged)
-    if all("PostgreSQL backend" in reason for _, reason in flagged):
-        return  # NUL: conservative rule; FerretDB's SQLite backend stores it
     assert not accepted, f"{name}: flagged ({reasons}) but the server stored it"
 
 
-def test_ferretdb_v1_gaps_are_what_we_measured(
+def test_the_probes_find_what_each_target_stores(
     mongo: tuple[Database[dict[str, Any]], TargetProfile],
 ) -> None:
     _, profile = mongo
-    if not profile.ferretdb_v1:
-        pytest.skip("the target is not FerretDB v1")
     flagged = {name for name, value in PROBES.items() if profile.problems({"v": value})}
-    assert flagged == {
-        "nan",
-        "inf",
-        "neg_inf",
-        "decimal",
-        "decimal_nan",
-        "nul",
-        "nested_array",
-        "nested_array_in_doc_in_array",
-        "dotted_key",
-        "dollar_key",
-        "dollar_key_deep",
-    }
+    if profile.ferretdb_v1:
+        # FerretDB's SQLite backend stores NUL (its PostgreSQL backend would not).
+        assert flagged == {
+            "nan",
+            "inf",
+            "neg_inf",
+            "decimal",
+            "decimal_nan",
+            "nested_array",
+            "nested_array_in_doc_in_array",
+            "dotted_key",
+            "dollar_key",
+            "dollar_key_deep",
+        }
+        assert profile.replace_by_delete  # see relmig.mongo.profile
+    else:
+        # mongo2 takes the MongoDB path: it stores every probed value and replaces in bulk.
+        assert flagged == set()
+        assert (profile.decimal128, profile.nested_arrays, profile.dotted_keys) == (True,) * 3
+        assert not profile.replace_by_delete
 
 
 def check_target(
@@ -234,7 +243,7 @@ def check_target(
     """Write each document (flagged paths removed) and compare what comes back.
 
     Returns the flagged paths per ``_id``. A document with flagged values is also
-    written whole, and must be refused (unless only the conservative NUL rule fired).
+    written whole, and must be refused.
     """
     db, profile = mongo
     flagged_paths: dict[Any, list[str]] = {}
@@ -252,7 +261,7 @@ def check_target(
         assert back is not None
         for key in expected:
             assert same(back[key], expected[key]), (doc["_id"], key, back[key], expected[key])
-        if problems and not all("PostgreSQL backend" in r for _, r in problems):
+        if problems:
             whole = dict(doc, _id=f"whole-{doc['_id']}")
             assert not server_accepts(db, f"{collection}_whole", whole), problems
     return flagged_paths

@@ -118,3 +118,24 @@ def test_rules_added_later_use_the_project_casing(recorded: str | None) -> None:
 def test_casing_of_a_project_without_renames_is_keep() -> None:
     project = _project(None).model_copy(update={"collections": []})
     assert casing_of(project) == "keep"
+
+
+def test_a_new_sub_document_does_not_take_its_parent_link_column_name() -> None:
+    """orders.sold_by → employees: the order keeps its sold_by field, so the sub-document a
+    rule adds is named after the table, not `sold_by` (which the validator would refuse)."""
+    seller = ForeignKey(
+        name="o_seller", columns=["sold_by"], ref_table="s.employees", ref_columns=["id"]
+    )
+    tables = [
+        _t("employees", ["id", "name"], ["id"]),
+        _t("orders", ["id", "sold_by"], ["id"], [seller]),
+    ]
+    project = Project(
+        name="p",
+        source=SourceSettings(dialect="postgresql", database="d", user="u"),
+        tables=tables,
+        collections=initial_collections(tables, "one-to-one", "snake"),
+        casing="snake",
+    )
+    rule = new_embed(project, "document", "s.employees", "s.orders", "o_seller")
+    assert rule.field == "employees"

@@ -224,3 +224,36 @@ def test_a_dot_in_a_collection_name_warns() -> None:
     project = parse_project(data, "p")
     assert len(warnings(project)) == 1 and "contains '.'" in warnings(project)[0]
     assert warnings(sample_project()) == []
+
+
+def test_replication_route_round_trips_and_stays_out_until_set(tmp_path: Path) -> None:
+    project = sample_project()
+    assert "replication_" not in dump_project(project)
+    source = project.source.model_copy(update={"replication_host": "proxy", "replication_port": 6})
+    routed = project.model_copy(update={"source": source})
+    path = tmp_path / "p.yaml"
+    save_project(routed, path)
+    loaded = load_project(path)
+    assert (loaded.source.replication_host, loaded.source.replication_port) == ("proxy", 6)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "setting", "expected"),
+    [
+        ("mysql", {"replication_port": 25433}, "source.replication_port: only a PostgreSQL"),
+        ("mysql", {"replication_host": "h"}, "source.replication_host: only a PostgreSQL"),
+        ("postgresql", {"replication_port": 70000}, "source.replication_port: 70000 is not a TCP"),
+        ("postgresql", {"port": 0}, "source.port: 0 is not a TCP port"),
+        ("postgresql", {"replication_host": " "}, "source.replication_host: is empty"),
+    ],
+)
+def test_bad_replication_route_is_refused(
+    tmp_path: Path, dialect: str, setting: dict[str, object], expected: str
+) -> None:
+    data = yaml.safe_load(dump_project(sample_project()))
+    data["source"].update(dialect=dialect, **setting)
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ProjectFileError, match=expected) as err:
+        load_project(path)
+    assert str(path) in str(err.value)

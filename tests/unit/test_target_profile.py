@@ -10,42 +10,37 @@ from bson import Decimal128, Int64
 
 from relmig.mongo.profile import TargetProfile
 
-FERRET = TargetProfile(ferretdb=True, version="7.0.77", ferretdb_version="v1.24.2")
-MONGO = TargetProfile(ferretdb=False, version="7.0.14")
+# What the probes find on FerretDB v1.24.2 (with its PostgreSQL backend, which refuses NUL).
+FERRET = TargetProfile(
+    version="7.0.77",
+    ferretdb_version="v1.24.2",
+    decimal128=False,
+    non_finite_doubles=False,
+    nul_strings=False,
+    nested_arrays=False,
+    dotted_keys=False,
+    dollar_keys=False,
+)
+MONGO = TargetProfile(version="7.0.14")
 
 
-class _Admin:
-    def __init__(self, info: dict[str, Any]) -> None:
-        self.info = info
-
-    def command(self, name: str) -> dict[str, Any]:
-        assert name == "buildInfo"
-        return self.info
-
-
-class _Client:
-    def __init__(self, info: dict[str, Any]) -> None:
-        self.admin = _Admin(info)
+def test_replace_path_follows_the_probe_and_ferretdb_v1() -> None:
+    assert not MONGO.replace_by_delete
+    assert TargetProfile(bulk_replace=False).replace_by_delete
+    # FerretDB v1 passes the small probe but wedges on larger bulks of replaces.
+    assert FERRET.replace_by_delete and FERRET.ferretdb_v1
+    ferretdb2 = TargetProfile(version="7.0.77", ferretdb_version="v2.1.0")
+    assert not ferretdb2.ferretdb_v1 and not ferretdb2.replace_by_delete
 
 
-def test_from_client_detects_ferretdb() -> None:
-    profile = TargetProfile.from_client(
-        _Client({"version": "7.0.77", "ferretdbVersion": "v1.24.2", "ok": 1.0})
-    )
-    assert profile == FERRET
-    assert profile.ferretdb_v1
-
-
-def test_from_client_real_mongodb() -> None:
-    profile = TargetProfile.from_client(_Client({"version": "7.0.14", "ok": 1.0}))
-    assert not profile.ferretdb
-    assert not profile.ferretdb_v1
-
-
-def test_ferretdb_2_has_no_v1_rules() -> None:
-    profile = TargetProfile(ferretdb=True, version="7.0.77", ferretdb_version="v2.1.0")
-    assert not profile.ferretdb_v1
-    assert profile.problems({"a": float("nan")}) == []
+def test_only_what_the_probes_refused_is_flagged() -> None:
+    decimals_only = TargetProfile(decimal128=False)
+    doc = {"$set": 1, "d": Decimal128("1"), "n": [[float("nan")]], "o": {"a.b": "\x00", "$x": 1}}
+    assert dict(decimals_only.problems(doc)) == {
+        "d": "the target cannot store Decimal128 values "
+        "(map the field to string or double for this target)",
+        "$set": "field names starting with '$' are update operators to a replace/upsert",
+    }
 
 
 def test_clean_document_has_no_problems() -> None:
@@ -62,13 +57,13 @@ def test_clean_document_has_no_problems() -> None:
     assert MONGO.problems(doc) == []
 
 
-def test_decimal128_only_refused_by_ferretdb_v1() -> None:
+def test_decimal128_refused_where_the_probe_failed() -> None:
     doc = {"d": Decimal128("1.10"), "a": [Decimal128("NaN")], "o": {"x": Decimal128("1")}}
     assert [path for path, _ in FERRET.problems(doc)] == ["d", "a.0", "o.x"]
     assert MONGO.problems(doc) == []
 
 
-def test_ferretdb_v1_rules() -> None:
+def test_ferretdb_v1_probed_rules() -> None:
     doc = {
         "_id": 1,
         "nan": float("nan"),
@@ -85,7 +80,7 @@ def test_ferretdb_v1_rules() -> None:
     assert "'a.b'" in problems["j"]
 
 
-def test_ferretdb_v1_rules_only_apply_to_ferretdb() -> None:
+def test_a_target_that_stores_everything_only_gets_the_universal_rules() -> None:
     doc = {"nan": float("nan"), "nul": "\x00", "nested": [[1]], "j": {"a.b": 1, "$x": 2}}
     assert MONGO.problems(doc) == []
 

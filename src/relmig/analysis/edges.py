@@ -2,7 +2,8 @@
 edge values actually present (one aggregate query per table).
 
 The type map (docs/type-mapping.md) says which values have no BSON form: NaN and infinities in a
-target without them, infinite dates, MySQL zero dates, multi-dimensional arrays on FerretDB v1.
+target without them, infinite dates, MySQL zero dates, multi-dimensional arrays where the target
+has no nested arrays (FerretDB v1).
 Whether a column holds any is a fact of the data, so each is counted.
 """
 
@@ -22,39 +23,43 @@ class EdgeCheck:
     predicate: str  # SQL that is true for a row holding one
 
 
-# (dialect, kind of column) → (what the values are, SQL true for a row holding one, whether
-# only FerretDB v1 refuses them). NaN and infinities in a decimal column are Decimal128 values
-# on MongoDB, but FerretDB v1 has no Decimal128: there they become text.
-_EDGES: dict[tuple[str, str], tuple[str, str, bool]] = {
+# (dialect, kind of column) → (what the values are, SQL true for a row holding one, the
+# TargetProfile flag of a target that stores them, None where no target does). NaN and
+# infinities in a decimal column are Decimal128 values where the target has Decimal128;
+# FerretDB v1 has none: there they become text.
+_EDGES: dict[tuple[str, str], tuple[str, str, str | None]] = {
     ("postgresql", "float"): (
         "NaN or infinite numbers",
         "{q} IN ('NaN', 'Infinity', '-Infinity')",
-        True,
+        "non_finite_doubles",
     ),
     ("postgresql", "numeric"): (
         "NaN or infinite decimals (stored as text where there is no Decimal128)",
         "{q} IN ('NaN', 'Infinity', '-Infinity')",
-        True,
+        "decimal128",
     ),
-    ("postgresql", "date"): ("infinite dates", "NOT isfinite({q})", False),
+    ("postgresql", "date"): ("infinite dates", "NOT isfinite({q})", None),
     ("postgresql", "array"): (
         "multi-dimensional arrays (nested arrays)",
         "array_ndims({q}) > 1",
-        True,
+        "nested_arrays",
     ),
-    ("mysql", "date"): ("zero dates", "CAST({q} AS CHAR) LIKE '0000-00-00%'", False),
+    ("mysql", "date"): ("zero dates", "CAST({q} AS CHAR) LIKE '0000-00-00%'", None),
 }
 
 
 def edge_checks(source: SqlSource, table: Table, profile: TargetProfile | None) -> list[EdgeCheck]:
-    """The edge values to count in `table`; an unknown target is taken to be FerretDB v1, the
-    stricter one."""
-    strict = profile is None or profile.ferretdb_v1
+    """The edge values to count in `table`: those the target's probe found it cannot store
+    (an unknown target is taken to store none of them)."""
     checks = []
     for col in table.columns:
         edge = _EDGES.get((source.settings.dialect, _kind(col)))
-        if edge is not None and (strict or not edge[2]):
-            checks.append(EdgeCheck(col.name, edge[0], edge[1].format(q=source.quote(col.name))))
+        if edge is None:
+            continue
+        what, predicate, flag = edge
+        if flag is not None and profile is not None and getattr(profile, flag):
+            continue  # this target stores them
+        checks.append(EdgeCheck(col.name, what, predicate.format(q=source.quote(col.name))))
     return checks
 
 

@@ -20,6 +20,7 @@ from relmig.mongo.profile import TargetProfile
 from relmig.project.model import CollectionRule, EmbedRule, Project, Table
 from relmig.project.validate import warnings
 from relmig.runtime.keys import show_key
+from relmig.schema.link_indexes import advice, unindexed
 from relmig.source.capture import mapped_tables
 from relmig.source.sql import SqlSource
 
@@ -107,59 +108,18 @@ def _primary_keys(project: Project, out: Analysis) -> None:
         )
 
 
-def _links(project: Project) -> list[tuple[Table, list[str], str]]:
-    """(table, columns, why) for every column set a change or a build looks rows up by."""
-    found: list[tuple[Table, list[str], str]] = []
-
-    def walk(parent: Table, embeds: list[EmbedRule], where: str) -> None:
-        for e in embeds:
-            table = project.table(e.table)
-            if e.kind == "array":
-                fk = table.foreign_key(e.foreign_key)
-                found.append(
-                    (table, fk.columns, f"the array {where}.{e.field} reads children by it")
-                )
-            else:
-                fk = parent.foreign_key(e.foreign_key)
-                found.append(
-                    (
-                        parent,
-                        fk.columns,
-                        f"a change to {table.id} finds the documents embedding it ({where}"
-                        f".{e.field}) by it",
-                    )
-                )
-            walk(table, e.embeds, f"{where}.{e.field}")
-
-    for c in project.collections:
-        walk(project.table(c.table), c.embeds, c.name)
-    return found
-
-
 def _link_indexes(project: Project, source: SqlSource, out: Analysis) -> None:
-    seen: set[tuple[str, tuple[str, ...]]] = set()
-    for table, columns, why in _links(project):
-        if (table.id, tuple(columns)) in seen or _indexed(table, columns):
-            continue
-        seen.add((table.id, tuple(columns)))
-        name = source.quote(f"{table.name}_{'_'.join(columns)}_idx"[:63])
-        cols = ", ".join(source.quote(c) for c in columns)
+    for end in unindexed(project):
+        fix = advice(source, project.table(end.table), end)
         out.findings.append(
             Finding(
                 "unindexed_link",
                 "warning",
-                f"{table.id}({', '.join(columns)})",
-                f"no index starts with these columns, yet {why}: every snapshot page and "
-                "every routed change scans the table",
-                f"CREATE INDEX {name} ON {source.qualified(table)} ({cols});",
+                f"{end.table}({', '.join(end.columns)})",
+                f"{fix.problem}: every snapshot page and every routed change scans the table",
+                fix.fix,
             )
         )
-
-
-def _indexed(table: Table, columns: list[str]) -> bool:
-    """An index (or the primary key) whose leading columns are exactly these, in any order."""
-    leads = [table.primary_key, *(i.columns for i in table.indexes)]
-    return any(set(lead[: len(columns)]) == set(columns) for lead in leads)
 
 
 def _collection(
@@ -180,6 +140,7 @@ def _collection(
     started = time.monotonic()
     built = builder.build(keys)
     build_seconds = time.monotonic() - started
+    built = [b for b in built if b.doc is not None]  # roots a filter leaves out
     sizes = sorted(len(bson.encode(b.doc)) for b in built)
     per_root = build_seconds / len(built) if built else None
     out.collections.append(
@@ -199,7 +160,9 @@ def _collection(
     for key, estimate in largest_roots(source, project, rule):
         if estimate <= MAX_DOCUMENT * 0.9:
             break
-        actual = next((len(bson.encode(b.doc)) for b in builder.build([key])), estimate)
+        actual = next(
+            (len(bson.encode(b.doc)) for b in builder.build([key]) if b.doc is not None), estimate
+        )
         if actual > MAX_DOCUMENT:
             out.findings.append(
                 Finding(

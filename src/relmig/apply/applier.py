@@ -86,7 +86,7 @@ class ChangeApplier:
             built = builder.build(chunk)
             # Compare addresses, not raw keys: a change image may carry an equal key as another
             # Python type than the query returns (int vs Decimal), and must not delete it.
-            found = {bson.encode(b.filter) for b in built}
+            found = {bson.encode(b.filter) for b in built if b.doc is not None}
             gone = [f for k in chunk if bson.encode(f := builder.filter_for(k)) not in found]
             self.gate.write(collection, built, gone=gone, recompute=True)
             out.roots += len(built)

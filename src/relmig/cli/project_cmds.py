@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 from bson import json_util
+from rich.console import Console
+from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -29,9 +32,12 @@ from relmig.errors import RelmigError
 from relmig.project.casing import Casing
 from relmig.project.file import load_project, save_project
 from relmig.project.initial import InitialMapping, initial_collections
-from relmig.project.model import Project, SourceSettings
+from relmig.project.model import Project, Relationship, SourceSettings
 from relmig.project.validate import warnings
+from relmig.runtime.keys import show_key
+from relmig.schema.infer import Proposal, propose
 from relmig.schema.introspect import import_tables
+from relmig.source.connect import open_source
 
 DIALECTS = {
     "postgresql": "postgresql",
@@ -93,6 +99,17 @@ def import_schema(
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing project file."),
     as_json: bool = AS_JSON,
+    infer: bool = typer.Option(
+        False,
+        "--infer-relationships",
+        help="Propose relationships the schema does not declare (from column names and data).",
+    ),
+    accept: list[str] = typer.Option(
+        None,
+        "--accept",
+        help="Proposed relationships to add (a name, or 'all'); repeatable. Without it, each "
+        "is asked for on a terminal, and none is added otherwise.",
+    ),
 ) -> None:
     """Import a live schema into a new project file with an initial mapping."""
     if mapping not in ("recommended", "one-to-one", "empty"):
@@ -114,13 +131,21 @@ def import_schema(
         settings.schemas = sorted({t.schema_ for t in found})
     chosen_mapping: InitialMapping = mapping  # type: ignore[assignment]
     chosen_casing: Casing = casing  # type: ignore[assignment]
+    relationships: list[Relationship] = []
+    if infer:
+        with open_source(settings, password) as source:
+            shown = err_console if as_json else console  # stdout carries the JSON
+            relationships = _accepted(propose(found, source), accept or [], shown)
     project = Project(
         name=name or settings.database,
         source=settings,
         tables=found,
-        collections=initial_collections(found, chosen_mapping, chosen_casing),
+        relationships=relationships,
         casing=chosen_casing,
     )
+    # The initial mapping follows the accepted relationships as it follows declared keys.
+    linked = [t.model_copy(update={"foreign_keys": project.links_of(t)}) for t in found]
+    project.collections = initial_collections(linked, chosen_mapping, chosen_casing)
     save_project(project, output)
     if as_json:
         emit_json(
@@ -129,6 +154,7 @@ def import_schema(
                 "project": project.name,
                 "tables": [t.id for t in found],
                 "collections": [c.name for c in project.collections],
+                "relationships": [r.name for r in relationships],
                 "mapping": mapping,
                 "casing": casing,
                 "warnings": warnings(project),
@@ -137,10 +163,48 @@ def import_schema(
         return
     console.print(
         f"Imported {len(found)} tables into [bold]{output}[/] with the {mapping} mapping "
-        f"({len(project.collections)} collections)."
+        f"({len(project.collections)} collections"
+        + (f", {len(relationships)} synthetic relationships" if infer else "")
+        + ")."
     )
     for warning in warnings(project):
         err_console.print(f"warning: {warning}", highlight=False)
+
+
+def _accepted(proposals: list[Proposal], accept: list[str], out: Console) -> list[Relationship]:
+    """Show every proposal with its evidence; keep those accepted (never silently)."""
+    if not proposals:
+        out.print("No relationships to propose: no column name leads to another table.")
+        return []
+    listing = Table(
+        "name", "child → parent", "cardinality", "evidence", title="Proposed relationships"
+    )
+    for p in proposals:
+        r = p.relationship
+        listing.add_row(
+            r.name,
+            f"{r.child.table}({', '.join(r.child.columns)}) → "
+            f"{r.parent.table}({', '.join(r.parent.columns)})",
+            r.cardinality,
+            p.evidence,
+        )
+    out.print(listing)
+    names = {p.relationship.name for p in proposals}
+    unknown = set(accept) - names - {"all"}
+    if unknown:
+        raise RelmigError(f"--accept names no proposal: {', '.join(sorted(unknown))}")
+    if accept:
+        return [
+            p.relationship for p in proposals if "all" in accept or p.relationship.name in accept
+        ]
+    if not sys.stdin.isatty():
+        out.print("None added: pass --accept NAME (or --accept all) to add them.")
+        return []
+    return [
+        p.relationship
+        for p in proposals
+        if typer.confirm(f"Add {p.relationship.name} ({p.evidence})?", default=True)
+    ]
 
 
 @user_errors
@@ -161,7 +225,10 @@ def preview(
         builder = DocumentBuilder(compile_collection(project, rule, source), source)
         page = next(iter(builder.scan(batch_size=limit)), None)
     for built in page.built if page else []:
-        console.print_json(json.dumps(built.doc, default=json_util.default, ensure_ascii=False))
+        if built.doc is not None:
+            console.print_json(json.dumps(built.doc, default=json_util.default, ensure_ascii=False))
+        for p in built.problems:
+            console.print(f"[yellow]{p.table} key {show_key(p.key)} {p.field}: {p.reason}[/]")
 
 
 @user_errors

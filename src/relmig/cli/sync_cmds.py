@@ -22,6 +22,7 @@ from relmig.project.file import load_project
 from relmig.project.model import Project
 from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
+from relmig.schema.link_indexes import unindexed_links
 from relmig.source.capture import fix_script, missing_prerequisites
 
 
@@ -37,18 +38,35 @@ def check(
 ) -> None:
     """Check the source's CDC prerequisites; print the SQL that fixes what is missing."""
     project = load_project(project_file)
-    missing = missing_prerequisites(project, source_password(project.source))
+    password = source_password(project.source)
+    missing = missing_prerequisites(project, password)
     fix = fix_script(missing) if missing else None
-    if script and fix:
-        script.write_text(fix)
+    advice = unindexed_links(project, password)
+    indexes = fix_script(advice, "link columns without an index") if advice else ""
+    if script and (fix or advice):
+        script.write_text((fix or "") + indexes)
     if as_json:
-        emit_json({"ready": not missing, "missing": [asdict(p) for p in missing], "script": fix})
-    elif fix is None:
-        console.print("[green]CDC prerequisites: all met[/]")
+        emit_json(
+            {
+                "ready": not missing,
+                "missing": [asdict(p) for p in missing],
+                "unindexed_links": [asdict(p) for p in advice],
+                "script": (fix or "") + indexes or None,
+            }
+        )
     else:
-        console.print("[red]CDC prerequisites missing.[/] Run this as a privileged user:\n")
-        console.print(fix, markup=False, highlight=False)
-        if script:
+        if fix is None:
+            console.print("[green]CDC prerequisites: all met[/]")
+        else:
+            console.print("[red]CDC prerequisites missing.[/] Run this as a privileged user:\n")
+            console.print(fix, markup=False, highlight=False)
+        if advice:
+            console.print(
+                f"[yellow]{len(advice)} link column set(s) without an index[/] (routing and "
+                "recompute query by them on every change):\n"
+            )
+            console.print(indexes, markup=False, highlight=False)
+        if script and (fix or advice):
             console.print(f"(written to {script})")
     if missing:
         raise typer.Exit(1)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from relmig.documents.computed import Evaluated
 from relmig.documents.plan import FieldPlan, LinkPlan, NodePlan, RootPlan
 from relmig.source.sql import Row, SqlSource
 from relmig.source.values import Unconvertible
@@ -18,23 +19,38 @@ from relmig.source.values import Unconvertible
 
 @dataclass(slots=True)
 class Problem:
-    """A value that could not be mapped, tied to the row it came from."""
+    """A value that could not be mapped, tied to the row it came from.
+
+    A `notice` is a row a mapping-rule filter left out because it gave neither true nor false:
+    recorded as an issue, but the document is complete without the row (Relational Migrator's
+    semantics), so it does not hold the document back.
+    """
 
     table: str
     key: Row
     field: str
     reason: str
     path: tuple[str, ...] = ()
+    notice: bool = False
 
 
 @dataclass(slots=True)
 class Built:
-    """A root document with what the target needs to address it, and its problems if any."""
+    """A root document with what the target needs to address it, and its problems if any.
+
+    `doc` is None for a root that the collection's filter left out with a notice: there is
+    no document, only the issue to record (and, in CDC, a document to delete).
+    """
 
     key: Row
     filter: dict[str, Any]
-    doc: dict[str, Any]
+    doc: dict[str, Any] | None
     problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        """Whether a problem holds the document back (notices do not)."""
+        return any(not p.notice for p in self.problems)
 
 
 @dataclass(slots=True)
@@ -50,6 +66,7 @@ class DocumentBuilder:
         self.source = source
         # The common case (one key column stored as it is read) skips the general path.
         self._plain_id = plan.id_mode == "inherit" and plan.key_convert == [None]
+        self._custom_id = plan.id_mode in ("columns", "expression")
 
     @property
     def collection(self) -> str:
@@ -92,15 +109,58 @@ class DocumentBuilder:
 
     def _roots(self, rows: list[Row]) -> list[Built]:
         node = self.plan.node
-        docs, problems = _materialize(self.source, node, rows)
+        evaluated = _evaluate(node, rows)
+        if evaluated is not None:
+            rows = evaluated.rows
+        docs, problems = _materialize(self.source, node, rows, evaluated)
         out = []
-        for row, doc, found in zip(rows, docs, problems, strict=True):
+        for pos, (row, doc, found) in enumerate(zip(rows, docs, problems, strict=True)):
             key = tuple(row[i] for i in node.key_index)
             ident, flt, key_problems = self._identity(key)
+            if self._custom_id:
+                ident, key_problems = self._custom(key, row, evaluated, pos)
             if ident is not None:
                 doc = {"_id": ident, **doc}
             out.append(Built(key, flt, doc, [*key_problems, *(found or ())]))
+        if evaluated is not None:
+            for row, reason in evaluated.dropped:
+                key = tuple(row[i] for i in node.key_index)
+                notice = Problem(node.table.id, key, "(filter)", reason, notice=True)
+                out.append(Built(key, self._identity(key)[1], None, [notice]))
         return out
+
+    def _custom(
+        self, key: Row, row: Row, evaluated: Evaluated | None, pos: int
+    ) -> tuple[Any, list[Problem]]:
+        """A custom `_id` (columns or expression); None, with the problem, if it has none."""
+        plan = self.plan
+        table = plan.node.table.id
+        columns = plan.id_columns
+        if columns is not None:
+            values = []
+            for col, index, convert in zip(
+                columns.columns, columns.index, columns.convert, strict=True
+            ):
+                value = row[index]
+                if value is None:
+                    return None, [Problem(table, key, "_id", f"column {col} is NULL")]
+                value = convert(value) if convert is not None else value
+                if isinstance(value, Unconvertible):
+                    return None, [Problem(table, key, "_id", f"column {col}: {value.reason}")]
+                values.append(value)
+            ident = (
+                values[0] if len(values) == 1 else dict(zip(columns.columns, values, strict=True))
+            )
+            if columns.type_convert is not None:
+                ident = columns.type_convert(ident)
+        else:
+            assert evaluated is not None and plan.node.computed is not None
+            ident = plan.node.computed.id_value(evaluated.values[pos])
+        if isinstance(ident, Unconvertible):
+            return None, [Problem(table, key, "_id", f"the _id expression {ident.reason}")]
+        if ident is None:
+            return None, [Problem(table, key, "_id", "the _id is null")]
+        return ident, []
 
     def _identity(self, key: Row) -> tuple[Any, dict[str, Any], list[Problem]]:
         plan = self.plan
@@ -113,7 +173,7 @@ class DocumentBuilder:
             if isinstance(value, Unconvertible):
                 problems.append(Problem(plan.node.table.id, key, col, value.reason))
             values.append(value)
-        if plan.id_mode == "objectid":
+        if plan.keyed_by_fields:
             flt = {".".join(p): v for p, v in zip(plan.key_paths, values, strict=True)}
             return None, flt, problems
         if plan.id_mode == "inherit":
@@ -123,10 +183,18 @@ class DocumentBuilder:
         return ident, {"_id": ident}, problems
 
 
+def _evaluate(node: NodePlan, rows: list[Row]) -> Evaluated | None:
+    """The node's expressions on a page of its rows (one call into the engine), or None when
+    the node has none."""
+    return node.computed.evaluate(rows) if node.computed is not None else None
+
+
 def _materialize(
-    source: SqlSource, node: NodePlan, rows: list[Row]
+    source: SqlSource, node: NodePlan, rows: list[Row], evaluated: Evaluated | None = None
 ) -> tuple[list[dict[str, Any]], list[list[Problem] | None]]:
-    """Documents for `rows` of `node`, embeddings included, and each one's problems (or None)."""
+    """Documents for `rows` of `node`, embeddings included, and each one's problems (or None).
+
+    `evaluated` holds the rows' expression results when the node has expressions."""
     docs: list[dict[str, Any]] = []
     problems: list[list[Problem] | None] = []
     for row in rows:
@@ -148,9 +216,39 @@ def _materialize(
                 _set_path(doc, f.path, value)
         docs.append(doc)
         problems.append(found)
+    if evaluated is not None:
+        _calculated(node, rows, evaluated, docs, problems)
     for link in node.links:
         _embed(source, node, link, rows, docs, problems)
     return docs, problems
+
+
+def _calculated(
+    node: NodePlan,
+    rows: list[Row],
+    evaluated: Evaluated,
+    docs: list[dict[str, Any]],
+    problems: list[list[Problem] | None],
+) -> None:
+    """Set the calculated fields; a failed expression is a problem of its row, like a value
+    that cannot be mapped (the field is left out, the error policy decides the rest)."""
+    computed = node.computed
+    assert computed is not None
+    for pos, (row, doc, result) in enumerate(zip(rows, docs, evaluated.values, strict=True)):
+        for plan, value in zip(computed.fields, result, strict=False):
+            if plan.convert is not None and value is not None and type(value) is not Unconvertible:
+                value = plan.convert(value)
+            if type(value) is Unconvertible:
+                key = tuple(row[i] for i in node.key_index)
+                reason = f"the expression {value.reason}"
+                _adopt(problems, pos, [[Problem(node.table.id, key, plan.name, reason, plan.path)]])
+                continue
+            if value is None and plan.omit_null:
+                continue
+            if len(plan.path) == 1:
+                doc[plan.name] = value
+            else:
+                _set_path(doc, plan.path, value)
 
 
 def _embed(
@@ -167,8 +265,12 @@ def _embed(
     child_rows = source.rows_matching(
         child.table, child.select_sql, link.match_columns, wanted, child.where
     )
+    evaluated = _evaluate(child, child_rows)
+    if evaluated is not None:
+        child_rows = evaluated.rows
+        _notify_dropped(child, link, evaluated, parent_keys, problems)
     child_docs, child_problems = (
-        _materialize(source, child, child_rows) if link.primitive is None else ([], [])
+        _materialize(source, child, child_rows, evaluated) if link.primitive is None else ([], [])
     )
     groups: dict[Row, list[int]] = {}
     for i, crow in enumerate(child_rows):
@@ -199,6 +301,26 @@ def _embed(
             _set_path(doc, link.path, value)
         elif isinstance(value, dict):
             _merge(doc, value)
+
+
+def _notify_dropped(
+    child: NodePlan,
+    link: LinkPlan,
+    evaluated: Evaluated,
+    parent_keys: list[Row],
+    problems: list[list[Problem] | None],
+) -> None:
+    """A row the filter dropped with a notice is noted on every document it would be in."""
+    if not evaluated.dropped:
+        return
+    notes: dict[Row, list[Problem]] = {}
+    for row, reason in evaluated.dropped:
+        key = tuple(row[i] for i in child.key_index)
+        notice = Problem(child.table.id, key, "(filter)", reason, notice=True)
+        notes.setdefault(tuple(row[j] for j in link.match_index), []).append(notice)
+    for pos, parent in enumerate(parent_keys):
+        if parent in notes:
+            _adopt(problems, pos, [notes[parent]])
 
 
 def _order_groups(

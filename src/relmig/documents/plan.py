@@ -14,9 +14,16 @@ from typing import Any, Literal
 from bson import Decimal128
 
 from relmig.documents.coerce import COERCIONS
+from relmig.documents.computed import CalculatedPlan, ComputedPlan
+from relmig.expressions.language import referenced_columns
+from relmig.expressions.program import Program
+from relmig.expressions.sandbox import ProgramSource
 from relmig.project.model import (
+    BsonType,
+    CalculatedField,
     CollectionRule,
     Column,
+    CustomId,
     EmbedRule,
     FieldRule,
     Project,
@@ -27,6 +34,9 @@ from relmig.source.sql import SqlSource
 from relmig.source.values import Converter, Unconvertible
 
 DecimalMode = Literal["decimal128", "string", "double"]
+IdMode = Literal["objectid", "inherit", "wrap", "columns", "expression"]
+# Modes whose documents the target addresses by the source key kept in the document.
+KEYED_BY_FIELDS = ("objectid", "columns", "expression")
 
 
 @dataclass(slots=True)
@@ -49,6 +59,7 @@ class NodePlan:
     fields: list[FieldPlan]
     links: list[LinkPlan] = field(default_factory=list)
     where: str | None = None
+    computed: ComputedPlan | None = None
 
     def index_of(self, column: str) -> int:
         return self.columns.index(column)
@@ -71,14 +82,30 @@ class LinkPlan:
 
 
 @dataclass(slots=True)
+class IdColumnsPlan:
+    """`_id` from a unique set of columns: one column's value, or a sub-document of several."""
+
+    columns: list[str]
+    index: list[int]
+    convert: list[Converter | None]
+    type_convert: Converter | None
+
+
+@dataclass(slots=True)
 class RootPlan:
     collection: CollectionRule
     node: NodePlan
-    id_mode: Literal["objectid", "inherit", "wrap"]
+    id_mode: IdMode
     key_columns: list[str]
     key_convert: list[Converter | None]
     key_paths: list[tuple[str, ...]]
     limit: int | None = None
+    id_columns: IdColumnsPlan | None = None
+
+    @property
+    def keyed_by_fields(self) -> bool:
+        """Addressed by the source key's fields in the document, not by `_id`."""
+        return self.id_mode in KEYED_BY_FIELDS
 
 
 def compile_collection(
@@ -96,12 +123,17 @@ def compile_collection(
     """
     table_filters = project.filters if filters else {}
     table = project.table(collection.table)
-    id_mode = collection.id
+    custom = collection.id if isinstance(collection.id, CustomId) else None
+    id_mode: IdMode
+    if custom is not None:
+        id_mode = "columns" if custom.columns else "expression"
+    else:
+        id_mode = collection.id  # type: ignore[assignment]
     if id_mode == "inherit" and len(table.primary_key) > 1:
         id_mode = "wrap"  # a composite key can only be inherited as a sub-document
     builder = _NodeBuilder(project, source, table_filters, decimals)
     fields = dict(collection.fields)
-    if id_mode == "objectid":
+    if id_mode in KEYED_BY_FIELDS:
         # The key stays in the document (and gets a unique index) so rows remain addressable.
         for col in table.primary_key:
             rule = fields.get(col)
@@ -110,12 +142,38 @@ def compile_collection(
     else:
         for col in table.primary_key:
             fields[col] = FieldRule(include=False)
-    node = builder.node(table, fields, collection.embeds, extra=table.primary_key)
+    id_expression = custom.expression if custom is not None else None
+    extra = [*table.primary_key, *(custom.columns if custom is not None else [])]
+    node = builder.node(
+        table,
+        fields,
+        collection.embeds,
+        extra=extra,
+        calculated=collection.calculated,
+        filter=collection.filter,
+        id_expression=id_expression,
+        id_type=custom.type if custom is not None else None,
+    )
     key_paths = [_field_path(col, collection.fields.get(col)) for col in table.primary_key]
     key_convert = [source.converter_for(table.column(c)) for c in table.primary_key]
     limit = table_filters.get(table.id, TableFilter()).limit
+    id_columns = None
+    if custom is not None and custom.columns:
+        id_columns = IdColumnsPlan(
+            list(custom.columns),
+            [node.index_of(c) for c in custom.columns],
+            [builder.converter(table.column(c), FieldRule()) for c in custom.columns],
+            builder.type_converter(custom.type),
+        )
     return RootPlan(
-        collection, node, id_mode, list(table.primary_key), key_convert, key_paths, limit
+        collection,
+        node,
+        id_mode,
+        list(table.primary_key),
+        key_convert,
+        key_paths,
+        limit,
+        id_columns,
     )
 
 
@@ -193,12 +251,69 @@ class _NodeBuilder:
             convert = _coerced(convert, COERCIONS[rule.type])
         return convert
 
+    def type_converter(self, bson_type: BsonType | None) -> Converter | None:
+        """An expression result's BSON type override, with decimals in the target's form."""
+        if bson_type is None:
+            return None
+        convert = COERCIONS[bson_type]
+        if self.decimals != "decimal128":
+            convert = _decimals_as(convert, DECIMAL_FORMS[self.decimals])
+        return convert
+
+    def computed(
+        self,
+        table: Table,
+        calculated: list[CalculatedField],
+        filter: str | None,
+        id_expression: str | None,
+        id_type: BsonType | None,
+        need: Callable[[str], int],
+    ) -> ComputedPlan | None:
+        """The node's expressions as one program: the filter first, the `_id` last."""
+        expressions = [c.expression for c in calculated]
+        if filter is not None:
+            expressions.insert(0, filter)
+        if id_expression is not None:
+            expressions.append(id_expression)
+        if not expressions:
+            return None
+        read: set[str] = set()
+        for expression in expressions:
+            found = referenced_columns(expression)
+            if found is None:  # reads columns by computed names: give it every column
+                read = {c.name for c in table.columns}
+                break
+            read |= found
+        columns = [c.name for c in table.columns if c.name in read]
+        program = Program(
+            ProgramSource(tuple(columns), tuple(expressions), filter=filter is not None),
+            [need(c) for c in columns],
+            [self.source.converter_for(table.column(c)) for c in columns],
+        )
+        fields = [
+            CalculatedPlan(
+                c.name, tuple(c.name.split(".")), self.type_converter(c.type), c.nulls == "omit"
+            )
+            for c in calculated
+        ]
+        return ComputedPlan(
+            program,
+            filter is not None,
+            fields,
+            self.type_converter(id_type),
+            id_expression is not None,
+        )
+
     def node(
         self,
         table: Table,
         rules: dict[str, FieldRule],
         embeds: list[EmbedRule],
         extra: list[str],
+        calculated: list[CalculatedField] | None = None,
+        filter: str | None = None,
+        id_expression: str | None = None,
+        id_type: BsonType | None = None,
     ) -> NodePlan:
         """Plan a node; `extra` are columns needed for joins even if not mapped."""
         columns: list[str] = []
@@ -227,24 +342,32 @@ class _NodeBuilder:
         for col in extra:
             need(col)
         links = [self._link(table, embed, need) for embed in embeds]
+        computed = self.computed(table, calculated or [], filter, id_expression, id_type, need)
         select_sql = ", ".join(self.source.select_expression(table.column(c)) for c in columns)
         where = self.filters.get(table.id, TableFilter()).where
-        return NodePlan(table, select_sql, columns, key_index, fields, links, where)
+        return NodePlan(table, select_sql, columns, key_index, fields, links, where, computed)
 
     def _link(self, table: Table, embed: EmbedRule, need: Callable[[str], int]) -> LinkPlan:
         child = self.project.table(embed.table)
         if embed.kind == "array":
-            fk = child.foreign_key(embed.foreign_key)
+            fk = self.project.link(child.id, embed.foreign_key)
             parent_cols, match_cols = fk.ref_columns, fk.columns
         else:
-            fk = table.foreign_key(embed.foreign_key)
+            fk = self.project.link(table.id, embed.foreign_key)
             parent_cols, match_cols = fk.columns, fk.ref_columns
         parent_index = [need(c) for c in parent_cols]
         sort_cols = [s.column for s in embed.sort]
         extra = [*match_cols, *sort_cols]
         if embed.primitive:
             extra.append(embed.primitive)
-        node = self.node(child, embed.fields, embed.embeds, extra=extra)
+        node = self.node(
+            child,
+            embed.fields,
+            embed.embeds,
+            extra=extra,
+            calculated=embed.calculated,
+            filter=embed.filter,
+        )
         primitive = None
         if embed.primitive:
             col = child.column(embed.primitive)

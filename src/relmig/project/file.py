@@ -114,8 +114,13 @@ def parse_project(raw: Any, where: str) -> Project:
 
 def dump_project(project: Project) -> str:
     data = project.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    # The source is shown in full, so the file says where the password comes from.
-    data = {"version": project.version, **data, "source": project.source.model_dump(mode="json")}
+    # The source is shown in full, so the file says where the password comes from; the
+    # replication route only once it is set.
+    source = project.source.model_dump(mode="json")
+    for key in ("replication_host", "replication_port"):
+        if source[key] is None:
+            del source[key]
+    data = {"version": project.version, **data, "source": source}
     data = {k: data[k] for k in ("version", "name", "source", *data) if k in data}
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 

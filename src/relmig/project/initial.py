@@ -184,7 +184,7 @@ def new_embed(
     table = project.table(table_id)
     casing = casing_of(project)
     if kind == "array":
-        fk = table.foreign_key(foreign_key)
+        fk = project.link(table.id, foreign_key)
         return EmbedRule(
             kind="array",
             table=table.id,
@@ -192,4 +192,10 @@ def new_embed(
             field=apply_casing(table.name, casing),
             fields=_fields(table, casing, exclude=fk.columns),
         )
-    return _document(project.table(parent_id).foreign_key(foreign_key), table, casing, [])
+    fk = project.link(parent_id, foreign_key)
+    rule = _document(fk, table, casing, [])
+    if rule.field in {apply_casing(c, casing) for c in fk.columns}:
+        # The parent keeps its link column as a field (import yields it, this rule cannot):
+        # name the sub-document after the table instead of colliding with it.
+        rule.field = apply_casing(table.name, casing)
+    return rule

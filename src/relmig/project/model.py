@@ -48,6 +48,34 @@ class ForeignKey(Strict):
         return self
 
 
+class RelationshipEnd(Strict):
+    table: str
+    columns: list[str] = Field(min_length=1)
+
+
+class Relationship(Strict):
+    """A *synthetic relationship*: a link the database does not declare, used like a foreign key.
+
+    The child's columns hold the parent's; rules name it in `foreign_key` as they name a
+    declared key. `evidence` records why `relmig import --infer-relationships` proposed it.
+    """
+
+    name: str
+    parent: RelationshipEnd
+    child: RelationshipEnd
+    cardinality: Literal["one-to-one", "one-to-many"] = "one-to-many"
+    evidence: str | None = None
+
+    def as_foreign_key(self) -> ForeignKey:
+        # Not validated here: the project validator reports a mismatch with its path.
+        return ForeignKey.model_construct(
+            name=self.name,
+            columns=self.child.columns,
+            ref_table=self.parent.table,
+            ref_columns=self.parent.columns,
+        )
+
+
 class Index(Strict):
     name: str
     columns: list[str]
@@ -93,6 +121,29 @@ class FieldRule(Strict):
     nulls: Literal["null", "omit"] = "null"
 
 
+class CalculatedField(Strict):
+    """A field computed from the row by a JavaScript expression over `columns["name"]`."""
+
+    name: str
+    expression: str
+    type: BsonType | None = None
+    nulls: Literal["null", "omit"] = "null"
+
+
+class CustomId(Strict):
+    """`_id` from a unique set of columns other than the primary key, or from an expression."""
+
+    columns: list[str] = []
+    expression: str | None = None
+    type: BsonType | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CustomId:
+        if bool(self.columns) == (self.expression is not None):
+            raise ValueError("a custom _id takes either columns or an expression")
+        return self
+
+
 class SortKey(Strict):
     column: str
     descending: bool = False
@@ -110,6 +161,8 @@ class EmbedRule(Strict):
     foreign_key: str
     field: str
     fields: dict[str, FieldRule] = {}
+    calculated: list[CalculatedField] = []
+    filter: str | None = None
     embeds: list[EmbedRule] = []
     # Embedded array options.
     primitive: str | None = None
@@ -134,8 +187,10 @@ class CollectionRule(Strict):
 
     name: str
     table: str
-    id: Literal["objectid", "inherit", "wrap"] = "inherit"
+    id: Literal["objectid", "inherit", "wrap"] | CustomId = "inherit"
     fields: dict[str, FieldRule] = {}
+    calculated: list[CalculatedField] = []
+    filter: str | None = None
     embeds: list[EmbedRule] = []
 
 
@@ -156,6 +211,10 @@ class SourceSettings(Strict):
     user: str
     password_env: str = "RELMIG_SOURCE_PASSWORD"
     schemas: list[str] = []
+    # PostgreSQL only: where the replication connection (the pgoutput stream) goes when it
+    # must take another route than the queries, e.g. a proxy; unset, it follows host/port.
+    replication_host: str | None = None
+    replication_port: int | None = None
 
 
 class Project(Strict):
@@ -163,6 +222,7 @@ class Project(Strict):
     name: str
     source: SourceSettings
     tables: list[Table]
+    relationships: list[Relationship] = []
     collections: list[CollectionRule] = []
     filters: dict[str, TableFilter] = {}
     # The field casing chosen at import; rules added later use it too.
@@ -173,6 +233,19 @@ class Project(Strict):
             if table.id == table_id:
                 return table
         raise KeyError(table_id)
+
+    def link(self, table_id: str, name: str) -> ForeignKey:
+        """The foreign key `name` that `table_id` holds: declared, or a synthetic relationship
+        whose child is that table. Rules, plans and routing resolve links only here."""
+        for rel in self.relationships:
+            if rel.name == name and rel.child.table == table_id:
+                return rel.as_foreign_key()
+        return self.table(table_id).foreign_key(name)
+
+    def links_of(self, table: Table) -> list[ForeignKey]:
+        """Every foreign key `table` holds, declared first, then synthetic."""
+        synthetic = [r.as_foreign_key() for r in self.relationships if r.child.table == table.id]
+        return [*table.foreign_keys, *synthetic]
 
     def collection(self, name: str) -> CollectionRule:
         for coll in self.collections:

@@ -11,15 +11,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from relmig.project.validate_modeling import check_expressions, check_relationships
+
 if TYPE_CHECKING:
-    from relmig.project.model import CollectionRule, EmbedRule, FieldRule, Project, Table
+    from relmig.project.model import (
+        CollectionRule,
+        EmbedRule,
+        FieldRule,
+        Project,
+        SourceSettings,
+        Table,
+    )
 
 
 def check_references(project: Project) -> None:
     problems: list[str] = []
+    _check_source(project.source, problems)
     tables = {t.id: t for t in project.tables}
     for i, table in enumerate(project.tables):
         _check_table(table, tables, f"tables[{i}]", problems)
+    check_relationships(project, tables, problems)
+    check_expressions(project, tables, problems)
+    # Rules follow synthetic relationships as they follow declared keys.
+    tables = {
+        t.id: t.model_copy(update={"foreign_keys": project.links_of(t)}) for t in tables.values()
+    }
     names: set[str] = set()
     for i, coll in enumerate(project.collections):
         where = f"collections[{i}] ({coll.name})"
@@ -70,6 +86,22 @@ def warnings(project: Project) -> list[str]:
         for i, c in enumerate(project.collections)
         if "." in c.name
     ]
+
+
+def _check_source(source: SourceSettings, out: list[str]) -> None:
+    for name in ("port", "replication_port"):
+        port = getattr(source, name)
+        if port is not None and not 0 < port < 65536:
+            out.append(f"source.{name}: {port} is not a TCP port (1-65535)")
+    if source.dialect != "postgresql":
+        for name in ("replication_host", "replication_port"):
+            if getattr(source, name) is not None:
+                out.append(
+                    f"source.{name}: only a PostgreSQL source has a replication connection "
+                    "of its own (the binlog is read through host and port)"
+                )
+    elif source.replication_host is not None and not source.replication_host.strip():
+        out.append("source.replication_host: is empty (leave it out to use host)")
 
 
 def _check_table(table: Table, tables: dict[str, Table], where: str, out: list[str]) -> None:

@@ -19,9 +19,9 @@ def before_image_columns(project: Project) -> dict[str, list[str]]:
         for e in embeds:
             child = project.table(e.table)
             if e.kind == "array":
-                match = child.foreign_key(e.foreign_key).columns
+                match = project.link(child.id, e.foreign_key).columns
             else:
-                match = project.table(parent_table).foreign_key(e.foreign_key).ref_columns
+                match = project.link(parent_table, e.foreign_key).ref_columns
             outside_key = [c for c in match if c not in child.primary_key]
             if outside_key:
                 cols = needs.setdefault(child.id, [])

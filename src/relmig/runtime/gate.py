@@ -88,7 +88,7 @@ class IssueGate:
         root_table = self.project.collection(collection).table
         severity = self.policy.severity
         for b in built:
-            target_problems = profile.problems(b.doc)
+            target_problems = profile.problems(b.doc) if b.doc is not None else []
             if not b.problems and not target_problems:
                 keep.append(b)
                 continue
@@ -114,7 +114,11 @@ class IssueGate:
                         f"the target cannot store this value: {reason}",
                     )
                 )
-            if self.policy.on_error == "WARN" and "_id" not in {p.field for p in b.problems}:
+            if b.doc is None:
+                continue  # a root its filter left out: only the notice
+            if not target_problems and not b.blocked:
+                keep.append(b)  # only notices: the document is complete
+            elif self.policy.on_error == "WARN" and "_id" not in {p.field for p in b.problems}:
                 for path, _ in target_problems:
                     drop_path(b.doc, path)
                 keep.append(b)

@@ -236,12 +236,16 @@ class JobManager:
             options.mode,
             display_uri(target_uri),
             target_db,
-            {**asdict(options), "target_uri_has_secret": display_uri(target_uri) != target_uri},
+            {
+                **asdict(options),
+                "target_uri_has_secret": display_uri(target_uri) != target_uri,
+                # Owned by this process from the start: if it dies before the job runs, the
+                # next process finds the job FAILED and resumable, not silently PAUSED.
+                "owner": _me(),
+            },
             project.model_dump(mode="json", by_alias=True),
         )
-        self.store.update_job(
-            job_id, stage="SNAPSHOT" if options.mode != "cdc-only" else "CDC", status="PAUSED"
-        )
+        self.store.update_job(job_id, stage="SNAPSHOT" if options.mode != "cdc-only" else "CDC")
         return job_id
 
     def _refuse_overlap(self, project: Project, target_uri: str, target_db: str) -> None:
@@ -336,7 +340,7 @@ class JobManager:
         self.store.update_job(
             job_id,
             status="CANCELLED",
-            cdc_status="NOT_STARTED" if job["cdc_status"] == "NOT_STARTED" else "COMPLETED",
+            cdc_status=_cancelled_cdc(job),
             ended_at=self.clock(),
         )
 
@@ -441,11 +445,12 @@ class JobManager:
 
     def _claim(self, job_id: str) -> None:
         job = self.job(job_id)
-        if job["status"] in ACTIVE and job["heartbeat_at"] is not None:
+        mine = job["options"].get("owner") == _me()
+        if job["status"] in ACTIVE and job["heartbeat_at"] is not None and not mine:
             beat = aware(job["heartbeat_at"])
             if self.clock() - beat < STALE_AFTER:
                 raise JobError(f"job {job_id} is already running", "conflict")
-        options = {**job["options"], "owner": f"{socket.gethostname()}:{os.getpid()}"}
+        options = {**job["options"], "owner": _me()}
         self.store.update_job(
             job_id,
             status="RUNNING",
@@ -559,7 +564,7 @@ class JobManager:
                 self.store.update_job(
                     job_id,
                     status="CANCELLED",
-                    cdc_status="COMPLETED" if capture is not None else "NOT_STARTED",
+                    cdc_status=_cancelled_cdc(self.job(job_id)),
                     request=None,
                     ended_at=utcnow(),
                 )
@@ -697,6 +702,11 @@ def _parallel_problem(options: JobOptions) -> str | None:
     return None
 
 
+def _me() -> str:
+    """This process, as a job's owner."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _engine_of(job: dict[str, Any]) -> str:
     return str(job["options"].get("engine") or "embedded")
 
@@ -709,3 +719,9 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _cancelled_cdc(job: dict[str, Any]) -> str:
+    """A cancelled job's CDC status: ended if CDC ever ran, never started otherwise (a
+    continuous job cancelled during its snapshot)."""
+    return "NOT_STARTED" if job["cdc_status"] == "NOT_STARTED" else "COMPLETED"

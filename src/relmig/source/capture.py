@@ -114,9 +114,9 @@ def mapped_tables(project: Project) -> list[Table]:
     return [t for t in project.tables if t.id in used]
 
 
-def fix_script(missing: list[Prerequisite]) -> str:
+def fix_script(missing: list[Prerequisite], title: str = "CDC prerequisites") -> str:
     """Relational Migrator's "Generate Script": the SQL that fixes what `check` found."""
-    lines = ["-- relmig: CDC prerequisites"]
+    lines = [f"-- relmig: {title}"]
     for p in missing:
         lines.append(f"-- {p.name}: {p.problem}" + (f" ({p.note})" if p.note else ""))
         lines.append(p.fix if p.fix else "-- (not fixable in SQL; see above)")

@@ -369,10 +369,11 @@ class PgOutputStream(ChangeStream):
 
     def _connect(self) -> Any:
         s = self.source
+        host, port = s.replication_address
         try:
             return psycopg2.connect(
-                host=s.settings.host,
-                port=s.port,
+                host=host,
+                port=port,
                 dbname=s.settings.database,
                 user=s.settings.user,
                 password=s.password,
@@ -383,7 +384,7 @@ class PgOutputStream(ChangeStream):
             )
         except psycopg2.Error as exc:
             raise SourceError(
-                f"cannot open a replication connection to the {s.where}: "
+                f"cannot open a replication connection to the {s.where} (at {host}:{port}): "
                 f"{str(exc).strip().splitlines()[0]}"
             ) from None
 

@@ -33,6 +33,12 @@ class PostgresSource(SqlSource):
         postgres_types.configure_connection(conn)
         return conn
 
+    @property
+    def replication_address(self) -> tuple[str, int]:
+        """Where the replication connection goes: replication_host/port, else host/port."""
+        s = self.settings
+        return s.replication_host or s.host, s.replication_port or self.port
+
     def _after_error(self) -> None:
         # Autocommit connections need nothing, but a broken one must be replaced.
         if self._conn is not None and self._conn.closed:

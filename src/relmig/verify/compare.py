@@ -21,7 +21,7 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from relmig.documents.builder import Built, DocumentBuilder
 from relmig.documents.plan import RootPlan, compile_collection
 from relmig.mongo.profile import TargetProfile
-from relmig.mongo.writer import MongoTarget
+from relmig.mongo.writer import MongoTarget, key_query
 from relmig.project.model import Project
 from relmig.runtime.keys import show_key
 from relmig.source.sql import SqlSource
@@ -114,6 +114,7 @@ def _verify_collection(
     with tempfile.TemporaryDirectory(prefix="relmig-verify-") as tmp:
         seen = sqlite3.connect(Path(tmp) / "keys.db")
         seen.execute("CREATE TABLE k (ident BLOB PRIMARY KEY)")
+        seen.execute("CREATE TABLE ids (ident BLOB PRIMARY KEY)")
         for page in builder.scan(batch_size=batch_size):
             _compare_page(plan, target.profile, coll, page.built, report, seen, max_examples)
         if report.actual > report.matched:
@@ -131,18 +132,20 @@ def _compare_page(
     seen: sqlite3.Connection,
     max_examples: int,
 ) -> None:
+    built = [b for b in built if b.doc is not None]  # roots their filter left out
     report.expected += len(built)
     expected = {_ident(b.filter): b for b in built}
     seen.executemany("INSERT OR IGNORE INTO k VALUES (?)", [(k,) for k in expected])
     # A root with a value the target cannot store was handled by the job's error policy and
-    # recorded in its Issues list; it is counted, not compared.
+    # recorded in its Issues list; it is counted, not compared. So is a root whose custom
+    # `_id` an earlier root (in key order) has: the target refuses the duplicate.
     for ident, b in list(expected.items()):
-        if b.problems or profile.problems(b.doc):
+        if b.blocked or profile.problems(b.doc) or _duplicate_id(plan, b, seen):
             report.unmigratable += 1
             del expected[ident]
     wanted = list(expected.values())
-    if plan.id_mode == "objectid":
-        query: dict[str, Any] = {"$or": [b.filter for b in wanted]}
+    if plan.keyed_by_fields:
+        query: dict[str, Any] = key_query([b.filter for b in wanted])
     else:
         query = {"_id": {"$in": [b.filter["_id"] for b in wanted]}}
     actual = {}
@@ -157,14 +160,27 @@ def _compare_page(
         report.matched += 1
         if plan.id_mode == "objectid":
             doc.pop("_id", None)
+        assert b.doc is not None
         want = bson.decode(bson.encode(b.doc), codec_options=CODEC)
-        if want != doc:
+        if want != doc and not _same(want, doc):
             report.different += 1
             _example(
                 report,
                 max_examples,
                 Difference("different", show_key(b.key), _first_difference(want, doc)),
             )
+
+
+def _same(want: Any, found: Any) -> bool:
+    """Equality in which a NaN double equals a NaN double (Python's == says it never does, so
+    a stored NaN would always look different); called only when == said no."""
+    if type(want) is float and type(found) is float:
+        return want == found or (want != want and found != found)
+    if type(want) is dict and type(found) is dict:
+        return want.keys() == found.keys() and all(_same(want[k], found[k]) for k in want)
+    if type(want) is list and type(found) is list:
+        return len(want) == len(found) and all(map(_same, want, found))
+    return bool(want == found)
 
 
 def _find_extras(
@@ -175,9 +191,7 @@ def _find_extras(
     batch_size: int,
     max_examples: int,
 ) -> None:
-    projection = (
-        {".".join(p): 1 for p in plan.key_paths} if plan.id_mode == "objectid" else {"_id": 1}
-    )
+    projection = {".".join(p): 1 for p in plan.key_paths} if plan.keyed_by_fields else {"_id": 1}
     for docs in _chunks(coll.find({}, projection).batch_size(batch_size), batch_size):
         for doc in docs:
             flt = _filter_of(plan, doc)
@@ -187,8 +201,18 @@ def _find_extras(
                 _example(report, max_examples, Difference("extra", str(shown)))
 
 
+def _duplicate_id(plan: RootPlan, built: Built, seen: sqlite3.Connection) -> bool:
+    """Whether an earlier root already has this root's custom `_id` (and note it if not)."""
+    if plan.id_mode not in ("columns", "expression") or built.doc is None:
+        return False
+    ident = bson.encode({"k": built.doc["_id"]})
+    taken = seen.execute("SELECT 1 FROM ids WHERE ident = ?", (ident,)).fetchone()
+    seen.execute("INSERT OR IGNORE INTO ids VALUES (?)", (ident,))
+    return taken is not None
+
+
 def _filter_of(plan: RootPlan, doc: dict[str, Any]) -> dict[str, Any]:
-    if plan.id_mode != "objectid":
+    if not plan.keyed_by_fields:
         return {"_id": doc["_id"]}
     out = {}
     for path in plan.key_paths:
@@ -229,12 +253,12 @@ def _first_difference(want: Any, got: Any, path: str = "") -> str:
                 return f"{sub}: missing in target"
             if key not in want:
                 return f"{sub}: not expected"
-            if want[key] != got[key]:
+            if not _same(want[key], got[key]):
                 return _first_difference(want[key], got[key], sub)
     if isinstance(want, list) and isinstance(got, list):
         if len(want) != len(got):
             return f"{path}: {len(want)} elements expected, {len(got)} found"
         for i, (a, b) in enumerate(zip(want, got, strict=True)):
-            if a != b:
+            if not _same(a, b):
                 return _first_difference(a, b, f"{path}.{i}")
     return f"{path}: expected {want!r}, found {got!r}"

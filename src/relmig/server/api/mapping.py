@@ -68,22 +68,31 @@ def _position(project: Project, name: str) -> int:
 
 def _with_rule(project: Project, position: int, rule: dict[str, Any] | None) -> Project:
     """The project with its collection at `position` replaced (or appended, or removed)."""
+    return _with_item(project, "collections", position, rule, "rule")
+
+
+def _with_item(
+    project: Project, section: str, position: int, item: dict[str, Any] | None, what: str
+) -> Project:
+    """The project with item `position` of `section` replaced (appended at the end, removed
+    when `item` is None), through the one validator: 422 with each problem's path relative to
+    the item when it does not hold."""
     raw = project_json(project)
-    rules = raw["collections"]
-    if rule is None:
-        del rules[position]
-    elif position == len(rules):
-        rules.append(rule)
+    items = raw[section]
+    if item is None:
+        del items[position]
+    elif position == len(items):
+        items.append(item)
     else:
-        rules[position] = rule
-    name = rule.get("name") if rule else None
-    prefix = f"collections[{position}]" + (f" ({name})" if isinstance(name, str) else "")
+        items[position] = item
+    name = item.get("name") if item else None
+    prefix = f"{section}[{position}]" + (f" ({name})" if isinstance(name, str) else "")
     try:
         return parse_project(raw, "the mapping")
     except ProjectFileError as exc:
         problems = problem_list(exc.problems, prefix)
-        listing = "; ".join(f"{p['path'] or 'rule'}: {p['message']}" for p in problems)
-        raise ApiError(422, f"the rule is invalid: {listing}", problems=problems) from None
+        listing = "; ".join(f"{p['path'] or what}: {p['message']}" for p in problems)
+        raise ApiError(422, f"the {what} is invalid: {listing}", problems=problems) from None
 
 
 def _save(svc: Services, project_id: str, project: Project) -> ProjectOut:
@@ -135,6 +144,51 @@ def delete_collection(project_id: str, name: str, svc: Svc) -> ProjectOut:
     return _save(svc, project_id, _with_rule(project, _position(project, name), None))
 
 
+RelationshipBody = Annotated[
+    dict[str, Any],
+    Body(description="A synthetic relationship: name, parent and child (table, columns)."),
+]
+
+
+def _with_relationship(
+    project: Project, position: int, relationship: dict[str, Any] | None
+) -> Project:
+    """The project with its synthetic relationship at `position` replaced, added or removed;
+    a rule that still follows a removed one is reported where it is."""
+    return _with_item(project, "relationships", position, relationship, "relationship")
+
+
+def _relationship_position(project: Project, name: str) -> int:
+    for i, rel in enumerate(project.relationships):
+        if rel.name == name:
+            return i
+    raise not_found("relationship", name)
+
+
+@router.post("/relationships", status_code=201)
+def add_relationship(project_id: str, body: RelationshipBody, svc: Svc) -> ProjectOut:
+    """Add a synthetic relationship: a link the database does not declare."""
+    project = _stored(svc, project_id)
+    changed = _with_relationship(project, len(project.relationships), body)
+    return _save(svc, project_id, changed)
+
+
+@router.put("/relationships/{name}")
+def replace_relationship(
+    project_id: str, name: str, body: RelationshipBody, svc: Svc
+) -> ProjectOut:
+    project = _stored(svc, project_id)
+    changed = _with_relationship(project, _relationship_position(project, name), body)
+    return _save(svc, project_id, changed)
+
+
+@router.delete("/relationships/{name}")
+def delete_relationship(project_id: str, name: str, svc: Svc) -> ProjectOut:
+    project = _stored(svc, project_id)
+    changed = _with_relationship(project, _relationship_position(project, name), None)
+    return _save(svc, project_id, changed)
+
+
 @router.put("/filters/{table_id}")
 def set_filter(project_id: str, table_id: str, table_filter: TableFilter, svc: Svc) -> ProjectOut:
     """A snapshot-only table filter: a SQL WHERE clause and/or a row limit."""
@@ -184,6 +238,7 @@ def _preview(
         documents=[
             json.loads(json_util.dumps(b.doc, json_options=json_util.RELAXED_JSON_OPTIONS))
             for b in built
+            if b.doc is not None
         ],
         problems=[
             PreviewProblem(table=p.table, key=show_key(p.key), field=p.field, reason=p.reason)

@@ -4,6 +4,7 @@
 // behind one. Every box is a button: Tab reaches it, Enter or Space opens it.
 
 import { s } from "./dom.js";
+import { linksOf } from "./modeling.js";
 
 const ROW = 18;
 const HEAD = 28;
@@ -107,7 +108,7 @@ export function relationalDiagram(project, selection, width, onSelect) {
   const mapped = mappedTables(project);
   const related = selection?.kind === "collection"
     ? tablesOf(project.collections.find((c) => c.name === selection.name) || { table: "" }) : new Set();
-  const depth = (t) => t.foreign_keys.filter((fk) => fk.ref_table !== `${t.schema}.${t.name}`).length;
+  const depth = (t) => linksOf(project, t).filter((fk) => fk.ref_table !== `${t.schema}.${t.name}`).length;
   const tables = [...project.tables].sort((a, b) => depth(a) - depth(b) || a.name.localeCompare(b.name));
   const boxes = tables.map((t) => ({ key: `${t.schema}.${t.name}`, table: t, h: HEAD + t.columns.length * ROW + 8 }));
   const w = boxWidth(tables.flatMap((t) => [[t.name, t.schema], ...t.columns.map((c) => [`   ${c.name}`, c.type])]), 168, 300);
@@ -118,15 +119,17 @@ export function relationalDiagram(project, selection, width, onSelect) {
   const links = s("g", { class: "links" });
   let lane = 0;
   for (const box of boxes) {
-    for (const fk of box.table.foreign_keys) {
+    for (const fk of linksOf(project, box.table)) {
       const parent = byId[fk.ref_table];
       if (!parent) continue;
       const row = Math.max(0, box.table.columns.findIndex((c) => c.name === fk.columns[0]));
       const y1 = box.y + HEAD + row * ROW + ROW / 2 + 4;
       const y2 = parent.y + HEAD / 2;
       const hot = selection?.kind === "table" && (selection.id === box.key || selection.id === parent.key);
-      links.append(s("path", { class: `link${hot ? " hot" : ""}`, d: route(box, parent, y1, y2, lane++), "data-link": fk.name },
-        s("title", {}, `${fk.name}: ${box.key} → ${fk.ref_table}`)));
+      const cls = `link${hot ? " hot" : ""}${fk.synthetic ? " synthetic" : ""}`;
+      const what = fk.synthetic ? "synthetic relationship " : "";
+      links.append(s("path", { class: cls, d: route(box, parent, y1, y2, lane++), "data-link": fk.name },
+        s("title", {}, `${what}${fk.name}: ${box.key} → ${fk.ref_table}`)));
     }
   }
   for (const box of boxes) {
@@ -137,7 +140,7 @@ export function relationalDiagram(project, selection, width, onSelect) {
     box.tooltip = `${box.key}${t.estimated_rows !== null && t.estimated_rows !== undefined ? `, ~${t.estimated_rows} rows` : ""}${mapped.has(box.key) ? "" : " (not mapped)"}`;
     const g = frame(box, t.name, t.schema, cls, () => onSelect({ kind: "table", id: box.key }),
       `Table ${box.key}, ${t.columns.length} columns${mapped.has(box.key) ? "" : ", not mapped"}`);
-    const fkColumns = new Set(t.foreign_keys.flatMap((fk) => fk.columns));
+    const fkColumns = new Set(linksOf(project, t).flatMap((fk) => fk.columns));
     t.columns.forEach((c, i) => {
       const y = HEAD + i * ROW + 16;
       const marker = t.primary_key.includes(c.name) ? ["pk", "PK"] : fkColumns.has(c.name) ? ["fk", "FK"] : null;
@@ -171,13 +174,18 @@ function documentLines(project, rule, bsonTypes) {
     if (depth === 0) {
       const pk = table.primary_key;
       const id = rule.id || "inherit";
+      const custom = typeof id === "object";
       if (id === "objectid") lines.push({ depth, name: "_id", type: "objectId", kind: "id" });
+      else if (custom && id.expression !== undefined) lines.push({ depth, name: "_id", type: "ƒ(columns)", kind: "id" });
+      else if (custom) lines.push({ depth, name: "_id", type: `← ${id.columns.join(", ")}`, kind: "id" });
       else if (id === "inherit" && pk.length === 1) lines.push({ depth, name: "_id", type: `← ${pk[0]}`, kind: "id" });
       else lines.push({ depth, name: "_id", type: `{ ${pk.join(", ")} }`, kind: "id" });
-      fields(table, rule.fields || {}, depth, id === "objectid" ? new Set() : new Set(pk));
+      fields(table, rule.fields || {}, depth, id === "objectid" || custom ? new Set() : new Set(pk));
     } else {
       fields(table, rule.fields || {}, depth, new Set());
     }
+    for (const calc of rule.calculated || []) lines.push({ depth, name: calc.name, type: calc.type || "ƒ(columns)", kind: "calc" });
+    if (rule.filter) lines.push({ depth, name: "filter", type: rule.filter, kind: "filter" });
     for (const embed of rule.embeds || []) {
       const kind = embed.kind === "array" ? "array" : "doc";
       if (embed.kind === "document" && embed.merge) {
@@ -226,7 +234,7 @@ export function documentDiagram(project, selection, width, onSelect, bsonTypes) 
     box.shape.lines.forEach((line, i) => {
       const y = HEAD + i * ROW + 16;
       const x = 12 + line.depth * 10;
-      const cls = line.kind === "array" ? "array" : line.kind === "doc" ? "doc" : "";
+      const cls = { array: "array", doc: "doc", calc: "calc", filter: "filter" }[line.kind] || "";
       const [name, type] = fit(line.name, String(line.type), box.w - x - 10);
       g.append(s("text", { class: cls, x, y }, s("title", {}, `${line.name}: ${line.type}${line.sql ? ` (from ${line.sql})` : ""}`), name));
       g.append(s("text", { class: "type", x: box.w - 10, y, "text-anchor": "end" }, type));

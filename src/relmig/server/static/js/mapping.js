@@ -4,9 +4,9 @@
 import { api } from "./api.js";
 import { clear, confirmButton, errorBox, h, keepFocus, options, setTitle, toast } from "./dom.js";
 import { documentDiagram, relationalDiagram } from "./diagram.js";
+import { BSON_TYPES, expressionEditor, idEditor, linksOf, relationshipPanel } from "./modeling.js";
 import { projectBar } from "./projects.js";
 
-const BSON_TYPES = ["string", "int32", "int64", "double", "decimal", "bool", "date", "objectId", "binary"];
 const KIND_LABEL = { new: "New documents", array: "Embedded array", document: "Embedded documents" };
 
 const copy = (value) => JSON.parse(JSON.stringify(value));
@@ -38,10 +38,10 @@ function attachPoints(project, table, collections) {
       const holder = tables[r.node.table];
       if (!holder || holder === table) continue;
       const where = [c.name, ...r.path.map((_, k) => nodeAt(c, r.path.slice(0, k + 1)).field)].join(" › ");
-      for (const fk of table.foreign_keys.filter((f) => f.ref_table === r.node.table)) {
+      for (const fk of linksOf(project, table).filter((f) => f.ref_table === r.node.table)) {
         out.push({ kind: "array", collection: c, path: r.path, table, fk, label: `Embedded array of ${table.name} in ${where} (${fk.name})` });
       }
-      for (const fk of holder.foreign_keys.filter((f) => f.ref_table === tableId(table))) {
+      for (const fk of linksOf(project, holder).filter((f) => f.ref_table === tableId(table))) {
         out.push({ kind: "document", collection: c, path: r.path, table, fk, label: `Embedded documents: ${table.name} in ${where} (${fk.name})` });
       }
     }
@@ -118,7 +118,8 @@ export async function renderMapping(view, projectId) {
       h("section", { class: "model-pane", "aria-labelledby": "rel-title" },
         h("header", {}, h("h2", { id: "rel-title" }, "Relational model"), tableCount,
           h("span", { class: "legend" }, h("span", {}, h("i", { style: "border:1px dashed #b8c6cc" }), "not mapped"),
-            h("span", {}, h("i", { style: "background:#5fb896" }), "in selection"))),
+            h("span", {}, h("i", { style: "background:#5fb896" }), "in selection"),
+            h("span", {}, h("i", { style: "border-top:2px dashed #9fb2bb;height:0" }), "synthetic link"))),
         rel.tools, relPane),
       h("section", { class: "model-pane", "aria-labelledby": "doc-title" },
         h("header", {}, h("h2", { id: "doc-title" }, "MongoDB model"), collectionCount,
@@ -190,7 +191,8 @@ export async function renderMapping(view, projectId) {
       clear(listSlot, h("h2", {}, `Table ${selection.id}`),
         rules.length ? h("ul", { class: "rule-list" }, rules.map(ruleItem)) : h("p", { class: "muted" }, "No rule maps this table yet."),
         h("div", { class: "actions" }, pick),
-        filterForm(table));
+        filterForm(table),
+        relationshipPanel(m, table, projectId, saved));
       return;
     }
     const collection = m.collections.find((c) => c.name === selection.name);
@@ -307,12 +309,11 @@ export async function renderMapping(view, projectId) {
     ] : [
       h("label", {}, "Collection name", bind("name", h("input", { name: "name", value: node.name }))),
       h("label", {}, "Table", h("input", { value: node.table, disabled: true })),
-      h("label", {}, "_id", bind("id", h("select", { name: "id" }, options([
-        ["inherit", "Inherit the primary key"], ["wrap", "Wrap the primary key in a sub-document"], ["objectid", "New ObjectId"],
-      ], node.id || "inherit")))),
+      ...idEditor(node, problems, drawEditor),
     ];
 
-    const inId = !path.length && (node.id || "inherit") !== "objectid" ? new Set(table.primary_key) : new Set();
+    const inheritsKey = ["inherit", "wrap", undefined].includes(node.id);
+    const inId = !path.length && inheritsKey ? new Set(table.primary_key) : new Set();
     const fieldRows = table.columns.map((c) => {
       node.fields = node.fields || {};
       const rule = node.fields[c.name] || {};
@@ -346,6 +347,7 @@ export async function renderMapping(view, projectId) {
       node.primitive ? null : h("table", { class: "fields", style: "margin-top:14px" },
         h("thead", {}, h("tr", {}, ["Include", "Column", "Field name", "BSON type", "Nulls"].map((t) => h("th", {}, t)))),
         h("tbody", {}, fieldRows)),
+      expressionEditor(node, problems, prefix, drawEditor),
       h("div", { class: "actions" },
         h("button", { class: "primary", onclick: save }, "Save rule"),
         h("button", { onclick: () => previewDraft(previewSlot) }, "Preview document"),
