@@ -66,6 +66,9 @@ class SplitSource:
             collections=initial_collections(tables, "recommended"),
         )
 
+    def account_ids(self) -> list[int]:
+        return [row[0] for row in _rows()["accounts"]]
+
     def execute(self, sql: str, params: tuple = ()) -> None:
         if self.dialect == "postgresql":
             with psycopg.connect(**self.admin, dbname=DB, autocommit=True) as conn:

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from relmig.mongo.writer import MongoTarget
+from relmig.project.model import CalculatedField, CustomId, Project
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.parallel import ParallelSnapshot
@@ -31,8 +32,10 @@ pytestmark = pytest.mark.services
 RANGE_ROWS = 250
 
 
-def snapshot(source, target: MongoTarget, store: StateStore, **options: Any) -> str:
-    project = source.project()
+def snapshot(
+    source, target: MongoTarget, store: StateStore, project: Project | None = None, **options: Any
+) -> str:
+    project = project or source.project()
     manager = JobManager(store)
     job_id = manager.create(
         project,
@@ -83,6 +86,42 @@ def test_parallel_equals_serial(split_source, targets, store) -> None:
         assert (only["lower"], only["upper"], only["done"]) == (None, None, True)
     # Two processes took part.
     assert len({r["worker"] for r in ranges}) == 2
+
+
+def with_expressions(project: Project) -> Project:
+    """accounts: a filter, a calculated field and an expression `_id`; its embedded entries
+    filtered and calculated too."""
+    accounts = next(c for c in project.collections if c.name == "accounts")
+    accounts.id = CustomId(expression='"acct-" + columns["id"]')
+    accounts.filter = 'Number(columns["id"]) % 3 !== 0'
+    accounts.calculated = [
+        CalculatedField(name="shout", expression='columns["name"].toUpperCase()')
+    ]
+    (entries,) = accounts.embeds
+    entries.filter = 'columns["amount"] > 5'
+    entries.calculated = [CalculatedField(name="twice", expression='2 * columns["amount"]')]
+    return project
+
+
+def test_parallel_builds_with_the_one_builder(split_source, targets, store) -> None:
+    """Filters, calculated fields and a custom `_id` come out of the parallel snapshot as out
+    of the serial one: both build with the one DocumentBuilder."""
+    project = with_expressions(split_source.project())
+    serial, parallel = targets(), targets()
+    snapshot(split_source, serial, store, project)
+    job_id = snapshot(
+        split_source, parallel, store, project, parallel=2, range_rows=RANGE_ROWS, verify=True
+    )
+
+    assert store.job(job_id)["verify_result"]["ok"]
+    assert documents(parallel) == documents(serial)
+    kept = 2400 - sum(1 for i in split_source.account_ids() if i % 3 == 0)
+    assert parallel.db.accounts.count_documents({}) == kept
+    first = parallel.db.accounts.find_one({"_id": "acct-1"})
+    assert first["shout"] == "ACCOUNT 1"
+    assert {e["twice"] for e in first["entries"]} == {2 * a for a in range(6, 97)}
+    assert parallel.db.accounts.find_one({"_id": "acct-3"}) is None
+    assert store.floors(job_id)["accounts"] == kept
 
 
 def test_rows_added_after_the_split_are_copied(split_source, targets, store) -> None:
