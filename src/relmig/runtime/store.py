@@ -553,17 +553,7 @@ class StateStore:
                 )
             ).first()
             if exists is None:
-                conn.execute(
-                    progress.insert().values(
-                        job_id=job_id,
-                        collection=collection,
-                        table_id=table_id,
-                        rows_total=total,
-                        rows_done=0,
-                        done=False,
-                        updated_at=utcnow(),
-                    )
-                )
+                conn.execute(_new_progress(job_id, collection, table_id, total))
             else:
                 conn.execute(
                     progress.update()
@@ -606,17 +596,7 @@ class StateStore:
         now = utcnow()
         with self._tx() as conn:
             for collection, table_id, total, bounds in planned:
-                conn.execute(
-                    progress.insert().values(
-                        job_id=job_id,
-                        collection=collection,
-                        table_id=table_id,
-                        rows_total=total,
-                        rows_done=0,
-                        done=False,
-                        updated_at=now,
-                    )
-                )
+                conn.execute(_new_progress(job_id, collection, table_id, total))
                 conn.execute(
                     snapshot_ranges.insert(),
                     [
@@ -814,3 +794,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _new_progress(job_id: str, collection: str, table_id: str, total: int | None) -> Any:
+    """A collection's progress row before its first page."""
+    return progress.insert().values(
+        job_id=job_id,
+        collection=collection,
+        table_id=table_id,
+        rows_total=total,
+        rows_done=0,
+        done=False,
+        updated_at=utcnow(),
+    )
