@@ -27,6 +27,7 @@ pytestmark = pytest.mark.services
 
 WAIT = 300.0
 COUNTS = {"accounts": 2400, "ledger": 1509, "lonely": 1}
+RANGE_ROWS, BATCH = 600, 20
 
 
 def relmig(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -62,8 +63,16 @@ def test_kill_9_then_resume(split_source, targets, tmp_path: Path) -> None:
     state = f"sqlite:///{tmp_path / 'state.db'}"
     env = {"RELMIG_STATE_URL": state}
     where = ["--target", target.uri, "--database", target.db.name]
-    args = ["snapshot", str(project_file), *where, "--parallel", "2", "--range-rows", "250"]
-    child = relmig(*args, "--batch-size", "20", env=env)
+    args = [
+        "snapshot",
+        str(project_file),
+        *where,
+        "--parallel",
+        "2",
+        "--range-rows",
+        str(RANGE_ROWS),
+    ]
+    child = relmig(*args, "--batch-size", str(BATCH), env=env)
     store = StateStore(state)
     try:
 
@@ -71,9 +80,12 @@ def test_kill_9_then_resume(split_source, targets, tmp_path: Path) -> None:
             assert child.poll() is None, child.stderr.read().decode()[-2000:]
             ranges = store.ranges_of(store.list_jobs()[0]["id"]) if store.list_jobs() else []
             workers = {r["worker"] for r in ranges if r["worker"]}
-            return len(workers) == 2 and any(r["last_key"] and not r["done"] for r in ranges)
+            # A range just begun: a worker writes on until it sees its parent gone (0.1 s),
+            # so it must not be near the end of the range.
+            begun = any(r["last_key"] and r["rows_done"] <= RANGE_ROWS // 4 for r in ranges)
+            return len(workers) == 2 and begun
 
-        until(halfway, "both workers to checkpoint pages")
+        until(halfway, "both workers to checkpoint pages, one at the start of a range")
         os.kill(child.pid, signal.SIGKILL)
         child.wait(30)
         (job,) = store.list_jobs()

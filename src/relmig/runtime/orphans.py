@@ -17,7 +17,7 @@ def watch_parent(parent: int, code: int = 1) -> None:
 
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(0.5)
+            time.sleep(0.1)
         os._exit(code)
 
     threading.Thread(target=watch, name="relmig-parent-watch", daemon=True).start()
