@@ -135,8 +135,8 @@ def test_sync_drop_killed_after_the_snapshot_then_resumed_from_the_cli(rig, tmp_
 
         rig.manager.recover_stale()  # what any relmig process does when it opens the store
         assert rig.store.job(job_id)["status"] == "FAILED"
-        resume = subprocess.Popen(
-            [sys.executable, "-m", "relmig.cli", "jobs", "resume", job_id],
+        resume = subprocess.Popen(  # a unique prefix of the id is enough
+            [sys.executable, "-m", "relmig.cli", "jobs", "resume", job_id[:10]],
             env={**os.environ, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

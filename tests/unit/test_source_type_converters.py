@@ -263,3 +263,22 @@ def test_mysql_unknown_type_uses_generic() -> None:
     convert = mysql_types.converter_for("somethingnew")
     assert convert is not None
     assert convert(Decimal("1.5")) == Decimal128("1.5")
+
+
+def test_plain_values_are_only_kinds_every_target_stores() -> None:
+    """A plain column's documents skip the target screen, so anything that can hold NaN, a
+    Decimal128, an array, a JSON object or a NUL character must not be plain."""
+    from relmig.source import mysql_types, postgres_types
+
+    for sql_type in ("integer", "bigint", "text", "character varying(20)", "timestamptz", "uuid"):
+        assert postgres_types.plain_values(sql_type, "decimal128"), sql_type
+    for sql_type in ("double precision", "real", "jsonb", "integer[]", "point", "mood", "xml"):
+        assert not postgres_types.plain_values(sql_type, "string"), sql_type
+    assert postgres_types.plain_values("numeric(10, 2)", "string")
+    assert not postgres_types.plain_values("numeric(10, 2)", "decimal128")
+    assert not postgres_types.plain_values("numeric(10, 2)", "double")  # NaN
+    for sql_type in ("int(11)", "bigint(20)", "datetime(6)", "date", "tinyint(1)"):
+        assert mysql_types.plain_values(sql_type, "decimal128"), sql_type
+    for sql_type in ("bigint(20) unsigned", "varchar(10)", "text", "json", "double", "bit(64)"):
+        assert not mysql_types.plain_values(sql_type, "string"), sql_type
+    assert mysql_types.plain_values("decimal(10,2)", "string")

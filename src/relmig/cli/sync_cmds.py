@@ -149,7 +149,7 @@ def _password_of(manager: JobManager, job_id: str) -> str | None:
 @jobs_app.command("resume")
 @user_errors
 def jobs_resume(
-    job_id: str = typer.Argument(..., help="Job id."),
+    job_id: str = typer.Argument(..., help="Job id, or the start of one."),
     target: str = typer.Option(None, "--target", "-t", help=TARGET_HELP),
     on_error: str = typer.Option(
         None, "--on-error", help="Change the error handling from here on: FAIL, WARN or SKIP."
@@ -162,6 +162,7 @@ def jobs_resume(
     if on_error is not None:
         on_error = check_on_error(on_error)
     manager = _manager()
+    job_id = resolve_job(manager.store, job_id)
     password = _password_of(manager, job_id)
     console.print(f"Resuming job [bold]{job_id}[/] from its checkpoint.")
     resume = lambda cb: manager.resume(  # noqa: E731

@@ -11,10 +11,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from relmig.documents.computed import Evaluated
 from relmig.documents.plan import FieldPlan, LinkPlan, NodePlan, RootPlan
+from relmig.documents.rowcode import compile_fields, set_path, tuple_getter
 from relmig.source.sql import Row, SqlSource
-from relmig.source.values import Unconvertible
+from relmig.source.values import Converter, Unconvertible
 
 
 @dataclass(slots=True)
@@ -46,6 +46,9 @@ class Built:
     filter: dict[str, Any]
     doc: dict[str, Any] | None
     problems: list[Problem] = field(default_factory=list)
+    # False when the plan rules out every value and field name a target refuses, so the
+    # target's screen (`TargetProfile.problems`) need not look at it.
+    needs_screen: bool = True
 
     @property
     def blocked(self) -> bool:
@@ -67,6 +70,9 @@ class DocumentBuilder:
         # The common case (one key column stored as it is read) skips the general path.
         self._plain_id = plan.id_mode == "inherit" and plan.key_convert == [None]
         self._custom_id = plan.id_mode in ("columns", "expression")
+        self._key_of = tuple_getter(plan.node.key_index)
+        self._code = _NodeCode(plan.node, with_id=plan.id_mode != "objectid")
+        self._screen = not plan.plain
 
     @property
     def collection(self) -> str:
@@ -86,7 +92,7 @@ class DocumentBuilder:
             )
             if not rows:
                 return
-            after = tuple(rows[-1][i] for i in node.key_index)
+            after = self._key_of(rows[-1])
             if remaining is not None:
                 remaining -= len(rows)
             yield Page(self._roots(rows), after, len(rows))
@@ -108,30 +114,41 @@ class DocumentBuilder:
     # --- internals ----------------------------------------------------------------------------
 
     def _roots(self, rows: list[Row]) -> list[Built]:
-        node = self.plan.node
-        evaluated = _evaluate(node, rows)
-        if evaluated is not None:
-            rows = evaluated.rows
-        docs, problems = _materialize(self.source, node, rows, evaluated)
-        out = []
-        for pos, (row, doc, found) in enumerate(zip(rows, docs, problems, strict=True)):
-            key = tuple(row[i] for i in node.key_index)
-            ident, flt, key_problems = self._identity(key)
+        code = self._code
+        rows, dropped = code.evaluate(rows)
+        keys = list(map(self._key_of, rows))
+        screen = self._screen
+        if self._plain_id:
+            ids = [k[0] for k in keys]
+            docs, problems = code.materialize(self.source, rows, ids)
+            out = [
+                Built(k, {"_id": i}, d, p or [], screen)
+                for k, i, d, p in zip(keys, ids, docs, problems, strict=True)
+            ]
+        else:
+            identities = [self._identity(k) for k in keys]
             if self._custom_id:
-                ident, key_problems = self._custom(key, row, evaluated, pos)
-            if ident is not None:
-                doc = {"_id": ident, **doc}
-            out.append(Built(key, flt, doc, [*key_problems, *(found or ())]))
-        if evaluated is not None:
-            for row, reason in evaluated.dropped:
-                key = tuple(row[i] for i in node.key_index)
-                notice = Problem(node.table.id, key, "(filter)", reason, notice=True)
-                out.append(Built(key, self._identity(key)[1], None, [notice]))
+                # The custom `_id` and its problems replace the key's; the filter stays.
+                for pos, (k, row) in enumerate(zip(keys, rows, strict=True)):
+                    ident, kp = self._custom(k, row)
+                    identities[pos] = (ident, identities[pos][1], kp)
+            ids = [i for i, _, _ in identities] if code.with_id else None
+            docs, problems = code.materialize(self.source, rows, ids)
+            if self._custom_id:
+                for doc, (ident, _, _) in zip(docs, identities, strict=True):
+                    if ident is None:  # none to give: the document is held back by its problem
+                        del doc["_id"]
+            out = [
+                Built(k, f, d, [*kp, *(p or ())], screen)
+                for k, (_, f, kp), d, p in zip(keys, identities, docs, problems, strict=True)
+            ]
+        for row, reason in dropped:
+            key = self._key_of(row)
+            notice = Problem(self.plan.node.table.id, key, "(filter)", reason, notice=True)
+            out.append(Built(key, self._identity(key)[1], None, [notice], False))
         return out
 
-    def _custom(
-        self, key: Row, row: Row, evaluated: Evaluated | None, pos: int
-    ) -> tuple[Any, list[Problem]]:
+    def _custom(self, key: Row, row: Row) -> tuple[Any, list[Problem]]:
         """A custom `_id` (columns or expression); None, with the problem, if it has none."""
         plan = self.plan
         table = plan.node.table.id
@@ -154,8 +171,9 @@ class DocumentBuilder:
             if columns.type_convert is not None:
                 ident = columns.type_convert(ident)
         else:
-            assert evaluated is not None and plan.node.computed is not None
-            ident = plan.node.computed.id_value(evaluated.values[pos])
+            computed = plan.node.computed
+            assert computed is not None
+            ident = computed.id_value(row[len(plan.node.columns) :])
         if isinstance(ident, Unconvertible):
             return None, [Problem(table, key, "_id", f"the _id expression {ident.reason}")]
         if ident is None:
@@ -183,155 +201,167 @@ class DocumentBuilder:
         return ident, {"_id": ident}, problems
 
 
-def _evaluate(node: NodePlan, rows: list[Row]) -> Evaluated | None:
-    """The node's expressions on a page of its rows (one call into the engine), or None when
-    the node has none."""
-    return node.computed.evaluate(rows) if node.computed is not None else None
+class _NodeCode:
+    """A node's generated field code, its embeddings' own, and the key getters they use.
+
+    A node with expressions has them evaluated once per page (`evaluate`): the rows its filter
+    keeps come back with their results appended, so that calculated fields are read by the
+    generated code like columns, after the mapped ones (`calculated_fields`).
+    """
+
+    def __init__(self, node: NodePlan, *, with_id: bool = False) -> None:
+        self.node = node
+        self.with_id = with_id
+        self.fields = compile_fields(
+            node, with_id=with_id, problem=self._problem, calculated=calculated_fields(node)
+        )
+        self.key_of = tuple_getter(node.key_index)
+        self.links = [_LinkCode(link) for link in node.links]
+
+    def _problem(self, row: Row, plan: FieldPlan, value: Unconvertible) -> Problem:
+        return _problem(self.node, row, plan, value)
+
+    def evaluate(self, rows: list[Row]) -> tuple[list[Row], Sequence[tuple[Row, str]]]:
+        """The rows the node's filter keeps, with their expression results appended, and the
+        rows it left out with a notice (and why)."""
+        computed = self.node.computed
+        if computed is None:
+            return rows, ()
+        evaluated = computed.evaluate(rows)
+        kept = [
+            (*row, *values) for row, values in zip(evaluated.rows, evaluated.values, strict=True)
+        ]
+        return kept, evaluated.dropped
+
+    def materialize(
+        self, source: SqlSource, rows: list[Row], ids: list[Any] | None = None
+    ) -> tuple[list[dict[str, Any]], list[list[Problem] | None]]:
+        """Documents for evaluated `rows`, embeddings included, and each one's problems."""
+        docs, problems = self.fields(rows, ids)
+        for link in self.links:
+            link.embed(source, rows, docs, problems)
+        return docs, problems
 
 
-def _materialize(
-    source: SqlSource, node: NodePlan, rows: list[Row], evaluated: Evaluated | None = None
-) -> tuple[list[dict[str, Any]], list[list[Problem] | None]]:
-    """Documents for `rows` of `node`, embeddings included, and each one's problems (or None).
+def calculated_fields(node: NodePlan) -> list[FieldPlan]:
+    """The node's calculated fields as fields over the results `_NodeCode.evaluate` appends.
 
-    `evaluated` holds the rows' expression results when the node has expressions."""
-    docs: list[dict[str, Any]] = []
-    problems: list[list[Problem] | None] = []
-    for row in rows:
-        doc: dict[str, Any] = {}
-        found: list[Problem] | None = None
-        for f in node.fields:
-            value = row[f.index]
-            if f.convert is not None and value is not None:
-                value = f.convert(value)
-                if isinstance(value, Unconvertible):
-                    found = found or []
-                    found.append(_problem(node, row, f, value))
-                    continue
-            if value is None and f.omit_null:
-                continue
-            if len(f.path) == 1:
-                doc[f.path[0]] = value
+    A failed expression, or a result its type override refuses, is a problem of its row like
+    a value that cannot be mapped: the field is left out, the error policy decides the rest.
+    """
+    if node.computed is None:
+        return []
+    width = len(node.columns)
+    return [
+        FieldPlan(c.name, width + i, c.path, _expression_value(c.convert), c.omit_null)
+        for i, c in enumerate(node.computed.fields)
+    ]
+
+
+def _expression_value(convert: Converter | None) -> Converter:
+    def value(result: Any) -> Any:
+        if convert is not None and type(result) is not Unconvertible:
+            result = convert(result)
+        if type(result) is Unconvertible:
+            return Unconvertible(f"the expression {result.reason}", result.raw)
+        return result
+
+    return value
+
+
+class _LinkCode:
+    def __init__(self, link: LinkPlan) -> None:
+        self.link = link
+        self.child = _NodeCode(link.node)
+        self.parent_of = tuple_getter(link.parent_index)
+        self.match_of = tuple_getter(link.match_index)
+
+    def embed(
+        self,
+        source: SqlSource,
+        rows: list[Row],
+        docs: list[dict[str, Any]],
+        problems: list[list[Problem] | None],
+    ) -> None:
+        link = self.link
+        child = link.node
+        parent_keys = list(map(self.parent_of, rows))
+        wanted = list({k for k in parent_keys if None not in k})
+        child_rows = source.rows_matching(
+            child.table, child.select_sql, link.match_columns, wanted, child.where
+        )
+        child_rows, dropped = self.child.evaluate(child_rows)
+        if dropped:
+            self._notify_dropped(dropped, parent_keys, problems)
+        child_docs, child_problems = (
+            self.child.materialize(source, child_rows) if link.primitive is None else ([], [])
+        )
+        groups: dict[Row, list[int]] = {}
+        for i, key in enumerate(map(self.match_of, child_rows)):
+            members = groups.get(key)
+            if members is None:
+                groups[key] = [i]
             else:
-                _set_path(doc, f.path, value)
-        docs.append(doc)
-        problems.append(found)
-    if evaluated is not None:
-        _calculated(node, rows, evaluated, docs, problems)
-    for link in node.links:
-        _embed(source, node, link, rows, docs, problems)
-    return docs, problems
-
-
-def _calculated(
-    node: NodePlan,
-    rows: list[Row],
-    evaluated: Evaluated,
-    docs: list[dict[str, Any]],
-    problems: list[list[Problem] | None],
-) -> None:
-    """Set the calculated fields; a failed expression is a problem of its row, like a value
-    that cannot be mapped (the field is left out, the error policy decides the rest)."""
-    computed = node.computed
-    assert computed is not None
-    for pos, (row, doc, result) in enumerate(zip(rows, docs, evaluated.values, strict=True)):
-        for plan, value in zip(computed.fields, result, strict=False):
-            if plan.convert is not None and value is not None and type(value) is not Unconvertible:
-                value = plan.convert(value)
-            if type(value) is Unconvertible:
-                key = tuple(row[i] for i in node.key_index)
-                reason = f"the expression {value.reason}"
-                _adopt(problems, pos, [[Problem(node.table.id, key, plan.name, reason, plan.path)]])
-                continue
-            if value is None and plan.omit_null:
-                continue
-            if len(plan.path) == 1:
-                doc[plan.name] = value
-            else:
-                _set_path(doc, plan.path, value)
-
-
-def _embed(
-    source: SqlSource,
-    node: NodePlan,
-    link: LinkPlan,
-    rows: list[Row],
-    docs: list[dict[str, Any]],
-    problems: list[list[Problem] | None],
-) -> None:
-    parent_keys = [tuple(row[i] for i in link.parent_index) for row in rows]
-    wanted = list({k for k in parent_keys if None not in k})
-    child = link.node
-    child_rows = source.rows_matching(
-        child.table, child.select_sql, link.match_columns, wanted, child.where
-    )
-    evaluated = _evaluate(child, child_rows)
-    if evaluated is not None:
-        child_rows = evaluated.rows
-        _notify_dropped(child, link, evaluated, parent_keys, problems)
-    child_docs, child_problems = (
-        _materialize(source, child, child_rows, evaluated) if link.primitive is None else ([], [])
-    )
-    groups: dict[Row, list[int]] = {}
-    for i, crow in enumerate(child_rows):
-        groups.setdefault(tuple(crow[j] for j in link.match_index), []).append(i)
-    if link.kind == "array":
-        _order_groups(groups, child_rows, child, link)
-    for doc, key, pos in zip(docs, parent_keys, range(len(docs)), strict=True):
-        members = groups.get(key, []) if None not in key else []
+                members.append(i)
         if link.kind == "array":
-            if link.primitive is not None:
-                value: Any = _primitive_values(
-                    child, link.primitive, child_rows, members, problems, pos
-                )
+            _order_groups(groups, child_rows, list(map(self.child.key_of, child_rows)), link)
+        adopt = any(p is not None for p in child_problems)
+        for pos, (doc, key) in enumerate(zip(docs, parent_keys, strict=True)):
+            members = groups.get(key, _NONE) if None not in key else _NONE
+            if link.kind == "array":
+                if link.primitive is not None:
+                    value: Any = _primitive_values(
+                        child, link.primitive, child_rows, members, problems, pos
+                    )
+                else:
+                    value = [child_docs[i] for i in members]
+                    if adopt:
+                        _adopt(problems, pos, (child_problems[i] for i in members))
             else:
-                value = [child_docs[i] for i in members]
-                _adopt(problems, pos, (child_problems[i] for i in members))
-        else:
-            if not members:
-                value = None
-            else:
-                value = child_docs[members[0]]
-                _adopt(problems, pos, [child_problems[members[0]]])
-            if link.merge:
-                if value:
-                    _merge(doc, value)
-                continue
-        if link.path:
-            _set_path(doc, link.path, value)
-        elif isinstance(value, dict):
-            _merge(doc, value)
+                if not members:
+                    value = None
+                else:
+                    value = child_docs[members[0]]
+                    if adopt:
+                        _adopt(problems, pos, [child_problems[members[0]]])
+                if link.merge:
+                    if value:
+                        _merge(doc, value)
+                    continue
+            if link.path:
+                set_path(doc, link.path, value)
+            elif isinstance(value, dict):
+                _merge(doc, value)
+
+    def _notify_dropped(
+        self,
+        dropped: Sequence[tuple[Row, str]],
+        parent_keys: list[Row],
+        problems: list[list[Problem] | None],
+    ) -> None:
+        """A row the filter dropped with a notice is noted on every document it would be in."""
+        table = self.link.node.table.id
+        notes: dict[Row, list[Problem]] = {}
+        for row, reason in dropped:
+            notice = Problem(table, self.child.key_of(row), "(filter)", reason, notice=True)
+            notes.setdefault(self.match_of(row), []).append(notice)
+        for pos, parent in enumerate(parent_keys):
+            if parent in notes:
+                _adopt(problems, pos, [notes[parent]])
 
 
-def _notify_dropped(
-    child: NodePlan,
-    link: LinkPlan,
-    evaluated: Evaluated,
-    parent_keys: list[Row],
-    problems: list[list[Problem] | None],
-) -> None:
-    """A row the filter dropped with a notice is noted on every document it would be in."""
-    if not evaluated.dropped:
-        return
-    notes: dict[Row, list[Problem]] = {}
-    for row, reason in evaluated.dropped:
-        key = tuple(row[i] for i in child.key_index)
-        notice = Problem(child.table.id, key, "(filter)", reason, notice=True)
-        notes.setdefault(tuple(row[j] for j in link.match_index), []).append(notice)
-    for pos, parent in enumerate(parent_keys):
-        if parent in notes:
-            _adopt(problems, pos, [notes[parent]])
+_NONE: list[int] = []
 
 
 def _order_groups(
-    groups: dict[Row, list[int]], rows: list[Row], node: NodePlan, link: LinkPlan
+    groups: dict[Row, list[int]], rows: list[Row], keys: list[Row], link: LinkPlan
 ) -> None:
     """Sort each array by its sort keys, ties by primary key, then apply the limit.
 
     Nulls sort last ascending and first descending, as in PostgreSQL's default ordering.
     """
     for key, members in groups.items():
-        members.sort(key=lambda i: tuple(rows[i][j] for j in node.key_index))
+        members.sort(key=keys.__getitem__)
         for index, descending in reversed(link.sort):
             members.sort(
                 key=lambda i, ix=index: (
@@ -378,15 +408,6 @@ def _adopt(problems: list[list[Problem] | None], pos: int, found: Any) -> None:
             if current is None:
                 problems[pos] = current = []
             current.extend(items)
-
-
-def _set_path(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    for part in path[:-1]:
-        nxt = doc.get(part)
-        if not isinstance(nxt, dict):
-            nxt = doc[part] = {}
-        doc = nxt
-    doc[path[-1]] = value
 
 
 def _merge(doc: dict[str, Any], extra: dict[str, Any]) -> None:

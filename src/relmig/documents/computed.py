@@ -61,7 +61,7 @@ class ComputedPlan:
             values.append(result)
         return Evaluated(kept, values, dropped)
 
-    def id_value(self, result: list[Any]) -> Any:
+    def id_value(self, result: Sequence[Any]) -> Any:
         value = result[len(self.fields)]
         if self.id_convert is not None and value is not None and not _failed(value):
             value = self.id_convert(value)

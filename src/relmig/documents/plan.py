@@ -31,7 +31,7 @@ from relmig.project.model import (
     TableFilter,
 )
 from relmig.source.sql import SqlSource
-from relmig.source.values import Converter, Unconvertible
+from relmig.source.values import Converter, Unconvertible, makes_no_decimal128
 
 DecimalMode = Literal["decimal128", "string", "double"]
 IdMode = Literal["objectid", "inherit", "wrap", "columns", "expression"]
@@ -46,6 +46,8 @@ class FieldPlan:
     path: tuple[str, ...]
     convert: Converter | None
     omit_null: bool
+    # Its values and name are ones every target stores as they are (see `plain_values`).
+    plain: bool = False
 
 
 @dataclass(slots=True)
@@ -60,6 +62,16 @@ class NodePlan:
     links: list[LinkPlan] = field(default_factory=list)
     where: str | None = None
     computed: ComputedPlan | None = None
+
+    @property
+    def plain(self) -> bool:
+        """No document of this node can hold what a target refuses (so none is screened); an
+        expression's value may be anything."""
+        return (
+            self.computed is None
+            and all(f.plain for f in self.fields)
+            and all(link.plain for link in self.links)
+        )
 
     def index_of(self, column: str) -> int:
         return self.columns.index(column)
@@ -79,6 +91,14 @@ class LinkPlan:
     primitive: FieldPlan | None = None
     sort: list[tuple[int, bool]] = field(default_factory=list)
     limit: int | None = None
+
+    @property
+    def plain(self) -> bool:
+        if not all(_plain_name(p) for p in self.path):
+            return False
+        if self.primitive is not None:
+            return self.primitive.plain
+        return self.node.plain
 
 
 @dataclass(slots=True)
@@ -101,11 +121,20 @@ class RootPlan:
     key_paths: list[tuple[str, ...]]
     limit: int | None = None
     id_columns: IdColumnsPlan | None = None
+    # The key columns' values are plain too (they make the _id, or are fields themselves).
+    plain_keys: bool = False
 
     @property
     def keyed_by_fields(self) -> bool:
         """Addressed by the source key's fields in the document, not by `_id`."""
         return self.id_mode in KEYED_BY_FIELDS
+
+    @property
+    def plain(self) -> bool:
+        """Whether no document of this collection can hold a value or field name that a
+        target refuses, so that the target's screen can skip its documents. A custom `_id`
+        (columns with a type override, or an expression's value) may be anything."""
+        return self.plain_keys and self.id_columns is None and self.node.plain
 
 
 def compile_collection(
@@ -165,6 +194,9 @@ def compile_collection(
             [builder.converter(table.column(c), FieldRule()) for c in custom.columns],
             builder.type_converter(custom.type),
         )
+    plain_keys = all(
+        _plain_name(c) and source.plain_values(table.column(c), decimals) for c in table.primary_key
+    )
     return RootPlan(
         collection,
         node,
@@ -174,7 +206,13 @@ def compile_collection(
         key_paths,
         limit,
         id_columns,
+        plain_keys,
     )
+
+
+def _plain_name(name: str) -> bool:
+    """A field name every target takes: FerretDB v1 refuses '.' anywhere and a leading '$'."""
+    return "." not in name and not name.startswith("$")
 
 
 def _field_path(column: str, rule: FieldRule | None) -> tuple[str, ...]:
@@ -245,7 +283,11 @@ class _NodeBuilder:
 
     def converter(self, column: Column, rule: FieldRule) -> Converter | None:
         convert = self.source.converter_for(column)
-        if convert is not None and self.decimals != "decimal128":
+        if (
+            convert is not None
+            and self.decimals != "decimal128"
+            and not makes_no_decimal128(convert)
+        ):
             convert = _decimals_as(convert, DECIMAL_FORMS[self.decimals])
         if rule.type is not None:
             convert = _coerced(convert, COERCIONS[rule.type])
@@ -304,6 +346,11 @@ class _NodeBuilder:
             id_expression is not None,
         )
 
+    def plain(self, column: Column, rule: FieldRule, path: tuple[str, ...]) -> bool:
+        if rule.type is not None or not all(_plain_name(p) for p in path):
+            return False
+        return self.source.plain_values(column, self.decimals)
+
     def node(
         self,
         table: Table,
@@ -329,13 +376,15 @@ class _NodeBuilder:
             if not rule.include:
                 continue
             convert = self.converter(col, rule)
+            path = _field_path(col.name, rule)
             fields.append(
                 FieldPlan(
                     column=col.name,
                     index=need(col.name),
-                    path=_field_path(col.name, rule),
+                    path=path,
                     convert=convert,
                     omit_null=rule.nulls == "omit",
+                    plain=self.plain(col, rule, path),
                 )
             )
         key_index = [need(c) for c in table.primary_key]
@@ -374,7 +423,12 @@ class _NodeBuilder:
             rule = embed.fields.get(col.name, FieldRule())
             convert = self.converter(col, rule)
             primitive = FieldPlan(
-                col.name, node.index_of(col.name), (), convert, rule.nulls == "omit"
+                col.name,
+                node.index_of(col.name),
+                (),
+                convert,
+                rule.nulls == "omit",
+                self.plain(col, rule, ()),
             )
         return LinkPlan(
             kind=embed.kind,

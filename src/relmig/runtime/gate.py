@@ -88,7 +88,9 @@ class IssueGate:
         root_table = self.project.collection(collection).table
         severity = self.policy.severity
         for b in built:
-            target_problems = profile.problems(b.doc) if b.doc is not None else []
+            target_problems = (
+                profile.problems(b.doc) if b.needs_screen and b.doc is not None else []
+            )
             if not b.problems and not target_problems:
                 keep.append(b)
                 continue

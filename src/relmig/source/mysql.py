@@ -63,6 +63,9 @@ class MySqlSource(SqlSource):
     def converter_for(self, column: Column) -> Converter | None:
         return mysql_types.converter_for(column.type)
 
+    def plain_values(self, column: Column, decimals: str) -> bool:
+        return mysql_types.plain_values(column.type, decimals)
+
     def after_key(self, key_columns: Sequence[str], after: Row) -> tuple[str, list[Any]]:
         return self._expanded(key_columns, after, ">", ">")
 

@@ -40,6 +40,7 @@ from relmig.source.values import (
     Unconvertible,
     date_to_bson,
     datetime_to_bson,
+    decimal_free,
     decimal_to_bson,
     int_to_bson,
     json_to_bson,
@@ -123,6 +124,7 @@ def _bad_temporal(value: str, kind: str) -> Unconvertible:
     return Unconvertible(f"invalid MySQL {kind} (stored under a permissive sql_mode)", value)
 
 
+@decimal_free
 def _date(value: Any) -> Any:
     t = type(value)
     if t is _dt.date:
@@ -132,6 +134,7 @@ def _date(value: Any) -> Any:
     return value
 
 
+@decimal_free
 def _datetime(value: Any) -> Any:
     t = type(value)
     if t is _dt.datetime:
@@ -141,6 +144,7 @@ def _datetime(value: Any) -> Any:
     return value
 
 
+@decimal_free
 def _time(value: Any) -> Any:
     t = type(value)
     if t is _dt.timedelta:
@@ -158,6 +162,7 @@ def _uint64(value: Any) -> Any:
     return int_to_bson(value) if type(value) is int and value > INT64_MAX else value
 
 
+@decimal_free
 def _tinyint_bool(value: Any) -> Any:
     if value == 0 or value == 1:
         return value == 1
@@ -171,12 +176,14 @@ def _bit(value: Any) -> Any:
     return value
 
 
+@decimal_free
 def _bit1(value: Any) -> Any:
     if type(value) is bytes:
         return value != b"\x00"
     return value
 
 
+@decimal_free
 def _set(value: Any) -> Any:
     if type(value) is str:
         return value.split(",") if value else []
@@ -193,6 +200,7 @@ def _json(value: Any) -> Any:
     return json_to_bson(parsed)
 
 
+@decimal_free
 def _uuid(value: Any) -> Any:
     """MariaDB's native UUID type (not CHAR(36)): Binary subtype 4, as for PostgreSQL."""
     if type(value) is str:
@@ -223,6 +231,24 @@ _SCALAR: dict[str, Converter] = {
     "boolean": _tinyint_bool,
     **dict.fromkeys(_SPATIAL, _json),
 }
+
+
+# Types whose document values every target stores as they are: signed ints (at most 64
+# bits), years, dates and times (a datetime, a string or a marker the builder takes out).
+# Not strings: MySQL text may hold NUL characters.
+_PLAIN = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "year", "date"})
+_PLAIN |= {"datetime", "timestamp", "time"}
+_EXACT_NUMBERS = frozenset({"decimal", "numeric", "dec", "fixed"})
+
+
+def plain_values(sql_type: str, decimals: str) -> bool:
+    """See :meth:`relmig.source.sql.SqlSource.plain_values`; exact numbers only as strings."""
+    base, _, rest = _split(sql_type)
+    if base in _EXACT_NUMBERS:
+        return decimals == "string"
+    if base == "bigint":
+        return "unsigned" not in rest
+    return base in _PLAIN
 
 
 @lru_cache(maxsize=512)

@@ -39,6 +39,9 @@ class PostgresSource(SqlSource):
         s = self.settings
         return s.replication_host or s.host, s.replication_port or self.port
 
+    def _fetch_all(self, cur: Any) -> list[Row]:
+        return postgres_types.fetch_all(cur)
+
     def _after_error(self) -> None:
         # Autocommit connections need nothing, but a broken one must be replaced.
         if self._conn is not None and self._conn.closed:
@@ -72,6 +75,9 @@ class PostgresSource(SqlSource):
 
     def converter_for(self, column: Column) -> Converter | None:
         return postgres_types.converter_for(column.type)
+
+    def plain_values(self, column: Column, decimals: str) -> bool:
+        return postgres_types.plain_values(column.type, decimals)
 
     def after_key(self, key_columns: Sequence[str], after: Row) -> tuple[str, list[Any]]:
         cols = ", ".join(self.quote(c) for c in key_columns)

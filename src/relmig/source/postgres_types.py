@@ -42,6 +42,7 @@ from relmig.source.values import (
     Unconvertible,
     date_to_bson,
     datetime_to_bson,
+    decimal_free,
     decimal_to_bson,
     json_to_bson,
     list_of,
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg.abc import AdaptContext
 
-__all__ = ["configure_connection", "converter_for", "select_expression"]
+__all__ = ["configure_connection", "converter_for", "fetch_all", "select_expression"]
 
 # Session settings every conversion below assumes. extra_float_digits=3 makes float
 # output exact on every server version (PG 12+ already prints the shortest exact form
@@ -163,6 +164,9 @@ def _guarded(name: str, current: type[Loader]) -> type[Loader]:
     return type(f"Guarded{name.title()}Loader", (_GuardedLoader,), {"inner": current, "kind": name})
 
 
+_GUARDED_TYPES = ("date", "timestamp", "timestamptz")
+
+
 def configure_connection(conn: psycopg.Connection[Any]) -> None:
     """Prepare a psycopg 3 connection for reading source rows (call right after connect).
 
@@ -171,7 +175,7 @@ def configure_connection(conn: psycopg.Connection[Any]) -> None:
     rollback cannot undo them.
     """
     adapters = conn.adapters
-    for name in ("date", "timestamp", "timestamptz"):
+    for name in _GUARDED_TYPES:
         oid = adapters.types[name].oid
         current = adapters.get_loader(oid, pq.Format.TEXT)
         assert current is not None
@@ -190,6 +194,29 @@ def configure_connection(conn: psycopg.Connection[Any]) -> None:
         conn.commit()
 
 
+def fetch_all(cur: psycopg.Cursor[Any]) -> list[Any]:
+    """The rows of an executed query, loaded by psycopg's own C loaders where they can.
+
+    The guarded loaders cost a Python call per date or timestamp value, for values that are
+    almost never out of Python's range. So the cursor first loads with the stock loaders
+    they wrap, and only when one of them raises are the guarded ones put back and the same
+    result loaded again (psycopg reloads a fetched result when a cursor's loaders change):
+    the rows are exactly what the guarded loaders give, at the stock loaders' speed.
+    """
+    adapters = cur.adapters
+    guarded = [adapters.get_loader(adapters.types[n].oid, pq.Format.TEXT) for n in _GUARDED_TYPES]
+    for name, loader in zip(_GUARDED_TYPES, guarded, strict=True):
+        if loader is not None and issubclass(loader, _GuardedLoader):
+            adapters.register_loader(name, loader.inner)
+    try:
+        return cur.fetchall()
+    except DataError:
+        for name, loader in zip(_GUARDED_TYPES, guarded, strict=True):
+            if loader is not None:
+                adapters.register_loader(name, loader)
+        return cur.fetchall()
+
+
 # ---------------------------------------------------------------------------------------
 # Type names
 
@@ -203,8 +230,8 @@ _RANGES = frozenset(
     for kind in ("range", "multirange")
 )
 
-# Types whose loaded value is already BSON-ready (or a str from the loaders above).
-_IDENTITY = frozenset(
+# Integer and boolean types: loaded as Python ints and bools that BSON takes as they are.
+_INTEGERS = frozenset(
     {
         "smallint",
         "integer",
@@ -219,17 +246,31 @@ _IDENTITY = frozenset(
         "oid",
         "boolean",
         "bool",
-        "real",
-        "float",
-        "float4",
-        "float8",
-        "double precision",
+    }
+)
+
+# Character types: loaded as Python str (PostgreSQL text cannot hold NUL).
+_TEXTS = frozenset(
+    {
         "text",
         "varchar",
         "character varying",
         "char",
         "character",
         "bpchar",
+    }
+)
+
+# Types whose loaded value is already BSON-ready (or a str from the loaders above).
+_IDENTITY = frozenset(
+    {
+        *_INTEGERS,
+        "real",
+        "float",
+        "float4",
+        "float8",
+        "double precision",
+        *_TEXTS,
         '"char"',
         "name",
         "citext",
@@ -303,19 +344,29 @@ def select_expression(sql_type: str, quoted_column: str) -> str:
 # The column converters below pass None, markers and DatetimeMS (from the loaders)
 # through unchanged.
 
+_UTC = _dt.UTC
 
+
+@decimal_free
 def _date(value: Any) -> Any:
     return date_to_bson(value) if type(value) is _dt.date else value
 
 
+@decimal_free
 def _datetime(value: Any) -> Any:
-    return datetime_to_bson(value) if type(value) is _dt.datetime else value
+    if type(value) is _dt.datetime:
+        if value.tzinfo is _UTC:  # every timestamptz: the session runs in UTC
+            us = value.microsecond
+            return value.replace(tzinfo=None, microsecond=us - us % 1000)
+        return datetime_to_bson(value)
+    return value
 
 
 def _decimal(value: Any) -> Any:
     return decimal_to_bson(value) if type(value) is Decimal else value
 
 
+@decimal_free
 def _uuid(value: Any) -> Any:
     return uuid_to_bson(value) if value is not None else None
 
@@ -341,6 +392,42 @@ _SCALAR: dict[str, Converter] = {
     "json": _json,
     "jsonb": _json,
 }
+
+
+# Types whose document values every target stores as they are: ints of at most 64 bits,
+# booleans, strings (PostgreSQL text cannot hold NUL), byte strings, dates (a datetime, a
+# DatetimeMS or a marker the builder takes out) and UUIDs (Binary).
+_PLAIN = frozenset(
+    {
+        *_INTEGERS,
+        *_TEXTS,
+        "name",
+        "citext",
+        "bytea",
+        "date",
+        "timestamp",
+        "timestamp without time zone",
+        "timestamp with time zone",
+        "timestamptz",
+        "time",
+        "time without time zone",
+        "time with time zone",
+        "timetz",
+        "interval",
+        "uuid",
+    }
+)
+_EXACT_NUMBERS = frozenset({"numeric", "decimal", "money"})
+
+
+def plain_values(sql_type: str, decimals: str) -> bool:
+    """See :meth:`relmig.source.sql.SqlSource.plain_values`; exact numbers only as strings."""
+    base, depth = _split(sql_type)
+    if depth:
+        return False
+    if base in _EXACT_NUMBERS:
+        return decimals == "string"
+    return base in _PLAIN
 
 
 @lru_cache(maxsize=512)

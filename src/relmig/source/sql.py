@@ -83,6 +83,12 @@ class SqlSource(ABC):
     def converter_for(self, column: Column) -> Converter | None: ...
 
     @abstractmethod
+    def plain_values(self, column: Column, decimals: str) -> bool:
+        """Whether the column's document values are always of a kind every target stores as
+        it is (ints within int64, booleans, dates, strings without NUL, bytes, UUIDs), with
+        exact numbers stored as `decimals` ("decimal128", "string" or "double")."""
+
+    @abstractmethod
     def after_key(self, key_columns: Sequence[str], after: Row) -> tuple[str, list[Any]]:
         """`key > after`, in the form the server answers from the primary key index."""
 
@@ -112,12 +118,15 @@ class SqlSource(ABC):
         try:
             with self.conn.cursor() as cur:
                 cur.execute(sql, params)
-                return list(cur.fetchall()) if rows else []
+                return self._fetch_all(cur) if rows else []
         except SourceError:
             raise
         except Exception as exc:
             self._after_error()
             raise SourceError(f"query failed on the {self.where}: {_first_line(exc)}") from None
+
+    def _fetch_all(self, cur: Any) -> list[Row]:
+        return list(cur.fetchall())
 
     def _after_error(self) -> None:  # noqa: B027 - optional hook, most drivers need nothing
         """Leave the connection usable after a failed statement."""

@@ -45,11 +45,13 @@ __all__ = [
     "Unconvertible",
     "date_to_bson",
     "datetime_to_bson",
+    "decimal_free",
     "decimal_to_bson",
     "int_to_bson",
     "iso_duration",
     "json_to_bson",
     "list_of",
+    "makes_no_decimal128",
     "millis_from_fields",
     "time_to_str",
     "timedelta_to_iso",
@@ -68,6 +70,20 @@ class Unconvertible:
 
 
 Converter = Callable[[Any], Any]
+
+_DECIMAL_FREE: set[Converter] = set()
+
+
+def decimal_free(convert: Converter) -> Converter:
+    """Mark a column converter that never returns a Decimal128 (dates, UUIDs, …), so a target
+    that stores decimals as strings or doubles need not look at what it returns."""
+    _DECIMAL_FREE.add(convert)
+    return convert
+
+
+def makes_no_decimal128(convert: Converter) -> bool:
+    return convert in _DECIMAL_FREE
+
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

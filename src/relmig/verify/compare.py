@@ -140,7 +140,11 @@ def _compare_page(
     # recorded in its Issues list; it is counted, not compared. So is a root whose custom
     # `_id` an earlier root (in key order) has: the target refuses the duplicate.
     for ident, b in list(expected.items()):
-        if b.blocked or profile.problems(b.doc) or _duplicate_id(plan, b, seen):
+        if (
+            b.blocked
+            or (b.needs_screen and profile.problems(b.doc))
+            or _duplicate_id(plan, b, seen)
+        ):
             report.unmigratable += 1
             del expected[ident]
     wanted = list(expected.values())
