@@ -23,6 +23,8 @@ POINTS: dict[str, str] = {
     "position-recorded": "the start position is recorded, the target is not prepared",
     "target-prepared": "collections dropped/created, the step not recorded",
     "snapshot-page-written": "a collection's first page is in the target, not checkpointed",
+    "snapshot-ranges-planned": "a parallel snapshot's key ranges are recorded, none copied",
+    "snapshot-range-written": "a worker process wrote a range's page, not checkpointed",
     "snapshot-done": "the last snapshot page is checkpointed, the stage is still SNAPSHOT",
     "cdc-stage-recorded": "the stage is CDC, no change applied yet",
     "cdc-batch-written": "a batch of changes is in the target, its position not saved",

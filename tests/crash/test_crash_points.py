@@ -8,7 +8,9 @@ there, resumes the job the way a user would, applies more changes and checks tha
 equals a fresh snapshot of the source. With --drop, the target starts with stale documents that
 the first run must remove and no resume may remove again.
 
-Every point runs in embedded mode on PostgreSQL and MariaDB, with and without --drop; the
+The parallel snapshot's points run with `--parallel 2` and small key ranges; a point in a
+worker process kills only that worker, which the job's process replaces. Every point runs in
+embedded mode on PostgreSQL and MariaDB, with and without --drop; the
 points whose code differs in Kafka mode (its own three, and the sink writes, the TRUNCATE
 barrier and the cutover that run in Kafka's tasks and supervisor) run in Kafka mode too. The
 last test fails for a point no case reached, so a new step without a crash test shows up.
@@ -47,6 +49,8 @@ TRIGGER = {
     "position-recorded": "start",
     "target-prepared": "start",
     "snapshot-page-written": "start",
+    "snapshot-ranges-planned": "start",
+    "snapshot-range-written": "start",
     "snapshot-done": "start",
     "cdc-stage-recorded": "start",
     "cdc-batch-written": "change",
@@ -63,9 +67,14 @@ TRIGGER = {
     "kafka-task-restarted": "kill-worker",
 }
 KAFKA_ONLY = {"kafka-published", "kafka-sink-written", "kafka-task-restarted"}
-KAFKA_TOO = {"replace-deleted", "truncate-cleared", "complete-drained"}
+# The parallel snapshot's points run with `--parallel 2`: in Kafka mode its ranges are work
+# items of the job's worker group, which is code of its own.
+PARALLEL = {"snapshot-ranges-planned", "snapshot-range-written"}
+KAFKA_TOO = {"replace-deleted", "truncate-cleared", "complete-drained", *PARALLEL}
 # In Kafka mode these points are in a task process, which the supervisor restarts by itself.
 KAFKA_TASK_POINTS = {"kafka-published", "kafka-sink-written", "replace-deleted", "truncate-cleared"}
+# In a worker process of a parallel snapshot in both modes: the job's process replaces it.
+WORKER_POINTS = {"snapshot-range-written"}
 
 CASES = [
     pytest.param(point, "embedded", drop, id=f"{point}-embedded-{'drop' if drop else 'keep'}")
@@ -135,8 +144,10 @@ class Case:
         self.start_job()
         self.reach_point()
         trigger = TRIGGER[self.point]
-        if self.engine == "kafka" and self.point in KAFKA_TASK_POINTS:
-            # A task died; the supervisor restarts it and the job goes on by itself.
+        if self.point in WORKER_POINTS or (
+            self.engine == "kafka" and self.point in KAFKA_TASK_POINTS
+        ):
+            # A task or worker died; the job's process starts another and goes on by itself.
             assert self.child is not None and self.child.poll() is None, "the job process died"
             self.rig.workload(self.rng, 10)
         else:
@@ -163,6 +174,10 @@ class Case:
         self.rig.verify()
         steps = self.rig.store.steps(self.job_id)
         assert {"capture_started", "target_prepared", "snapshot_done"} <= set(steps)
+        if self.point in PARALLEL:  # the snapshot was split, and every range finished
+            ranges = self.rig.store.ranges_of(self.job_id)
+            assert "snapshot_planned" in steps and all(r["done"] for r in ranges)
+            assert len(ranges) > len(self.rig.project.collections)
 
     # --- starting and crashing ------------------------------------------------------------
 
@@ -185,6 +200,8 @@ class Case:
         if self.engine == "kafka":
             cmd += ["--engine", "kafka", "--kafka-bootstrap", self.bootstrap]
             cmd += ["--partitions", str(PARTITIONS), "--workers", "1"]
+        if self.point in PARALLEL:
+            cmd += ["--parallel", "2", "--range-rows", "20"]
         env = {
             **os.environ,
             "RELMIG_STATE_URL": self.rig.store.url,

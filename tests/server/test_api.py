@@ -320,13 +320,19 @@ def test_table_filters(client, make_project):
 
 
 def test_snapshot_job(client, make_project, server_sample, mongo_uri, target_db):
+    """A parallel snapshot: two worker processes, orders split into key ranges; the API shows
+    one progress row per collection as for any snapshot."""
     pid = make_project()["id"]
     body = {"mode": "snapshot", "target_db": target_db, "drop": True, "verify": True}
+    body |= {"parallel": 2, "range_rows": 100}
     started = client.post(f"{API}/projects/{pid}/jobs", json=body)
     assert started.status_code == 201, started.text
     job = wait_for(client, started.json()["id"], lambda j: j["status"] in ("COMPLETED", "FAILED"))
     assert job["status"] == "COMPLETED", job["failure"]
     assert job["project_id"] == pid and all(p["done"] for p in job["progress"])
+    assert job["options"]["parallel"] == 2 and "snapshot_planned" in job["steps"]
+    assert len({p["collection"] for p in job["progress"]}) == len(job["progress"])
+    assert job["verify_result"]["ok"] is True
     assert client.get(f"{API}/jobs/{job['id']}/issues").json() == []
     assert [j["id"] for j in client.get(f"{API}/jobs?project_id={pid}").json()] == [job["id"]]
     with psycopg.connect(server_sample["dsn"]) as conn:
@@ -416,6 +422,7 @@ def test_job_bad_input(client, make_project):
     pid = make_project(mapping="empty")["id"]
     assert client.post(f"{API}/projects/{pid}/jobs", json={"mode": "forever"}).status_code == 422
     assert client.post(f"{API}/projects/{pid}/jobs", json={"max_errors": 0}).status_code == 422
+    assert client.post(f"{API}/projects/{pid}/jobs", json={"parallel": 0}).status_code == 422
     empty = client.post(f"{API}/projects/{pid}/jobs", json={})
     assert empty.status_code == 422 and "maps no collections" in empty.json()["detail"]
     assert client.post(f"{API}/projects/prj-nope/jobs", json={}).status_code == 404

@@ -334,11 +334,13 @@ def test_continuous_job_killed_and_resumed(page: Page, server: Server, server_sa
     page.fill("input[name=target_db]", target_db)
     page.check("input[name=drop]")
     page.check("input[name=verify]")
+    page.fill("input[name=parallel]", "2")  # the snapshot stage in two worker processes
     shot(page, "06-create-job")
     page.get_by_role("button", name="Create Migration Job").click()
 
     job = page.locator("[data-slot=job]")
     expect(job.locator(".job-head")).to_contain_text("CDC RUNNING", timeout=90_000)
+    expect(job.locator("dd[data-slot=parallel]")).to_contain_text("2 worker processes")
     bars = page.locator("[data-slot=progress] tr[data-collection]")
     expect(bars).to_have_count(7)
     expect(page.locator("[data-slot=progress]")).to_contain_text("7 of 7 tables migrated")

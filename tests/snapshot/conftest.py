@@ -18,6 +18,7 @@ from relmig.samples.load import load_mysql, load_postgres
 from relmig.schema.introspect import import_tables
 from relmig.source.connect import open_source
 from relmig.source.sql import SqlSource
+from split_source import SplitSource, make_split_source
 
 SAMPLE_DB = "relmig_t_sample"
 
@@ -127,11 +128,29 @@ def mongo_uri(any_target_uri: str) -> str:
 
 
 @pytest.fixture
-def target(mongo_uri: str) -> Iterator[MongoTarget]:
-    tgt = MongoTarget(mongo_uri, f"t_{uuid.uuid4().hex[:10]}")
-    yield tgt
-    tgt.client.drop_database(tgt.db.name)
-    tgt.close()
+def targets(mongo_uri: str) -> Iterator[Callable[[], MongoTarget]]:
+    """Fresh target databases, as many as the test asks for, dropped at the end."""
+    made: list[MongoTarget] = []
+
+    def make() -> MongoTarget:
+        made.append(MongoTarget(mongo_uri, f"t_{uuid.uuid4().hex[:10]}"))
+        return made[-1]
+
+    yield make
+    for tgt in made:
+        tgt.client.drop_database(tgt.db.name)
+        tgt.close()
+
+
+@pytest.fixture
+def target(targets: Callable[[], MongoTarget]) -> MongoTarget:
+    return targets()
+
+
+@pytest.fixture(scope="module", params=["postgresql", "mysql"])
+def split_source(request, services_settings) -> SplitSource:
+    """A database made to be split into key ranges (tests/split_source.py), per module."""
+    return make_split_source(request.param, services_settings)
 
 
 @pytest.fixture

@@ -30,6 +30,16 @@ from relmig.runtime.waiting import waiting
 from relmig.verify.compare import verify
 
 TARGET_HELP = "MongoDB URI (default: $RELMIG_TARGET_URI)."
+PARALLEL = typer.Option(
+    None,
+    "--parallel",
+    min=1,
+    help="Copy with N worker processes: collections side by side, large tables split into "
+    "key ranges (in Kafka mode the job's worker group takes part too).",
+)
+RANGE_ROWS = typer.Option(
+    50_000, "--range-rows", min=1, help="With --parallel: roots per key range of a split table."
+)
 
 
 def _collections(value: list[str] | None) -> list[str] | None:
@@ -54,6 +64,8 @@ def snapshot(
     resume: str = typer.Option(
         None, "--resume", help="Resume this snapshot job from its checkpoints."
     ),
+    parallel: int = PARALLEL,
+    range_rows: int = RANGE_ROWS,
 ) -> None:
     """Copy the source into MongoDB with the project's mapping (a snapshot job)."""
     on_error = check_on_error(on_error)
@@ -78,6 +90,8 @@ def snapshot(
             verify=verify_after,
             batch_size=batch_size,
             collections=list(collection) if collection else None,
+            parallel=parallel,
+            range_rows=range_rows,
         )
         job_id = manager.create(project, uri, db_name, options, password)
         console.print(f"Job [bold]{job_id}[/] snapshot of {project.name} into {db_name}.")

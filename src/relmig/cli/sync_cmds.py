@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from relmig.cli.common import console, source_password, target_uri, user_errors
-from relmig.cli.job_cmds import TARGET_HELP, jobs_app, resolve_job
+from relmig.cli.job_cmds import PARALLEL, RANGE_ROWS, TARGET_HELP, jobs_app, resolve_job
 from relmig.cli.output import AS_JSON, emit_json
 from relmig.cli.running import check_on_error, run_with_progress
 from relmig.errors import RelmigError
@@ -95,6 +95,8 @@ def sync(
     keep_topics: bool = typer.Option(
         False, "--keep-topics", help="Keep the topic after cancel/complete (kafka)."
     ),
+    parallel: int = PARALLEL,
+    range_rows: int = RANGE_ROWS,
 ) -> None:
     """Snapshot then stream changes (continuous), or stream only (cdc-only), until completed."""
     if mode not in ("continuous", "cdc-only"):
@@ -117,6 +119,8 @@ def sync(
         kafka_partitions=partitions,
         kafka_workers=workers,
         keep_topics=keep_topics,
+        parallel=parallel,
+        range_rows=range_rows,
     )
     job_id = manager.create(
         project, uri, database or database_name_for(project.name), options, password

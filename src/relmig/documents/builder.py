@@ -78,14 +78,17 @@ class DocumentBuilder:
     def collection(self) -> str:
         return self.plan.collection.name
 
-    def scan(self, after: Row | None = None, batch_size: int = 1000) -> Iterator[Page]:
-        """All roots in key order, one keyset page at a time (memory bounded by the page)."""
+    def scan(
+        self, after: Row | None = None, batch_size: int = 1000, *, upto: Row | None = None
+    ) -> Iterator[Page]:
+        """All roots in key order (those up to `upto`: a key range of a parallel snapshot),
+        one keyset page at a time (memory bounded by the page)."""
         node = self.plan.node
         remaining = self.plan.limit
         while remaining is None or remaining > 0:
             size = batch_size if remaining is None else min(batch_size, remaining)
             rows = self.source.scan_page(
-                node.table, node.select_sql, node.table.primary_key, after, size, node.where
+                node.table, node.select_sql, node.table.primary_key, after, size, node.where, upto
             )
             if not rows:
                 return

@@ -13,7 +13,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relmig.mongo.writer import MongoTarget
 from relmig.project.model import Project
@@ -21,6 +21,9 @@ from relmig.runtime.gate import IssueGate
 from relmig.runtime.store import StateStore
 from relmig.source.capture import ChangeCapture
 from relmig.source.sql import SqlSource
+
+if TYPE_CHECKING:
+    from relmig.runtime.parallel import ParallelSnapshot
 
 # name → "module:class"; imported on first use, so a command that never runs a Kafka job does
 # not pay for Kafka's client at start-up.
@@ -39,7 +42,7 @@ class CdcContext:
     source: SqlSource
     target: MongoTarget
     store: StateStore
-    capture: ChangeCapture
+    capture: ChangeCapture | None  # None in a snapshot job, which has no CDC stage
     gate: IssueGate
     target_uri: str
     password: str | None
@@ -62,6 +65,11 @@ class CdcEngine(ABC):
     @abstractmethod
     def run(self, ctx: CdcContext) -> str:
         """Stream until a request ends it; returns the request: PAUSE, CANCEL or COMPLETE."""
+
+    def parallel_snapshot(self, work: ParallelSnapshot, ctx: CdcContext) -> None:
+        """Copy the planned ranges of a parallel snapshot; raises Stopped on a pause or
+        cancel request. Local worker processes by default."""
+        work.in_processes()
 
     def status(self, store: StateStore, job_id: str) -> dict[str, Any] | None:
         """What the engine adds to a job's description (Kafka: tasks, partitions, lag)."""

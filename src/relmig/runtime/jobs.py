@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from relmig.documents.plan import compile_collection
 from relmig.errors import PositionLost, RelmigError, TargetError, TargetLost
 from relmig.failpoints import crash_point
 from relmig.links import link_name
@@ -29,9 +28,10 @@ from relmig.project.model import Project
 from relmig.runtime.control import Stopped, stop_request
 from relmig.runtime.engine import CdcContext, engine
 from relmig.runtime.gate import IssueGate
+from relmig.runtime.parallel import ParallelSnapshot
 from relmig.runtime.policy import ErrorPolicy, OnError
 from relmig.runtime.retry import LinkRetry
-from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun
+from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun, snapshot_plans
 from relmig.runtime.store import (
     CAPTURE_STARTED,
     CDC_DRAINED,
@@ -74,6 +74,10 @@ class JobOptions:
     verify: bool = False
     batch_size: int = 1000
     collections: list[str] | None = None  # the snapshot stage: only these collections
+    # The snapshot stage in worker processes, tables split into key ranges of about
+    # `range_rows` roots (docs/architecture.md); None: in the job's process, page by page.
+    parallel: int | None = None
+    range_rows: int = 50_000
     recovery_hours: float = 24.0
     drop_slot_after_window: bool = True
     slot_lag_warning_bytes: int = 1 << 30
@@ -228,7 +232,11 @@ class JobManager:
         password: str | None = None,
     ) -> str:
         """Record a new job after checking what it needs; `run` or `start` executes it."""
-        refusal = engine(options.engine).refuse(asdict(options)) or database_name_problem(target_db)
+        refusal = (
+            engine(options.engine).refuse(asdict(options))
+            or database_name_problem(target_db)
+            or _parallel_problem(options)
+        )
         if refusal:
             raise JobError(refusal, "invalid")
         try:  # a job that cannot reach its target is refused now, not offered a futile Resume
@@ -542,8 +550,20 @@ class JobManager:
                 self._start_capture(job_id, capture)
             self._prepare_target(job_id, project, source, target)
             ended: str | None = None
+            ctx = CdcContext(
+                job_id,
+                project,
+                source,
+                target,
+                self.store,
+                capture,
+                gate,
+                target_uri,
+                password,
+                self.clock,
+            )
             if self.job(job_id)["stage"] == "SNAPSHOT":
-                ended = self._snapshot(job_id, project, source, target, gate, on_progress)
+                ended = self._snapshot(ctx, on_progress)
                 if ended is None:
                     crash_point("snapshot-done")
                     if capture is None:
@@ -554,7 +574,7 @@ class JobManager:
                 if CDC_DRAINED in self.store.steps(job_id):
                     ended = "COMPLETE"  # a complete that stopped after draining: release only
                 else:
-                    ended = self._cdc(job_id, project, source, target, capture, gate, password)
+                    ended = engine(_engine_of(self.job(job_id))).run(ctx)
             if ended == "PAUSE":
                 crash_point("pause-stopped")
                 self.store.update_job(job_id, status="PAUSED", request=None)
@@ -605,12 +625,7 @@ class JobManager:
             return
         opts = self.job(job_id)["options"]
         wanted = opts.get("collections") if self.job(job_id)["mode"] == "snapshot" else None
-        plans = [
-            compile_collection(project, c, source, decimals=target.decimals)
-            for c in project.collections
-            if wanted is None or c.name in wanted
-        ]
-        target.prepare(plans, drop=opts["drop"])
+        target.prepare(snapshot_plans(project, source, target, wanted), drop=opts["drop"])
         crash_point("target-prepared")
         self.store.record_step(job_id, TARGET_PREPARED)
 
@@ -628,69 +643,62 @@ class JobManager:
                     "new job (with --drop) to copy the source again"
                 )
 
-    def _snapshot(
-        self,
-        job_id: str,
-        project: Project,
-        source: Any,
-        target: MongoTarget,
-        gate: IssueGate,
-        on_progress: ProgressCallback | None,
-    ) -> str | None:
+    def _snapshot(self, ctx: CdcContext, on_progress: ProgressCallback | None) -> str | None:
         """The snapshot stage; returns the request that stopped it (PAUSE, CANCEL) or None.
-        A lost link is retried from the checkpoints, as in CDC."""
+        A lost link is retried from the checkpoints (each range's, in parallel), as in CDC."""
+        job_id = ctx.job_id
         opts = self.job(job_id)["options"]
-        retry = LinkRetry(self.store, job_id, lambda: self._stop_request(job_id))
-        snapshot = SnapshotOptions(
-            on_error=opts["on_error"],
-            max_errors=opts["max_errors"],
-            batch_size=opts["batch_size"],
-            collections=opts.get("collections"),
-        )
-        run = SnapshotRun(
-            project,
-            source,
-            target,
-            self.store,
-            job_id,
-            snapshot,
-            on_progress,
-            gate,
-            stop=lambda: self._stop_request(job_id),
-            checkpointed=retry.healthy,
-        )
+        stop = lambda: self._stop_request(job_id)  # noqa: E731
+        retry = LinkRetry(self.store, job_id, stop)
+
+        def parallel() -> None:
+            work = ParallelSnapshot(
+                job_id,
+                ctx.project,
+                ctx.source,
+                ctx.target,
+                self.store,
+                ctx.gate,
+                opts["parallel"],
+                opts["range_rows"],
+                ctx.target_uri,
+                ctx.password,
+                opts.get("collections"),
+                on_progress or (lambda *_: None),
+                stop,
+            )
+            work.plan()
+            engine(_engine_of(self.job(job_id))).parallel_snapshot(work, ctx)
+            work.finish()
+
+        def serial() -> None:
+            snapshot = SnapshotOptions(
+                on_error=opts["on_error"],
+                max_errors=opts["max_errors"],
+                batch_size=opts["batch_size"],
+                collections=opts.get("collections"),
+            )
+            SnapshotRun(
+                ctx.project,
+                ctx.source,
+                ctx.target,
+                self.store,
+                job_id,
+                snapshot,
+                on_progress,
+                ctx.gate,
+                stop=stop,
+                checkpointed=retry.healthy,
+            ).run()
+
         try:
-            retry.run(run.run)
-        except Stopped as stop:
-            return stop.request
+            retry.run(parallel if opts.get("parallel") else serial)
+        except Stopped as stopped:
+            return stopped.request
         return None
 
     def _stop_request(self, job_id: str) -> str | None:
         return stop_request(self.job(job_id))
-
-    def _cdc(
-        self,
-        job_id: str,
-        project: Project,
-        source: Any,
-        target: MongoTarget,
-        capture: ChangeCapture,
-        gate: IssueGate,
-        password: str | None,
-    ) -> str:
-        ctx = CdcContext(
-            job_id,
-            project,
-            source,
-            target,
-            self.store,
-            capture,
-            gate,
-            str(target.uri),
-            password,
-            self.clock,
-        )
-        return engine(_engine_of(self.job(job_id))).run(ctx)
 
     def _finish(self, job_id: str, project: Project, source: Any, target: MongoTarget) -> str:
         options = self.job(job_id)["options"]
@@ -714,6 +722,14 @@ class JobManager:
                 )
         self.store.update_job(job_id, status="COMPLETED", stage="DONE", ended_at=utcnow())
         return "COMPLETED"
+
+
+def _parallel_problem(options: JobOptions) -> str | None:
+    if options.parallel is not None and options.parallel < 1:
+        return f"parallel must be at least 1 worker process, not {options.parallel}"
+    if options.range_rows < 1:
+        return f"range_rows must be at least 1, not {options.range_rows}"
+    return None
 
 
 def _me() -> str:

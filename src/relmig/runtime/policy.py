@@ -8,6 +8,7 @@ Either way the row's key and reason are recorded, so nothing is lost silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +26,9 @@ class ErrorPolicy:
     on_error: OnError = "FAIL"
     max_errors: int | None = None
     seen: int = 0
+    # The job's running total, read after each problem is recorded, where several processes
+    # share one budget (a parallel snapshot); None: this policy counts alone.
+    shared: Callable[[], int] | None = None
 
     @property
     def severity(self) -> str:
@@ -34,7 +38,7 @@ class ErrorPolicy:
         """Account for n recorded problems; raise when the policy says the job must stop."""
         if n == 0:
             return
-        self.seen += n
+        self.seen = self.shared() if self.shared is not None else self.seen + n
         if self.on_error == "FAIL":
             raise JobFailed(f"stopped at the first error (error handling FAIL): {example}")
         if self.max_errors is not None and self.seen > self.max_errors:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,68 @@ from relmig.runtime.store import StateStore
 from relmig.source.sql import SqlSource
 
 ProgressCallback = Callable[[str, int, int | None], None]
+
+
+def pipeline(
+    pages: Iterable[Page],
+    write: Callable[[Page], int],
+    writer: ThreadPoolExecutor,
+    stop: Callable[[], str | None],
+    progress: Callable[[int], None],
+) -> int:
+    """Build the next page on this thread while `writer` writes (and checkpoints) the previous
+    one, so the source and the target work at the same time; returns the rows written.
+
+    `stop` is asked after every page; a request (PAUSE, CANCEL) writes and checkpoints what
+    was built, then raises Stopped."""
+    done = 0
+    pending: deque[Future[int]] = deque()
+    try:
+        for page in pages:
+            pending.append(writer.submit(write, page))
+            request = stop()
+            if request:
+                while pending:
+                    done += pending.popleft().result()
+                raise Stopped(request)
+            while len(pending) > 1:
+                done += pending.popleft().result()
+                progress(done)
+        while pending:
+            done += pending.popleft().result()
+            progress(done)
+    finally:
+        for fut in pending:
+            fut.cancel()
+    return done
+
+
+def snapshot_plans(
+    project: Project, source: SqlSource, target: MongoTarget, wanted: list[str] | None = None
+) -> list[RootPlan]:
+    """The plans of the collections a snapshot copies (`wanted`: only these)."""
+    return [
+        compile_collection(project, c, source, decimals=target.decimals)
+        for c in project.collections
+        if wanted is None or c.name in wanted
+    ]
+
+
+def rows_total(plan: RootPlan, source: SqlSource) -> int | None:
+    """The roots a collection's snapshot copies, for progress: counted under a filter,
+    else the catalog's estimate (None: unknown)."""
+    table = plan.node.table
+    if plan.node.where:
+        total: int | None = source.count(table, plan.node.where)
+    else:
+        total = source.estimate_rows(table)
+    if plan.limit is not None:
+        total = plan.limit if total is None else min(total, plan.limit)
+    return total
+
+
+def _never() -> None:
+    return None
 
 
 @dataclass(slots=True)
@@ -77,12 +139,7 @@ class SnapshotRun:
         self.policy = self.gate.policy
 
     def plans(self) -> list[RootPlan]:
-        wanted = self.options.collections
-        return [
-            compile_collection(self.project, c, self.source, decimals=self.target.decimals)
-            for c in self.project.collections
-            if wanted is None or c.name in wanted
-        ]
+        return snapshot_plans(self.project, self.source, self.target, self.options.collections)
 
     def run(self) -> SnapshotResult:
         """Copy every collection from its checkpoint on; the target must be prepared (the job
@@ -103,7 +160,7 @@ class SnapshotRun:
         self, plan: RootPlan, saved: dict[str, Any] | None, writer: ThreadPoolExecutor
     ) -> int:
         name = plan.collection.name
-        total = self._total(plan)
+        total = rows_total(plan, self.source)
         if saved is None:
             self.store.start_collection(self.job_id, name, plan.node.table.id, total)
             after, done_rows = None, 0
@@ -115,37 +172,16 @@ class SnapshotRun:
             done_rows = int(saved["rows_done"])
         self.on_progress(name, done_rows, total)
         builder = DocumentBuilder(plan, self.source)
-        pending: deque[Future[int]] = deque()
-        try:
-            for page in builder.scan(after, self.options.batch_size):
-                pending.append(writer.submit(self._write_page, name, page))
-                request = self.stop() if self.stop is not None else None
-                if request:
-                    while pending:  # what was built is written and checkpointed first
-                        done_rows += pending.popleft().result()
-                    raise Stopped(request)
-                while len(pending) > 1:
-                    done_rows += pending.popleft().result()
-                    self.on_progress(name, done_rows, total)
-            while pending:
-                done_rows += pending.popleft().result()
-                self.on_progress(name, done_rows, total)
-        finally:
-            for fut in pending:
-                fut.cancel()
+        copied = pipeline(
+            builder.scan(after, self.options.batch_size),
+            lambda page: self._write_page(name, page),
+            writer,
+            self.stop or _never,
+            lambda rows: self.on_progress(name, done_rows + rows, total),
+        )
         self.store.checkpoint(self.job_id, name, None, 0, done=True)
-        self.on_progress(name, done_rows, total)
-        return done_rows
-
-    def _total(self, plan: RootPlan) -> int | None:
-        table = plan.node.table
-        if plan.node.where:
-            total: int | None = self.source.count(table, plan.node.where)
-        else:
-            total = self.source.estimate_rows(table)
-        if plan.limit is not None:
-            total = plan.limit if total is None else min(total, plan.limit)
-        return total
+        self.on_progress(name, done_rows + copied, total)
+        return done_rows + copied
 
     def _write_page(self, collection: str, page: Page) -> int:
         """Write through the error policy, then checkpoint. Runs on the writer thread."""

@@ -100,6 +100,24 @@ progress = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True)),
 )
 
+# A parallel snapshot's work: each collection's root keys split into ranges (`lower` exclusive,
+# `upper` inclusive, null: open), each with its own checkpoint, so a resume continues every
+# range where it stopped. Written in one transaction with the SNAPSHOT_PLANNED step.
+snapshot_ranges = sa.Table(
+    "snapshot_ranges",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("collection", sa.String(200), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("lower", sa.Text),
+    sa.Column("upper", sa.Text),
+    sa.Column("last_key", sa.Text),
+    sa.Column("rows_done", sa.BigInteger, nullable=False, default=0),
+    sa.Column("done", sa.Boolean, nullable=False, default=False),
+    sa.Column("worker", sa.String(200)),  # the process that checkpointed it last
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+
 issues = sa.Table(
     "issues",
     metadata,
@@ -179,6 +197,7 @@ STOPPED_UNEXPECTEDLY = "stopped unexpectedly"
 # Steps (job_steps.step), in the order a job takes them.
 CAPTURE_STARTED = "capture_started"  # slot + publication or binlog position; position saved
 TARGET_PREPARED = "target_prepared"  # collections dropped (if asked) and indexed, once per job
+SNAPSHOT_PLANNED = "snapshot_planned"  # a parallel snapshot's key ranges recorded, once per job
 SNAPSHOT_DONE = "snapshot_done"  # every collection copied; the stage is CDC from here on
 CDC_DRAINED = "cdc_drained"  # complete: every change up to the cutover mark applied
 
@@ -196,6 +215,10 @@ def default_url() -> str:
     if url:
         return url
     return f"sqlite:///{relmig_home() / 'state.db'}"
+
+
+# A key range as the store keeps it: (lower exclusive, upper inclusive), dumped keys or None.
+RangeBounds = tuple[str | None, str | None]
 
 
 @dataclass(slots=True)
@@ -599,17 +622,7 @@ class StateStore:
                 )
             ).first()
             if exists is None:
-                conn.execute(
-                    progress.insert().values(
-                        job_id=job_id,
-                        collection=collection,
-                        table_id=table_id,
-                        rows_total=total,
-                        rows_done=0,
-                        done=False,
-                        updated_at=utcnow(),
-                    )
-                )
+                conn.execute(_new_progress(job_id, collection, table_id, total))
             else:
                 conn.execute(
                     progress.update()
@@ -642,6 +655,103 @@ class StateStore:
                 )
             )
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(heartbeat_at=utcnow()))
+
+    def plan_ranges(
+        self, job_id: str, planned: list[tuple[str, str, int | None, list[RangeBounds]]]
+    ) -> None:
+        """Record every collection's ranges, `(collection, table id, rows total, bounds)`,
+        with their progress rows and the SNAPSHOT_PLANNED step, in one transaction: a resume
+        finds all of them or none, and never splits a table twice."""
+        now = utcnow()
+        with self._tx() as conn:
+            for collection, table_id, total, bounds in planned:
+                conn.execute(_new_progress(job_id, collection, table_id, total))
+                conn.execute(
+                    snapshot_ranges.insert(),
+                    [
+                        {
+                            "job_id": job_id,
+                            "collection": collection,
+                            "number": number,
+                            "lower": lower,
+                            "upper": upper,
+                            "rows_done": 0,
+                            "done": False,
+                            "updated_at": now,
+                        }
+                        for number, (lower, upper) in enumerate(bounds)
+                    ],
+                )
+            conn.execute(job_steps.insert().values(job_id=job_id, step=SNAPSHOT_PLANNED, at=now))
+
+    def ranges_of(self, job_id: str, collection: str | None = None) -> list[dict[str, Any]]:
+        where = [snapshot_ranges.c.job_id == job_id]
+        if collection is not None:
+            where.append(snapshot_ranges.c.collection == collection)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                snapshot_ranges.select()
+                .where(*where)
+                .order_by(snapshot_ranges.c.collection, snapshot_ranges.c.number)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def range_checkpoint(
+        self,
+        job_id: str,
+        collection: str,
+        number: int,
+        expected: str | None,
+        last_key: str | None,
+        rows: int,
+        written: int,
+        *,
+        done: bool = False,
+        worker: str | None = None,
+    ) -> bool:
+        """Move a range's checkpoint from `expected` to `last_key` (the roots up to it are in
+        the target, `written` of them as documents) and count them for the collection; False,
+        with nothing counted, when the range is no longer at `expected` (another process
+        moved it on: each page is counted once, whoever wrote it how often)."""
+        now = utcnow()
+        key = snapshot_ranges.c.last_key
+        with self._tx() as conn:
+            moved = conn.execute(
+                snapshot_ranges.update()
+                .where(
+                    snapshot_ranges.c.job_id == job_id,
+                    snapshot_ranges.c.collection == collection,
+                    snapshot_ranges.c.number == number,
+                    snapshot_ranges.c.done.is_(False),
+                    key.is_(None) if expected is None else key == expected,
+                )
+                .values(
+                    last_key=last_key,
+                    rows_done=snapshot_ranges.c.rows_done + rows,
+                    done=done,
+                    worker=worker,
+                    updated_at=now,
+                )
+            ).rowcount
+            if not moved:
+                return False
+            if written:
+                self._adjust_floor(conn, job_id, collection, written)
+            left = 1
+            if done:
+                left = conn.execute(
+                    sa.select(sa.func.count()).where(
+                        snapshot_ranges.c.job_id == job_id,
+                        snapshot_ranges.c.collection == collection,
+                        snapshot_ranges.c.done.is_(False),
+                    )
+                ).scalar_one()
+            conn.execute(
+                progress.update()
+                .where(progress.c.job_id == job_id, progress.c.collection == collection)
+                .values(rows_done=progress.c.rows_done + rows, done=left == 0, updated_at=now)
+            )
+        return True
 
     def progress_of(self, job_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -712,6 +822,10 @@ class StateStore:
             ).all()
         return {severity: int(n) for severity, n in rows}
 
+    def issue_count(self, job_id: str) -> int:
+        """Every problem recorded for the job, repeats included."""
+        return sum(self.issue_totals(job_id).values())
+
     def retries_of(self, job_id: str) -> int:
         """Reconnect attempts of the embedded engine: each records a WARNING ending in
         "retry in Ns" (relmig.transport.embedded)."""
@@ -749,3 +863,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+def _new_progress(job_id: str, collection: str, table_id: str, total: int | None) -> Any:
+    """A collection's progress row before its first page."""
+    return progress.insert().values(
+        job_id=job_id,
+        collection=collection,
+        table_id=table_id,
+        rows_total=total,
+        rows_done=0,
+        done=False,
+        updated_at=utcnow(),
+    )

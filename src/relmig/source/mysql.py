@@ -85,12 +85,21 @@ class MySqlSource(SqlSource):
         return mysql_types.plain_values(column.type, decimals)
 
     def after_key(self, key_columns: Sequence[str], after: Row) -> tuple[str, list[Any]]:
+        return self._expanded(key_columns, after, ">", ">")
+
+    def upto_key(self, key_columns: Sequence[str], upto: Row) -> tuple[str, list[Any]]:
+        return self._expanded(key_columns, upto, "<", "<=")
+
+    def _expanded(
+        self, key_columns: Sequence[str], key: Row, before_last: str, last: str
+    ) -> tuple[str, list[Any]]:
         # Expanded form: (a > x) OR (a = x AND b > y) …, which MariaDB turns into index ranges;
         # it does not reliably do that for a row-constructor comparison.
         terms: list[str] = []
         params: list[Any] = []
         for i, col in enumerate(key_columns):
+            op = last if i == len(key_columns) - 1 else before_last
             eq = [f"{self.quote(c)} = %s" for c in key_columns[:i]]
-            terms.append("(" + " AND ".join([*eq, f"{self.quote(col)} > %s"]) + ")")
-            params.extend(after[: i + 1])
+            terms.append("(" + " AND ".join([*eq, f"{self.quote(col)} {op} %s"]) + ")")
+            params.extend(key[: i + 1])
         return "(" + " OR ".join(terms) + ")", params

@@ -104,6 +104,11 @@ class PostgresSource(SqlSource):
         marks = ", ".join(["%s"] * len(key_columns))
         return f"({cols}) > ({marks})", list(after)
 
+    def upto_key(self, key_columns: Sequence[str], upto: Row) -> tuple[str, list[Any]]:
+        cols = ", ".join(self.quote(c) for c in key_columns)
+        marks = ", ".join(["%s"] * len(key_columns))
+        return f"({cols}) <= ({marks})", list(upto)
+
     def in_predicate(self, columns: Sequence[str], keys: Sequence[Row]) -> tuple[str, list[Any]]:
         # One array parameter keeps the statement text constant, so the plan is reused and
         # large key sets do not hit the 65535-parameter limit.

@@ -94,6 +94,10 @@ class SqlSource(ABC):
     def after_key(self, key_columns: Sequence[str], after: Row) -> tuple[str, list[Any]]:
         """`key > after`, in the form the server answers from the primary key index."""
 
+    @abstractmethod
+    def upto_key(self, key_columns: Sequence[str], upto: Row) -> tuple[str, list[Any]]:
+        """`key <= upto`, in the same form: the upper bound of a key range."""
+
     def in_predicate(self, columns: Sequence[str], keys: Sequence[Row]) -> tuple[str, list[Any]]:
         if len(columns) == 1:
             marks = ", ".join(["%s"] * len(keys))
@@ -148,13 +152,17 @@ class SqlSource(ABC):
         after: Row | None,
         limit: int,
         where: str | None = None,
+        upto: Row | None = None,
     ) -> list[Row]:
-        """One keyset page: rows after `after` in key order. Memory is bounded by `limit`."""
+        """One keyset page: rows after `after` (and up to `upto`) in key order. Memory is
+        bounded by `limit`."""
         conditions = [f"({where})"] if where else []
         params: list[Any] = []
-        if after is not None:
-            predicate, params = self.after_key(key_columns, after)
-            conditions.append(predicate)
+        for bound, predicate_of in ((after, self.after_key), (upto, self.upto_key)):
+            if bound is not None:
+                predicate, values = predicate_of(key_columns, bound)
+                conditions.append(predicate)
+                params += values
         order = ", ".join(self.quote(c) for c in key_columns)
         sql = f"SELECT {select} FROM {self.qualified(table)}"
         if conditions:
@@ -178,6 +186,34 @@ class SqlSource(ABC):
         if where:
             sql += f" AND ({where})"
         return self.fetch(sql, params)
+
+    def key_tiles(self, table: Table, tiles: int, where: str | None = None) -> list[Row]:
+        """Where the table splits into `tiles` slices of equal row counts, in key order: the
+        last key of every slice but the last, as a page's rows carry it (fewer for a table of
+        fewer rows). One ordered scan of the primary key, so skewed and composite keys split
+        as evenly as unique ones."""
+        key = table.primary_key
+        exprs = [self.select_expression(table.column(c)) for c in key]
+        picked = [f"k{i}" for i in range(len(key))]
+        order = [f"o{i}" for i in range(len(key))]
+        inner = ", ".join(
+            [f"{e} AS k{i}" for i, e in enumerate(exprs)]
+            + [f"{self.quote(c)} AS o{i}" for i, c in enumerate(key)]
+        )
+        by = ", ".join(self.quote(c) for c in key)
+        sql = (
+            f"SELECT {inner}, NTILE({int(tiles)}) OVER (ORDER BY {by}) AS tile "
+            f"FROM {self.qualified(table)}"
+        )
+        if where:
+            sql += f" WHERE ({where})"
+        cols = ", ".join([*picked, *order])
+        sql = (
+            f"SELECT {', '.join(picked)} FROM (SELECT {cols}, tile, LEAD(tile) OVER "
+            f"(ORDER BY {', '.join(order)}) AS next_tile FROM ({sql}) a) b "
+            f"WHERE next_tile <> tile ORDER BY {', '.join(order)}"
+        )
+        return self.fetch(sql)
 
     @abstractmethod
     def estimate_rows(self, table: Table) -> int | None:

@@ -49,6 +49,14 @@ class JobCreate(BaseModel):
         default=2, description="Kafka: sink workers the server runs."
     )
     keep_topics: bool = Field(default=False, description="Kafka: keep the topic at the end.")
+    parallel: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="Snapshot with this many worker processes, large tables split into key "
+        "ranges (Kafka: the job's worker group takes part). Default: in the server's process.",
+    )
+    range_rows: Annotated[int, Field(ge=1)] = Field(
+        default=50_000, description="With parallel: roots per key range of a split table."
+    )
 
 
 class JobResume(BaseModel):
@@ -128,6 +136,8 @@ def start_job(project_id: str, body: JobCreate, svc: Svc) -> dict[str, Any]:
         kafka_partitions=body.kafka_partitions,
         kafka_workers=body.kafka_workers,
         keep_topics=body.keep_topics,
+        parallel=body.parallel,
+        range_rows=body.range_rows,
     )
     database = body.target_db or database_name_for(project.name)
     job_id = svc.manager.start(project, target_uri, database, options, svc.project_password(row))

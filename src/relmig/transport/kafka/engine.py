@@ -1,12 +1,16 @@
-"""Kafka mode as a CDC engine: the supervisor runs the job's tasks (docs/kafka.md)."""
+"""Kafka mode as a CDC engine: the supervisor runs the job's tasks (docs/kafka.md), and the
+worker group copies a parallel snapshot's key ranges."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from relmig.runtime.control import Stopped
 from relmig.runtime.engine import CdcContext, CdcEngine
+from relmig.runtime.parallel import ParallelSnapshot
 from relmig.runtime.store import StateStore
 from relmig.transport.kafka.monitor import kafka_status
+from relmig.transport.kafka.snapshot_stage import DONE, KafkaSnapshotRun
 from relmig.transport.kafka.supervisor import KafkaRun, drop_topics
 
 
@@ -22,15 +26,13 @@ class KafkaEngine(CdcEngine):
         return None
 
     def run(self, ctx: CdcContext) -> str:
-        return KafkaRun(
-            ctx.job_id,
-            ctx.project,
-            ctx.store,
-            ctx.capture,
-            ctx.target_uri,
-            ctx.password,
-            ctx.clock,
-        ).run()
+        return KafkaRun(ctx).run()
+
+    def parallel_snapshot(self, work: ParallelSnapshot, ctx: CdcContext) -> None:
+        """The ranges are work items of the job's worker group (docs/kafka.md)."""
+        ended = KafkaSnapshotRun(work, ctx).run()
+        if ended != DONE:
+            raise Stopped(ended)
 
     def status(self, store: StateStore, job_id: str) -> dict[str, Any] | None:
         return kafka_status(store, job_id)

@@ -32,9 +32,10 @@ class PartitionLag:
 
 
 class LagProbe:
-    def __init__(self, settings: KafkaSettings, job_id: str) -> None:
+    def __init__(self, settings: KafkaSettings, job_id: str, topic: str | None = None) -> None:
+        """`topic`: the job's changes topic unless given (a parallel snapshot's work topic)."""
         self.settings = settings
-        self.topic = topic_name(job_id)
+        self.topic = topic or topic_name(job_id)
         self._consumer = Consumer(
             {
                 **client_config(settings, f"relmig-lag-{job_id}"),

@@ -12,7 +12,7 @@ from typing import Any
 
 from relmig.runtime.store import StateStore, aware
 from relmig.transport.kafka.task import SOURCE, is_sink
-from relmig.transport.kafka.topics import group_id, topic_name
+from relmig.transport.kafka.topics import group_id, topic_name, work_topic_name
 
 LIVE = ("STARTING", "RUNNING", "WAITING")
 
@@ -22,8 +22,11 @@ def kafka_status(store: StateStore, job_id: str) -> dict[str, Any]:
     partitions = [_times(p) for p in store.partitions_of(job_id)]
     live = [t for t in tasks if t["state"] in LIVE]
     applied = [t["last_event_at"] for t in tasks if is_sink(t["task"]) and t["last_event_at"]]
+    job = store.job(job_id) or {}
+    copying = job.get("stage") == "SNAPSHOT" and (job.get("options") or {}).get("parallel")
     return {
-        "topic": topic_name(job_id),
+        # The partitions measured: the work topic while a parallel snapshot copies ranges.
+        "topic": work_topic_name(job_id) if copying else topic_name(job_id),
         "group": group_id(job_id),
         "lag_total": sum(p["lag"] or 0 for p in partitions),
         "partitions": [

@@ -26,8 +26,15 @@ from relmig.runtime.gate import IssueGate
 from relmig.source.connect import open_source
 from relmig.source.sql import Row
 from relmig.transport.kafka import envelope
+from relmig.transport.kafka.snapshot_work import SnapshotWork
 from relmig.transport.kafka.task import Reporter, TaskContext
-from relmig.transport.kafka.topics import client_config, group_id, topic_name
+from relmig.transport.kafka.topics import (
+    client_config,
+    group_id,
+    subscription,
+    topic_name,
+    work_topic_name,
+)
 
 # Messages per poll, and how long a poll waits to fill up: as the embedded transport, a batch
 # is what arrived within 0.2 s, so that roots repeated in it are rebuilt once.
@@ -53,7 +60,9 @@ class SinkWorker:
         self.reporter = reporter
         self.stop = stop
         self.instance_id = instance_id
-        self._partitions: set[int] = set()
+        self._partitions: set[tuple[str, int]] = set()
+        self.work_topic = work_topic_name(ctx.job_id)
+        self.work: SnapshotWork | None = None
         self._fatal: KafkaError | None = None
         self._down = False
 
@@ -69,6 +78,9 @@ class SinkWorker:
             "auto.offset.reset": "earliest",
             "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
             "allow.auto.create.topics": False,
+            # The subscription is a pattern: a topic created after the worker started (the
+            # work topic of a parallel snapshot, the changes topic) is found within seconds.
+            "topic.metadata.refresh.interval.ms": 5000,
             "error_cb": self._on_error,
         }
         if self.instance_id:
@@ -78,8 +90,9 @@ class SinkWorker:
         try:
             gate = IssueGate(ctx.project, target, ctx.store, ctx.job_id, ctx.policy())
             self.applier = ChangeApplier(cdc_plans(ctx.project, source, target), source, gate)
+            self.work = SnapshotWork(ctx, source, target, self.reporter, self.stop)
             consumer.subscribe(
-                [topic_name(ctx.job_id)],
+                [subscription(ctx.job_id)],
                 on_assign=self._on_assign,
                 on_revoke=self._on_revoke,
                 on_lost=self._on_revoke,
@@ -91,11 +104,22 @@ class SinkWorker:
                 if not messages:
                     self._idle(consumer)
                     continue
-                self._apply(messages)
-                crash_point("kafka-sink-written")
+                messages = [m for m in messages if not _no_topic_yet(m)]
+                for message in messages:
+                    if message.error() is not None:
+                        raise KafkaException(message.error())
+                ranges = [m for m in messages if m.topic() == self.work_topic]
+                changes = [m for m in messages if m.topic() != self.work_topic]
+                if ranges:
+                    self.work.run(ranges)
+                if changes:
+                    self._apply(changes)
+                    crash_point("kafka-sink-written")
                 self._commit(consumer)
         finally:
             consumer.close()
+            if self.work is not None:
+                self.work.close()
             target.close()
             source.close()
 
@@ -104,8 +128,6 @@ class SinkWorker:
         roots: dict[str, set[Row]] = {}
         newest = 0
         for message in messages:
-            if message.error() is not None:
-                raise KafkaException(message.error())
             received = envelope.decode(message.value())
             newest = max(newest, received.source_ts_ms)
             if received.collection is not None:  # truncates were applied by the source task
@@ -157,11 +179,21 @@ class SinkWorker:
     # Rebalance callbacks run inside consume(), between batches: never during a write.
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned(self._partitions | {p.partition for p in partitions})
+        self._assigned(self._partitions | {(p.topic, p.partition) for p in partitions})
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned(self._partitions - {p.partition for p in partitions})
+        self._assigned(self._partitions - {(p.topic, p.partition) for p in partitions})
 
-    def _assigned(self, partitions: set[int]) -> None:
+    def _assigned(self, partitions: set[tuple[str, int]]) -> None:
+        """Reported as `0,1,w0,w1`: the changes topic's partitions, then the work topic's."""
         self._partitions = partitions
-        self.reporter.beat(force=True, assigned=",".join(map(str, sorted(partitions))))
+        mine = sorted((t == self.work_topic, p) for t, p in partitions)
+        shown = ",".join(("w" if work else "") + str(p) for work, p in mine)
+        self.reporter.beat(force=True, assigned=shown)
+
+
+def _no_topic_yet(message: Message) -> bool:
+    """The subscription matches no topic yet (a worker started before its job's topics):
+    it finds them when they appear."""
+    error = message.error()
+    return error is not None and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART

@@ -27,7 +27,7 @@ from typing import Any
 
 from relmig.errors import PositionLost, RelmigError
 from relmig.failpoints import crash_point
-from relmig.project.model import Project
+from relmig.runtime.engine import CdcContext
 from relmig.runtime.store import IssueRecord, StateStore, aware, utcnow
 from relmig.source.capture import ChangeCapture
 from relmig.transport.kafka.lag import LagProbe, PartitionLag
@@ -79,6 +79,7 @@ class Problem:
 class Child:
     name: str
     kind: str  # "source" or "worker" (or "supervisor": the job-level health check)
+    instance_id: str | None = None  # static group membership (workers of the CDC stage)
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     failures: int = 0  # in a row; picks the backoff
@@ -98,34 +99,25 @@ class _Progress:
 
 
 class KafkaRun:
-    def __init__(
-        self,
-        job_id: str,
-        project: Project,
-        store: StateStore,
-        capture: ChangeCapture,
-        target_uri: str,
-        password: str | None = None,
-        clock: Clock = utcnow,
-        settings: SupervisorSettings | None = None,
-    ) -> None:
-        self.job_id = job_id
-        self.project = project
-        self.store = store
-        self.capture = capture
-        self.target_uri = target_uri
-        self.password = password
-        self.clock = clock
+    def __init__(self, ctx: CdcContext, settings: SupervisorSettings | None = None) -> None:
+        assert ctx.capture is not None  # Kafka mode runs continuous and cdc-only jobs
+        self.job_id = job_id = ctx.job_id
+        self.project = ctx.project
+        self.store = store = ctx.store
+        self.capture: ChangeCapture = ctx.capture
+        self.target_uri = ctx.target_uri
+        self.password = ctx.password
+        self.clock = ctx.clock
         self.settings = settings or SupervisorSettings()
         options = store.job(job_id)["options"]
         self.options = options
         self.kafka = KafkaSettings.of(options)
         self.window = dt.timedelta(hours=options.get("recovery_hours", 24.0))
         self.me = Child(SUPERVISOR, SUPERVISOR)
-        self.children = [Child(SOURCE, SOURCE)] + [
-            Child(f"worker-{i}", "worker") for i in range(1, self.kafka.workers + 1)
-        ]
+        self.children = self._children()
         self.cluster = Cluster(self.kafka, job_id)
+        self.topic = self.cluster.topic  # the topic whose partitions the workers must move
+        self.marker = ""  # how the workers report that topic's partitions in `assigned`
         self._probe: LagProbe | None = None
         self._topic_ready = False
         self._measured = 0.0
@@ -137,10 +129,16 @@ class KafkaRun:
         self._failing_since: dt.datetime | None = None
         self._mark: str | None = None
 
+    def _children(self) -> list[Child]:
+        workers = range(1, self.kafka.workers + 1)
+        return [Child(SOURCE, SOURCE)] + [
+            Child(f"worker-{i}", "worker", f"{self.job_id}-worker-{i}") for i in workers
+        ]
+
     # --- the loop -----------------------------------------------------------------------------
 
     def run(self) -> str:
-        self.store.update_job(self.job_id, cdc_status="RUNNING")
+        self._begin()
         self.store.report_task(
             self.job_id, SUPERVISOR, host=socket.gethostname(), pid=os.getpid(), state="RUNNING"
         )
@@ -162,7 +160,8 @@ class KafkaRun:
         problems: list[Problem] = []
         if not self._topic_ready:
             try:
-                self.cluster.ensure_topic()
+                self.cluster.ensure_topic(self.topic)
+                self._ready()
                 self._topic_ready = True
             except KafkaUnavailable as exc:
                 problems.append(Problem(str(exc), exc.link))
@@ -248,7 +247,8 @@ class KafkaRun:
         ):
             self._kill(child)
             return self._failed(child, f"no heartbeat for {quiet:.0f}s (killed)")
-        assigned = {int(p) for p in (row.get("assigned") or "").split(",") if p}
+        owned = (row.get("assigned") or "").split(",")
+        assigned = {int(p[len(self.marker) :]) for p in owned if p[len(self.marker) :].isdigit()}
         stalled = sorted(assigned & set(self._stalled))
         if child.kind == "worker" and stalled:
             self._kill(child)
@@ -294,8 +294,8 @@ class KafkaRun:
         """`python -m relmig.transport.kafka`; secrets go in the environment, not the argv."""
         cmd = [sys.executable, "-m", "relmig.transport.kafka", child.kind]
         cmd += ["--job", self.job_id, "--task", child.name, "--parent", str(os.getpid())]
-        if child.kind == "worker":
-            cmd += ["--instance-id", f"{self.job_id}-{child.name}"]
+        if child.instance_id:
+            cmd += ["--instance-id", child.instance_id]
         env = {**os.environ, "RELMIG_STATE_URL": self.store.url}
         env["RELMIG_TARGET_URI"] = self.target_uri
         if self.password is not None:
@@ -370,7 +370,7 @@ class KafkaRun:
         problems = []
         try:
             if self._probe is None:
-                self._probe = LagProbe(self.kafka, self.job_id)
+                self._probe = LagProbe(self.kafka, self.job_id, self.topic)
             parts = self._probe.measure()
         except KafkaUnavailable as exc:
             return [Problem(str(exc), exc.link)]
@@ -397,7 +397,7 @@ class KafkaRun:
                     f"{time.monotonic() - seen.since:.0f}s with {p.lag} message(s) to apply"
                 )
         problems += [Problem(text) for text in self._stalled.values()]
-        values: dict[str, Any] = {"lag_seconds": self._lag_seconds(parts)}
+        values = self._figures(parts)
         position = self.store.job(self.job_id)["position"]
         try:
             values["slot_lag_bytes"] = self.capture.lag(position).bytes
@@ -406,13 +406,22 @@ class KafkaRun:
         self.store.update_job(self.job_id, **values)
         return problems
 
-    def _lag_seconds(self, parts: list[PartitionLag]) -> float:
-        """End to end: how old the newest change the sinks applied was when they applied it;
-        zero once nothing waits in any partition."""
+    def _figures(self, parts: list[PartitionLag]) -> dict[str, Any]:
+        """The job's lag, end to end: how old the newest change the sinks applied was when
+        they applied it; zero once nothing waits in any partition."""
         if all(p.lag == 0 for p in parts):
-            return 0.0
+            return {"lag_seconds": 0.0}
         rows = self.store.kafka_tasks_of(self.job_id)
-        return max((r["lag_seconds"] or 0.0 for r in rows if is_sink(r["task"])), default=0.0)
+        lag = max((r["lag_seconds"] or 0.0 for r in rows if is_sink(r["task"])), default=0.0)
+        return {"lag_seconds": lag}
+
+    # --- what the snapshot stage does differently (relmig.transport.kafka.snapshot_stage) -----
+
+    def _begin(self) -> None:
+        self.store.update_job(self.job_id, cdc_status="RUNNING")
+
+    def _ready(self) -> None:
+        """The topic exists (once per run)."""
 
     # --- requests and endings -----------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from confluent_kafka import KafkaException
 
 from relmig.errors import PositionLost, RelmigError, SchemaChanged
 from relmig.project.model import Project
+from relmig.runtime.orphans import watch_parent
 from relmig.runtime.policy import ErrorPolicy, JobFailed
 from relmig.runtime.store import StateStore, kafka_tasks, utcnow
 from relmig.transport.kafka.topics import KafkaSettings
@@ -213,18 +214,6 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def watch_parent(parent: int) -> None:
-    """A supervised task dies with its supervisor: a new one will run the job's tasks, and two
-    source tasks must never compete for the slot."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(EXIT_RETRY)
-
-    threading.Thread(target=watch, name="relmig-parent-watch", daemon=True).start()
-
-
 def build(
     kind: str, ctx: TaskContext, reporter: Reporter, stop: threading.Event, **kw: Any
 ) -> Task:
@@ -248,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {args.task} %(message)s")
     if args.parent:
-        watch_parent(args.parent)
+        # A supervised task dies with its supervisor: a new one will run the job's tasks.
+        watch_parent(args.parent, EXIT_RETRY)
     stop = stop_on_signals()
     store = StateStore()
     try:

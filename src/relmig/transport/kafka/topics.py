@@ -49,6 +49,17 @@ def topic_name(job_id: str) -> str:
     return f"relmig.{job_id}.changes"
 
 
+def work_topic_name(job_id: str) -> str:
+    """A parallel snapshot's key ranges, as work items of the job's worker group."""
+    return f"relmig.{job_id}.snapshot"
+
+
+def subscription(job_id: str) -> str:
+    """What a worker subscribes to: both topics of the job, as a pattern, so a worker started
+    before either exists picks it up when it appears (job ids are `job-<hex>`)."""
+    return "^" + f"relmig.{job_id}.".replace(".", "\\.") + "(changes|snapshot)$"
+
+
 def group_id(job_id: str) -> str:
     return f"relmig.{job_id}"
 
@@ -90,31 +101,34 @@ class Cluster:
         self.settings = settings
         self.job_id = job_id
         self.topic = topic_name(job_id)
+        self.work_topic = work_topic_name(job_id)
         self.group = group_id(job_id)
         self.admin = AdminClient(client_config(settings, f"relmig-admin-{job_id}"))
 
-    def ensure_topic(self) -> TopicSpec:
-        """Create the job's topic if it is missing; an existing one must keep its partitions.
+    def ensure_topic(self, topic: str | None = None) -> TopicSpec:
+        """Create the job's topic (or its work topic) if it is missing; an existing one must
+        keep its partitions.
 
         The source task picks a root's partition from the partition count, so changing the
         count under a running job would let two workers own one root.
         """
+        topic = topic or self.topic
         partitions = self.settings.partitions
         try:
             meta = self.admin.list_topics(timeout=TIMEOUT)
-            existing = meta.topics.get(self.topic)
+            existing = meta.topics.get(topic)
             if existing is not None and existing.error is None:
                 found = len(existing.partitions)
                 if found != partitions:
                     raise RelmigError(
-                        f"topic {self.topic} has {found} partitions but the job uses "
+                        f"topic {topic} has {found} partitions but the job uses "
                         f"{partitions}; a job's partition count cannot change"
                     )
                 replicas = len(next(iter(existing.partitions.values())).replicas)
                 return spec_for(replicas, found)
             spec = spec_for(len(meta.brokers), partitions)
-            topic = NewTopic(
-                self.topic,
+            new = NewTopic(
+                topic,
                 num_partitions=spec.partitions,
                 replication_factor=spec.replication,
                 config={
@@ -123,7 +137,7 @@ class Cluster:
                     "segment.ms": str(3600 * 1000),  # compaction reaches closed segments hourly
                 },
             )
-            future = self.admin.create_topics([topic], operation_timeout=TIMEOUT)[self.topic]
+            future = self.admin.create_topics([new], operation_timeout=TIMEOUT)[topic]
             try:
                 future.result(timeout=TIMEOUT * 2)
             except KafkaException as exc:
@@ -134,14 +148,17 @@ class Cluster:
             raise self._unavailable("cannot create the topic", exc) from None
 
     def delete(self) -> None:
-        """Delete the topic and the group's committed offsets; what is already gone is fine."""
+        """Delete the topics and the group's committed offsets; what is already gone (or was
+        never made: the work topic of a serial snapshot) is fine."""
         try:
-            future = self.admin.delete_topics([self.topic], operation_timeout=TIMEOUT)
-            try:
-                future[self.topic].result(TIMEOUT * 2)
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
-                    raise
+            topics = [self.topic, self.work_topic]
+            futures = self.admin.delete_topics(topics, operation_timeout=TIMEOUT)
+            for topic in topics:
+                try:
+                    futures[topic].result(TIMEOUT * 2)
+                except KafkaException as exc:
+                    if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                        raise
             groups = self.admin.delete_consumer_groups([self.group], request_timeout=TIMEOUT)
             try:
                 groups[self.group].result()

@@ -33,6 +33,7 @@ export async function renderMigration(view, projectId) {
     onError: h("select", { name: "on_error" }, options(ON_ERROR, "FAIL")),
     maxErrors: h("input", { name: "max_errors", type: "number", min: 1, placeholder: "no limit" }),
     verify: h("input", { type: "checkbox", name: "verify" }),
+    parallel: h("input", { name: "parallel", type: "number", min: 1, placeholder: "one, in the server" }),
     engine: h("select", { name: "engine" }, options([["embedded", "Embedded (in this server)"], ["kafka", "Kafka (docs/kafka.md)"]], "embedded")),
     bootstrap: h("input", { name: "kafka_bootstrap", placeholder: "host:9092,host2:9092" }),
     partitions: h("input", { name: "kafka_partitions", type: "number", min: 1, value: 6 }),
@@ -46,6 +47,9 @@ export async function renderMigration(view, projectId) {
   f.engine.onchange = showKafka;
   f.mode.addEventListener("change", showKafka);
   showKafka();
+  // CDC only has no snapshot to run in parallel.
+  const parallelField = h("label", { "data-slot": "parallel" }, "Snapshot worker processes", f.parallel);
+  f.mode.addEventListener("change", () => { parallelField.hidden = f.mode.value === "cdc-only"; });
   const result = h("div");
   const create = async (e) => {
     e.preventDefault();
@@ -54,6 +58,7 @@ export async function renderMigration(view, projectId) {
         mode: f.mode.value, target_uri: f.target.value.trim() || null, target_db: f.database.value.trim() || null,
         drop: f.drop.checked, on_error: f.onError.value, max_errors: f.maxErrors.value ? Number(f.maxErrors.value) : null,
         verify: f.verify.checked,
+        parallel: f.parallel.value && f.mode.value !== "cdc-only" ? Number(f.parallel.value) : null,
         ...(f.engine.value === "kafka" && f.mode.value !== "snapshot" ? {
           engine: "kafka", kafka_bootstrap: f.bootstrap.value.trim() || null,
           kafka_partitions: Number(f.partitions.value), kafka_workers: Number(f.workers.value),
@@ -71,7 +76,7 @@ export async function renderMigration(view, projectId) {
       h("div", { class: "form-grid" },
         h("label", {}, "Mode", f.mode), h("label", {}, "Target MongoDB", f.target), h("label", {}, "Database", f.database),
         h("label", {}, "Error handling", f.onError), h("label", {}, "Stop after this many errors", f.maxErrors),
-        h("label", {}, "CDC engine", f.engine),
+        h("label", {}, "CDC engine", f.engine), parallelField,
         h("div", { class: "stack" },
           h("label", { class: "inline" }, f.drop, "Drop destination collections first"),
           h("label", { class: "inline" }, f.verify, "Verify migrated data at the end"))),
@@ -269,6 +274,7 @@ export async function renderJob(view, jobId) {
         h("dt", {}, "Mode"), h("dd", {}, job.mode), h("dt", {}, "Stage"), h("dd", {}, job.stage),
         h("dt", {}, "Target"), h("dd", { class: "mono" }, `${job.target_uri} ${job.target_db}`),
         h("dt", {}, "Error handling"), h("dd", {}, `${job.options?.on_error || "FAIL"}${job.options?.max_errors ? `, stop after ${job.options.max_errors}` : ""}`),
+        job.options?.parallel ? [h("dt", {}, "Snapshot"), h("dd", { "data-slot": "parallel" }, `${job.options.parallel} worker process${job.options.parallel > 1 ? "es" : ""}, tables split into key ranges`)] : null,
         h("dt", {}, "Created"), h("dd", {}, when(job.created_at)), h("dt", {}, "Started"), h("dd", {}, when(job.started_at)),
         h("dt", {}, "Ended"), h("dd", {}, when(job.ended_at)), h("dt", {}, "Heartbeat"), h("dd", {}, when(job.heartbeat_at))),
       conditions, failed));
