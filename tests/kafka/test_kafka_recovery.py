@@ -7,6 +7,7 @@ Every wait is bounded (kafka_cluster.WAIT, the rig's catch-up time); no assertio
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import signal
@@ -18,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 
 from kafka_cluster import NODES, kill_node, restore_cluster, running, wait_for
 from kafka_job import KafkaJob, Writer
-from relmig.runtime.jobs import JobManager, JobOptions
+from relmig.runtime.jobs import JobManager
 from relmig.runtime.store import utcnow
 from relmig.source.capture import open_capture
 from relmig.source.pg_capture import slot_name
@@ -142,23 +143,42 @@ def test_a_task_failing_past_the_recovery_window_fails_the_job_with_its_error(ri
     assert failed["slot_dropped"]
 
 
+# The "server" creates the job and runs it with its task processes: a job belongs to the
+# process that created it.
 RUN_JOB = """
-import sys
-from relmig.runtime.jobs import JobManager
+import json, sys
+from relmig.project.model import Project
+from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
-JobManager(StateStore(sys.argv[1])).run(sys.argv[2], sys.argv[3])
+url, project, target_uri, target_db, options = sys.argv[1:]
+manager = JobManager(StateStore(url))
+job_id = manager.create(
+    Project.model_validate_json(project), target_uri, target_db, JobOptions(**json.loads(options))
+)
+manager.run(job_id, target_uri)
 """
 
 
 def test_kafka_jobs_resume_by_themselves_after_a_server_restart(rig, kafka3):
-    options = JobOptions(
-        engine="kafka", kafka_bootstrap=kafka3, kafka_partitions=4, kafka_workers=2
+    options = {
+        "engine": "kafka",
+        "kafka_bootstrap": kafka3,
+        "kafka_partitions": 4,
+        "kafka_workers": 2,
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            RUN_JOB,
+            rig.store.url,
+            rig.project.model_dump_json(by_alias=True),
+            rig.target_uri,
+            rig.target_db,
+            json.dumps(options),
+        ]
     )
-    job_id = rig.manager.create(rig.project, rig.target_uri, rig.target_db, options)
-    rig.jobs.append(job_id)
-    server = subprocess.Popen(  # the "server" that runs the job, with its task processes
-        [sys.executable, "-c", RUN_JOB, rig.store.url, job_id, rig.target_uri]
-    )
+    job_id = rig.wait_for_new_job()
     job = KafkaJob(rig, job_id, kafka3)
     rig.streaming(job_id)
     tasks = [job.running(name)["pid"] for name in ("source", "worker-1", "worker-2")]
