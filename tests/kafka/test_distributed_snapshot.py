@@ -12,6 +12,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from cdc_rig import Rig, cleanup_rig, make_rig
 from kafka_cluster import wait_for
 from kafka_job import PARTITIONS, KafkaJob
 from relmig.mongo.writer import MongoTarget
+from relmig.runtime.jobs import JobOptions
 from relmig.transport.kafka.topics import work_topic_name
 
 pytestmark = pytest.mark.services
@@ -41,8 +43,8 @@ def pg_rig(services_settings, mongo_uri, tmp_path, monkeypatch) -> Iterator[Rig]
 
 def test_remote_worker_copies_ranges(pg_rig: Rig, kafka_bootstrap: str) -> None:
     rig = pg_rig
-    job_id = rig.start(  # the job's own process: this one
-        "continuous",
+    options = JobOptions(
+        mode="continuous",
         engine="kafka",
         kafka_bootstrap=kafka_bootstrap,
         kafka_partitions=PARTITIONS,
@@ -51,6 +53,8 @@ def test_remote_worker_copies_ranges(pg_rig: Rig, kafka_bootstrap: str) -> None:
         range_rows=25,
         batch_size=10,
     )
+    job_id = rig.manager.create(rig.project, rig.target_uri, rig.target_db, options)
+    rig.jobs.append(job_id)
     remote = subprocess.Popen(
         [sys.executable, "-m", "relmig.cli", "worker", "--job", job_id, "--name", "remote-1"],
         env={**os.environ, "RELMIG_STATE_URL": rig.store.url, "RELMIG_TARGET_URI": rig.target_uri},
@@ -59,6 +63,9 @@ def test_remote_worker_copies_ranges(pg_rig: Rig, kafka_bootstrap: str) -> None:
     )
     try:
         wait_for(lambda: _task(rig, job_id, "remote-1").get("state") == "RUNNING", "remote-1")
+        # The job's own process (this one, which created it) starts once remote-1 is in the
+        # group, so that both take ranges from the start.
+        threading.Thread(target=rig.manager.run, args=(job_id, rig.target_uri), daemon=True).start()
         wait_for(lambda: _copied_by(rig, job_id, "remote-1") >= 2, "remote-1 to copy ranges")
         # remote-1 vanishes mid-snapshot: the group hands its partitions (and its unfinished
         # ranges, whose messages it never committed) to the job's own worker.
