@@ -52,7 +52,7 @@ class Instance:
         # Short path (socket paths are limited) that the postgres OS user can reach.
         self.dir = Path(tempfile.mkdtemp(prefix="relmig-dev-", dir="/tmp"))
         self.dir.chmod(0o755)
-        ports = free_ports(6)
+        ports = free_ports(13)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("RELMIG_")}
         self.env.update(
             {
@@ -63,6 +63,14 @@ class Instance:
                 "RELMIG_FERRETDB_DEBUG_PORT": str(ports[3]),
                 "RELMIG_KAFKA_BROKER_PORT": str(ports[4]),
                 "RELMIG_KAFKA_CONTROLLER_PORT": str(ports[5]),
+                # Every other port too: the suite's own servers hold the defaults.
+                "RELMIG_KAFKA_PROXIED_PORT": str(ports[6]),
+                "RELMIG_MONGO2_PORT": str(ports[7]),
+                "RELMIG_TOXIPROXY_PORT": str(ports[8]),
+                "RELMIG_FAULT_PG_PORT": str(ports[9]),
+                "RELMIG_FAULT_PG_REPLICATION_PORT": str(ports[10]),
+                "RELMIG_FAULT_MYSQL_PORT": str(ports[11]),
+                "RELMIG_FAULT_MONGO_PORT": str(ports[12]),
             }
         )
 
