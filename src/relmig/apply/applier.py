@@ -26,6 +26,7 @@ from relmig.source.changes import RowChange, TableTruncate, Transaction
 from relmig.source.sql import Row, SqlSource
 
 CHUNK = 1000  # roots per source query and per write
+ROUTE_CHUNK = 20_000  # changes routed at once: bounds memory for a large transaction
 
 
 def cdc_plans(project: Project, source: SqlSource, target: MongoTarget) -> list[RootPlan]:
@@ -63,6 +64,11 @@ class ChangeApplier:
                     self._truncate(change)
                 else:
                     pending.append(change)
+                    if len(pending) >= ROUTE_CHUNK:
+                        # Recompute reads current rows, so a large transaction is applied a
+                        # piece at a time with the same result; it is checkpointed as a whole.
+                        self._recompute(pending, out)
+                        pending = []
         self._recompute(pending, out)
         return out
 

@@ -54,8 +54,10 @@ from relmig.source.changes import (
     RowChange,
     TableTruncate,
     Transaction,
+    last_change,
 )
 from relmig.source.mysql import MySqlSource
+from relmig.source.spool import SpooledChanges
 from relmig.timeouts import stream_timeout
 
 __all__ = [
@@ -654,12 +656,11 @@ class BinlogCapture(ChangeCapture):
         row's lock until the engine commit, which follows the binlog write, and commits in
         binlog order, so once the read returns every transaction of the batch is visible."""
         for txn in reversed(transactions):
-            rows = [c for c in txn.changes if isinstance(c, RowChange)]
-            if rows:
+            change = last_change(txn.changes)
+            if isinstance(change, RowChange):  # not a TRUNCATE (a group of its own)
                 break
         else:
             return
-        change = rows[-1]
         table = self.project.table(change.table)
         image = change.after if change.after is not None else change.before
         if not table.primary_key or image is None:
@@ -894,7 +895,7 @@ class BinlogStream(ChangeStream):
     def _read(
         self, reader: BinLogStreamReader, idle_seconds: float
     ) -> Iterator[Transaction | Heartbeat]:
-        changes: list[RowChange | TableTruncate] = []
+        changes = SpooledChanges()
         gtid: str | None = None  # of the event group being read (MariaDB)
         in_group = False  # inside BEGIN … COMMIT, or a GTID's non-standalone group
         last_yield = time.monotonic()
@@ -919,14 +920,16 @@ class BinlogStream(ChangeStream):
                 if between and isinstance(self._position, FilePosition):
                     self._position = FilePosition(event.ident, self._offset)
             elif isinstance(event, MariadbGtidEvent):
-                gtid, in_group, changes = event.gtid, not event.flags & 1, []  # 1: standalone
+                gtid, in_group = event.gtid, not event.flags & 1  # 1: standalone
+                changes = SpooledChanges()
             elif isinstance(event, RowsEvent):
-                changes += self._row_changes(event)
+                for change in self._row_changes(event):
+                    changes.append(change)
             elif isinstance(event, XidEvent | XAPrepareEvent):
                 ends_group = True
             elif isinstance(event, QueryEvent):
                 if _BEGIN_RE.match(event.query):
-                    in_group, changes = True, []
+                    in_group, changes = True, SpooledChanges()
                 elif _TXN_END_RE.match(event.query):
                     ends_group = True
                 else:
@@ -946,7 +949,7 @@ class BinlogStream(ChangeStream):
                         str(self._position), self._last_commit, self._file, self._offset
                     )
                     yield Transaction(str(self._position), self._last_commit, changes)
-                    changes, last_yield = [], time.monotonic()
+                    changes, last_yield = SpooledChanges(), time.monotonic()
             if gtid is None and not in_group and time.monotonic() - last_yield >= due:
                 self._capture._passed(
                     str(self._position), self._last_commit, self._file, self._offset

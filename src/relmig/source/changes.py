@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from relmig.source.pgoutput import UNCHANGED, Unchanged
+from relmig.source.spool import SpooledChanges
 
 __all__ = [
     "UNCHANGED",
     "ChangeStream",
+    "Changes",
     "Heartbeat",
     "RowChange",
     "TableTruncate",
     "Transaction",
     "Unchanged",
+    "last_change",
 ]
 
 Image = dict[str, Any]
@@ -48,6 +51,9 @@ class TableTruncate:
     tables: list[str]
 
 
+Changes = list[RowChange | TableTruncate] | SpooledChanges
+
+
 @dataclass(slots=True)
 class Transaction:
     """A committed source transaction, in commit order.
@@ -55,12 +61,19 @@ class Transaction:
     ``position`` is where a stream resumes once this transaction is durably in the target: the
     commit's end LSN, or the binlog GTID / file:position after its commit. Positions are
     strings so that the state store and Kafka keep them without knowing the source.
+    ``changes`` is iterated once, in order: a large transaction's are spooled to disk.
     """
 
     position: str
     commit_time: dt.datetime
-    changes: list[RowChange | TableTruncate] = field(default_factory=list)
+    changes: Changes = field(default_factory=list)
     xid: int | None = None  # PostgreSQL's transaction id, to wait until it is visible
+
+
+def last_change(changes: Changes) -> RowChange | TableTruncate | None:
+    if isinstance(changes, SpooledChanges):
+        return changes.last
+    return changes[-1] if changes else None
 
 
 @dataclass(slots=True)

@@ -38,6 +38,7 @@ from relmig.source.changes import (
     Transaction,
 )
 from relmig.source.postgres import CONNECT_SETTINGS, PostgresSource
+from relmig.source.spool import SpooledChanges
 from relmig.timeouts import STREAM_TIMEOUT, deadline, stream_timeout
 
 HEARTBEAT_PREFIX = "relmig.heartbeat"
@@ -329,9 +330,10 @@ _IDENTITY = {"d": "DEFAULT", "n": "NOTHING", "f": "FULL", "i": "USING INDEX"}
 class PgOutputStream(ChangeStream):
     """Committed transactions from a pgoutput slot, with protocol v2 streaming.
 
-    Large transactions arrive in chunks (Stream Start … Stream Stop) and are buffered per xid
-    until their Stream Commit; an abort drops them, or only a subtransaction's part. Feedback
-    is sent on this thread: `confirm` only records the position.
+    Large transactions arrive in chunks (Stream Start … Stream Stop) and are spooled per xid
+    (memory, then disk: relmig.source.spool) until their Stream Commit; an abort drops them, or
+    only a subtransaction's part. Feedback is sent on this thread: `confirm` only records the
+    position.
     """
 
     def __init__(
@@ -446,8 +448,8 @@ class PgOutputStream(ChangeStream):
             self.cur.send_feedback()
 
     def events(self, idle_seconds: float = 1.0) -> Iterator[Transaction | Heartbeat]:
-        pending: list[RowChange | TableTruncate] = []
-        streamed: dict[int, list[tuple[int | None, RowChange | TableTruncate]]] = {}
+        pending = SpooledChanges()
+        streamed: dict[int, SpooledChanges] = {}
         top_xid: int | None = None
         xid: int | None = None
         last_yield = last_beat = heard = time.monotonic()
@@ -474,21 +476,21 @@ class PgOutputStream(ChangeStream):
                 m = self.decoder.decode(msg.payload)
                 kind = type(m)
                 if kind is pg.Begin:
-                    pending = []
+                    pending = SpooledChanges()
                     xid = m.xid
                 elif kind is pg.Commit:
                     if m.end_lsn > self.start_lsn:
                         last_yield = time.monotonic()
                         self._last_position = lsn_to_str(m.end_lsn)
                         yield Transaction(self._last_position, m.commit_time, pending, xid)
-                    pending = []
+                    pending = SpooledChanges()
                 elif kind is pg.StreamStart:
                     top_xid = m.xid
-                    streamed.setdefault(m.xid, [])
+                    streamed.setdefault(m.xid, SpooledChanges())
                 elif kind is pg.StreamStop:
                     top_xid = None
                 elif kind is pg.StreamCommit:
-                    changes = [c for _, c in streamed.pop(m.xid, [])]
+                    changes = streamed.pop(m.xid, None) or SpooledChanges()
                     if m.end_lsn > self.start_lsn:
                         last_yield = time.monotonic()
                         self._last_position = lsn_to_str(m.end_lsn)
@@ -496,8 +498,8 @@ class PgOutputStream(ChangeStream):
                 elif kind is pg.StreamAbort:
                     if m.subxid == m.xid:
                         streamed.pop(m.xid, None)
-                    else:
-                        streamed[m.xid] = [e for e in streamed.get(m.xid, []) if e[0] != m.subxid]
+                    elif m.xid in streamed:
+                        streamed[m.xid].drop(m.subxid)
                 elif kind is pg.Relation:
                     self._relation(m)
                 elif kind in (pg.Insert, pg.Update, pg.Delete, pg.Truncate):
@@ -505,7 +507,7 @@ class PgOutputStream(ChangeStream):
                     if change is None:
                         continue
                     if top_xid is not None:
-                        streamed[top_xid].append((m.xid, change))
+                        streamed[top_xid].append(change, m.xid)
                     else:
                         pending.append(change)
         except psycopg2.Error as exc:

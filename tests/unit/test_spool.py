@@ -1,0 +1,56 @@
+"""A transaction's changes past the in-memory bound go to disk and come back in order."""
+
+from __future__ import annotations
+
+import pickle
+
+from relmig.source.changes import RowChange, TableTruncate, last_change
+from relmig.source.pgoutput import UNCHANGED
+from relmig.source.spool import CHUNK, SpooledChanges
+
+
+def change(i: int) -> RowChange:
+    return RowChange("public.t", "u", {"id": i}, {"id": i, "note": UNCHANGED})
+
+
+def test_changes_past_the_bound_are_spilled_and_read_back_in_order() -> None:
+    spool = SpooledChanges(in_memory=10)
+    for i in range(10 + 3 * CHUNK + 7):
+        spool.append(change(i))
+    assert spool.spilled
+    assert len(spool._head) == 10 and len(spool._tail) == 7  # memory: the bound plus a chunk
+    out = list(spool)
+    assert [c.after["id"] for c in out] == list(range(10 + 3 * CHUNK + 7))
+    assert out[0].after["note"] is UNCHANGED  # the sentinel survives the round trip
+    assert len(spool) == len(out) and list(spool) == out  # read twice, same result
+    assert last_change(spool) == change(10 + 3 * CHUNK + 6)
+    spool.close()
+
+
+def test_a_small_transaction_never_touches_the_disk() -> None:
+    spool = SpooledChanges(in_memory=10)
+    for i in range(10):
+        spool.append(change(i))
+    spool.append(TableTruncate(["public.t"]))
+    assert not spool.spilled and len(spool) == 11
+    assert last_change(spool) == TableTruncate(["public.t"])
+    assert not SpooledChanges(in_memory=10) and last_change([]) is None
+
+
+def test_an_aborted_subtransaction_is_skipped_on_disk_and_in_memory() -> None:
+    spool = SpooledChanges(in_memory=5)
+    for i in range(3 * CHUNK):
+        spool.append(change(i), tag=100 + i % 3)  # three subtransactions, interleaved
+    spool.drop(101)
+    kept = [c.after["id"] for c in spool]
+    assert kept == [i for i in range(3 * CHUNK) if i % 3 != 1]
+    assert len(spool) == len(kept)
+
+
+def test_the_in_memory_bound_comes_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("RELMIG_TXN_MEMORY_CHANGES", "0")
+    spool = SpooledChanges()
+    for i in range(CHUNK):
+        spool.append(change(i))
+    assert spool.spilled and not spool._head
+    assert pickle.loads(pickle.dumps(change(1))) == change(1)
