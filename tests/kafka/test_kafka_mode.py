@@ -16,9 +16,11 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
+from big_transactions import BASE, big_transaction
 from kafka_cluster import wait_for
 from kafka_job import PARTITIONS, KafkaJob
 from relmig.cli.app import app
+from relmig.source.spool import SPILL_ENV
 from relmig.transport.kafka.topics import topic_name
 
 pytestmark = [pytest.mark.services, pytest.mark.kafka3]
@@ -127,3 +129,15 @@ def test_pause_keeps_the_topic_and_resume_applies_what_came_meanwhile(rig, kafka
     rig.streaming(job.id)
     job.applied()
     rig.verify()
+
+
+def test_a_transaction_spooled_to_disk_is_published_in_pieces(any_rig, kafka3, monkeypatch):
+    """The source task (its own process) spools a transaction past the in-memory bound and
+    routes and publishes it a piece at a time; the position moves once, after all of it."""
+    monkeypatch.setenv(SPILL_ENV, "200")  # inherited by the job's task processes
+    rig = any_rig
+    job = KafkaJob.start(rig, kafka3)
+    assert rig.execute(big_transaction(rig))
+    job.applied()
+    rig.verify()
+    assert rig.query(f"SELECT count(*) FROM orders WHERE order_id >= {BASE}")[0][0] == 290

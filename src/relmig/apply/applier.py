@@ -23,10 +23,10 @@ from relmig.project.model import Project
 from relmig.route.router import Router
 from relmig.runtime.gate import IssueGate
 from relmig.source.changes import RowChange, TableTruncate, Transaction
+from relmig.source.spool import in_memory_changes
 from relmig.source.sql import Row, SqlSource
 
 CHUNK = 1000  # roots per source query and per write
-ROUTE_CHUNK = 20_000  # changes routed at once: bounds memory for a large transaction
 
 
 def cdc_plans(project: Project, source: SqlSource, target: MongoTarget) -> list[RootPlan]:
@@ -49,6 +49,8 @@ class ChangeApplier:
         self.builders = {p.collection.name: DocumentBuilder(p, source) for p in plans}
         self.router = Router(plans, source)
         self.gate = gate
+        # Changes routed at once: a transaction's in-memory bound, so a large one stays bounded.
+        self.route_chunk = max(in_memory_changes(), 1)
 
     def apply(self, transactions: Iterable[Transaction]) -> Applied:
         """Make the target reflect every change of the batch; durable when this returns."""
@@ -64,7 +66,7 @@ class ChangeApplier:
                     self._truncate(change)
                 else:
                     pending.append(change)
-                    if len(pending) >= ROUTE_CHUNK:
+                    if len(pending) >= self.route_chunk:
                         # Recompute reads current rows, so a large transaction is applied a
                         # piece at a time with the same result; it is checkpointed as a whole.
                         self._recompute(pending, out)

@@ -8,7 +8,7 @@ always read from the source's current rows.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from relmig.documents.plan import FieldPlan, LinkPlan, NodePlan, RootPlan
@@ -45,7 +45,7 @@ class Built:
     key: Row
     filter: dict[str, Any]
     doc: dict[str, Any] | None
-    problems: list[Problem] = field(default_factory=list)
+    problems: Sequence[Problem] = ()  # never changed once built: one empty tuple for all
     # False when the plan rules out every value and field name a target refuses, so the
     # target's screen (`TargetProfile.problems`) need not look at it.
     needs_screen: bool = True
@@ -122,7 +122,7 @@ class DocumentBuilder:
             ids = [k[0] for k in keys]
             docs, problems = code.materialize(self.source, rows, ids)
             out = [
-                Built(k, {"_id": i}, d, p or [], screen)
+                Built(k, {"_id": i}, d, p or (), screen)
                 for k, i, d, p in zip(keys, ids, docs, problems, strict=True)
             ]
         else:

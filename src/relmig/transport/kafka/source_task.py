@@ -16,7 +16,7 @@ import time
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from relmig.apply.applier import ROUTE_CHUNK, ChangeApplier, cdc_plans
+from relmig.apply.applier import ChangeApplier, cdc_plans
 from relmig.failpoints import crash_point
 from relmig.mongo.writer import MongoTarget
 from relmig.runtime.gate import IssueGate
@@ -108,7 +108,7 @@ class SourceTask:
                     self._truncate(txn, change)
                 else:
                     pending.append((txn, change))
-                    if len(pending) >= ROUTE_CHUNK:  # a large transaction, a piece at a time
+                    if len(pending) >= self.applier.route_chunk:  # a large transaction
                         self._send(pending)
                         pending = []
         self._send(pending)
