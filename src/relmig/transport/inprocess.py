@@ -1,8 +1,10 @@
 """The embedded transport: the stream is read on its own thread into a bounded queue.
 
-Decoding overlaps with applying, and the bound keeps memory flat when the target is slower
-than the source. Order is kept, so the applier sees transactions in commit order and a
-position is confirmed only after everything before it was applied.
+Decoding overlaps with applying, and the bounds keep memory flat when the target is slower
+than the source: at most `capacity` events, and at most `max_changes` changes in them, so a run
+of large transactions cannot fill memory (one larger than the whole bound still passes alone,
+its changes spooled: relmig.source.spool). Order is kept, so the applier sees transactions in
+commit order and a position is confirmed only after everything before it was applied.
 """
 
 from __future__ import annotations
@@ -23,9 +25,18 @@ class _Failed:
 
 
 class InProcessTransport:
-    def __init__(self, stream: ChangeStream, capacity: int = 2000, idle_seconds: float = 1.0):
+    def __init__(
+        self,
+        stream: ChangeStream,
+        capacity: int = 2000,
+        idle_seconds: float = 1.0,
+        max_changes: int = 50_000,
+    ):
         self.stream = stream
         self._queue: queue.Queue[Event | _Failed] = queue.Queue(maxsize=capacity)
+        self._max_changes = max_changes
+        self._queued = 0  # changes in the queue
+        self._room = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._read, args=(idle_seconds,), name="relmig-reader", daemon=True
@@ -35,6 +46,11 @@ class InProcessTransport:
     def _read(self, idle_seconds: float) -> None:
         try:
             for event in self.stream.events(idle_seconds):
+                size = _size(event)
+                with self._room:
+                    while not self._stop.is_set() and not self._fits(size):
+                        self._room.wait(0.2)
+                    self._queued += size
                 while not self._stop.is_set():
                     try:
                         self._queue.put(event, timeout=0.2)
@@ -45,6 +61,9 @@ class InProcessTransport:
                     return
         except BaseException as exc:  # handed to the applier's thread, which fails the job
             self._queue.put(_Failed(exc))
+
+    def _fits(self, size: int) -> bool:
+        return self._queued == 0 or self._queued + size <= self._max_changes
 
     def batches(self, max_events: int = 5000, max_wait: float = 0.2) -> Iterator[list[Event]]:
         """Batches in order; a batch ends at `max_events` changes or after `max_wait`."""
@@ -65,10 +84,14 @@ class InProcessTransport:
                 size += _size(event)
             yield batch
 
-    @staticmethod
-    def _unwrap(item: Event | _Failed) -> Event:
+    def _unwrap(self, item: Event | _Failed) -> Event:
         if isinstance(item, _Failed):
             raise item.error
+        size = _size(item)
+        if size:
+            with self._room:
+                self._queued -= size
+                self._room.notify()
         return item
 
     def confirm(self, position: str) -> None:
