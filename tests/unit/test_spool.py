@@ -54,3 +54,13 @@ def test_the_in_memory_bound_comes_from_the_environment(monkeypatch) -> None:
         spool.append(change(i))
     assert spool.spilled and not spool._head
     assert pickle.loads(pickle.dumps(change(1))) == change(1)
+
+
+def test_equal_to_the_same_changes_in_memory_or_spilled() -> None:
+    spilled, held = SpooledChanges(in_memory=1), SpooledChanges()
+    for i in range(CHUNK + 2):
+        spilled.append(change(i))
+        held.append(change(i))
+    assert spilled == held == [change(i) for i in range(CHUNK + 2)]
+    held.append(change(-1))
+    assert spilled != held

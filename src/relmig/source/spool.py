@@ -93,6 +93,14 @@ class SpooledChanges:
                 yield from self._kept(chunk)
         yield from self._kept(self._tail)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to another sequence of the same changes (reads the disk part: for tests)."""
+        if isinstance(other, SpooledChanges | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
     def _kept(self, entries: list[tuple[Any, Any]]) -> Iterator[Any]:
         if not self._dropped:
             for _, change in entries:
