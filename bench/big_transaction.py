@@ -36,7 +36,7 @@ from bench.cdc import (  # noqa: E402
     command_line,
     measured_revision,
 )
-from bench.snapshot import _mb, bench_main, dev_settings, machine_note  # noqa: E402
+from bench.snapshot import _mb, bench_main, dev_settings, machine_note, write_block  # noqa: E402
 
 from cdc_rig import make_rig  # noqa: E402
 from relmig.mongo.writer import MongoTarget  # noqa: E402
@@ -45,7 +45,6 @@ from relmig.source.connect import open_source  # noqa: E402
 from relmig.source.spool import DEFAULT_IN_MEMORY, SPILL_ENV  # noqa: E402
 from relmig.verify.compare import verify  # noqa: E402
 
-DOCS = REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- bench/big_transaction.py results: begin (generated, do not edit by hand) -->"
 END = "<!-- bench/big_transaction.py results: end -->"
 
@@ -128,21 +127,6 @@ def report(args: argparse.Namespace, runs: list[Run]) -> str:
     return text + "\n" + "\n".join(rows) + "\n"
 
 
-def write_docs(text: str) -> None:
-    current = DOCS.read_text()
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        new = f"{head}{BEGIN}\n{text}{END}{tail}"
-    else:
-        new = (
-            f"{current.rstrip()}\n\n## A transaction larger than memory (issue 14)\n\n"
-            f"{BEGIN}\n{text}{END}\n"
-        )
-    DOCS.write_text(new)
-    print(f"wrote {DOCS.relative_to(REPO)}")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/big_transaction.py",
@@ -192,11 +176,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     text = report(args, runs)
     print("\n" + text)
     if args.write_docs:
-        write_docs(
+        write_block(
+            BEGIN,
+            END,
+            "A transaction larger than memory (issue 14)",
             f"Command: `{command_line(argv).replace('bench/cdc.py', 'bench/big_transaction.py')}`"
             f"  \nDate: {started_at:%Y-%m-%d %H:%M} UTC  \n"
             f"Machine: {machine}  \n"
-            f"Software: {software}; relmig {measured_revision()}\n\n" + text
+            f"Software: {software}; relmig {measured_revision()}\n\n" + text,
         )
     return 0 if all(r.verified == "equal" for r in runs) else 1
 

@@ -84,6 +84,7 @@ from bench.snapshot import (  # noqa: E402
     dev_settings,
     machine_note,
     source_revision,
+    write_block,
 )
 
 import relmig  # noqa: E402
@@ -94,7 +95,6 @@ from relmig.schema.introspect import import_tables  # noqa: E402
 from relmig.source.capture import ChangeCapture, open_capture  # noqa: E402
 from relmig.source.pg_capture import slot_name  # noqa: E402
 
-DOCS = REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- bench/cdc.py results: begin (generated, do not edit by hand) -->"
 END = "<!-- bench/cdc.py results: end -->"
 PASSWORD_ENV = "RELMIG_TEST_PG_PASSWORD"  # what the rig's SourceSettings name
@@ -1203,18 +1203,6 @@ def command_line(argv: list[str]) -> str:
     return env + " ".join([".venv/bin/python bench/cdc.py", *argv])
 
 
-def write_docs(text: str) -> None:
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        new = f"{head}{BEGIN}\n{text}{END}{tail}"
-    else:
-        new = f"{current.rstrip()}\n\n## CDC (issue 4)\n\n{BEGIN}\n{text}{END}\n"
-    DOCS.write_text(new)
-    print(f"wrote {DOCS.relative_to(REPO)}")
-
-
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -1316,7 +1304,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             + "\n"
             + "".join(f"- check: {c}\n" for c in bench.checks + bench.notes)
         )
-        write_docs(text)
+        write_block(BEGIN, END, "CDC (issue 4)", text)
     return 0
 
 

@@ -59,6 +59,7 @@ from bench.snapshot import (  # noqa: E402
     load_flat,
     machine_note,
     source_revision,
+    write_block,
 )
 
 from relmig.documents.builder import DocumentBuilder  # noqa: E402
@@ -70,7 +71,6 @@ from relmig.runtime.split import split  # noqa: E402
 from relmig.runtime.store import StateStore  # noqa: E402
 from relmig.source.connect import open_source  # noqa: E402
 
-DOCS = REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- bench/snapshot.py --scaling results: begin (generated, do not edit by hand) -->"
 END = "<!-- bench/snapshot.py --scaling results: end -->"
 RANGES = 16  # key ranges of the table, for every parallel phase
@@ -306,17 +306,6 @@ def _median(same: tuple[Phase, ...]) -> Phase:
     return min(same, key=lambda p: abs(p.rate - middle))
 
 
-def write_docs(text: str) -> None:
-    current = DOCS.read_text()
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        DOCS.write_text(f"{head}{BEGIN}\n{text}{END}{tail}")
-    else:
-        DOCS.write_text(f"{current.rstrip()}\n\n{BEGIN}\n{text}{END}\n")
-    print(f"wrote {DOCS.relative_to(REPO)}")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/snapshot.py --scaling",
@@ -377,7 +366,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     print("\n" + text + "".join(f"check: {c}\n" for c in bench.checks))
     if args.docs:
         load_end = os.getloadavg()
-        write_docs(
+        write_block(
+            BEGIN,
+            END,
+            "Parallel snapshot scaling (issue 12)",
             f"Command: `{' '.join(['.venv/bin/python bench/snapshot.py --scaling', *argv])}`  \n"
             f"Date: {started_at:%Y-%m-%d %H:%M} UTC, "
             f"{(dt.datetime.now(dt.UTC) - started_at).total_seconds() / 60:.0f} min  \n"
@@ -387,7 +379,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             f"{args.repeat} round(s), the median phase of each kind reported\n\n"
             + text
             + "\n"
-            + "".join(f"- check: {c}\n" for c in sorted(set(bench.checks)))
+            + "".join(f"- check: {c}\n" for c in sorted(set(bench.checks))),
         )
     return 0
 

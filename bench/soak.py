@@ -49,11 +49,10 @@ from bench.cdc import (  # noqa: E402
     command_line,
     measured_revision,
 )
-from bench.snapshot import _mb, bench_main, dev_settings, machine_note  # noqa: E402
+from bench.snapshot import _mb, bench_main, dev_settings, machine_note, write_block  # noqa: E402
 
 from cdc_rig import Rig, make_rig  # noqa: E402
 
-DOCS = REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- bench/soak.py results: begin (generated, do not edit by hand) -->"
 END = "<!-- bench/soak.py results: end -->"
 
@@ -200,18 +199,6 @@ def report(soak: Soak) -> str:
     )
 
 
-def write_docs(text: str) -> None:
-    current = DOCS.read_text()
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        new = f"{head}{BEGIN}\n{text}{END}{tail}"
-    else:
-        new = f"{current.rstrip()}\n\n## Soak (issue 14)\n\n{BEGIN}\n{text}{END}\n"
-    DOCS.write_text(new)
-    print(f"wrote {DOCS.relative_to(REPO)}")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/soak.py",
@@ -255,11 +242,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     text = report(soak)
     print("\n" + text)
     if args.write_docs:
-        write_docs(
+        write_block(
+            BEGIN,
+            END,
+            "Soak (issue 14)",
             f"Command: `{command_line(argv).replace('bench/cdc.py', 'bench/soak.py')}`  \n"
             f"Date: {started_at:%Y-%m-%d %H:%M} UTC  \n"
             f"Machine: {machine}  \n"
-            f"Software: {software}; relmig {measured_revision()}\n\n" + text
+            f"Software: {software}; relmig {measured_revision()}\n\n" + text,
         )
     return 0 if soak.verified == "equal" else 1
 
