@@ -8,12 +8,14 @@ import ipaddress
 import pickle
 import uuid
 
+import pytest
 from bson import DatetimeMS
 from psycopg.types.range import Range
 
+from relmig.errors import RelmigError
 from relmig.source.changes import RowChange, TableTruncate, last_change
 from relmig.source.pgoutput import UNCHANGED
-from relmig.source.spool import CHUNK, SpooledChanges
+from relmig.source.spool import CHUNK, DEFAULT_IN_MEMORY, SpooledChanges, in_memory_changes
 
 
 def change(i: int) -> RowChange:
@@ -96,3 +98,11 @@ def test_every_kind_of_loaded_value_survives_the_disk() -> None:
     assert back == values and back["toast"] is UNCHANGED
     nan = pickle.loads(pickle.dumps(decimal.Decimal("NaN")))
     assert nan.is_nan()
+
+
+def test_a_bad_bound_is_named(monkeypatch) -> None:
+    monkeypatch.setenv("RELMIG_TXN_MEMORY_CHANGES", "lots")
+    with pytest.raises(RelmigError, match="RELMIG_TXN_MEMORY_CHANGES='lots' is not a number"):
+        SpooledChanges()
+    monkeypatch.setenv("RELMIG_TXN_MEMORY_CHANGES", " ")
+    assert in_memory_changes() == DEFAULT_IN_MEMORY

@@ -21,6 +21,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import IO, Any
 
+from relmig.errors import RelmigError
+
 SPILL_ENV = "RELMIG_TXN_MEMORY_CHANGES"
 DEFAULT_IN_MEMORY = 20_000  # ~20-40 MB of row images: a normal transaction never spills
 CHUNK = 2_000  # changes per pickled record on disk
@@ -28,7 +30,12 @@ CHUNK = 2_000  # changes per pickled record on disk
 
 def in_memory_changes() -> int:
     """How many changes of one transaction stay in memory (RELMIG_TXN_MEMORY_CHANGES)."""
-    return int(os.environ.get(SPILL_ENV, DEFAULT_IN_MEMORY))
+    raw = os.environ.get(SPILL_ENV, "").strip()
+    if not raw:
+        return DEFAULT_IN_MEMORY
+    if not raw.isdigit():
+        raise RelmigError(f"{SPILL_ENV}={raw!r} is not a number of changes (0 or more)")
+    return int(raw)
 
 
 class SpooledChanges:
@@ -41,10 +48,10 @@ class SpooledChanges:
     __slots__ = ("_count", "_dropped", "_file", "_head", "_in_memory", "_tags", "_tail", "last")
 
     def __init__(self, in_memory: int | None = None) -> None:
+        self._file: IO[bytes] | None = None  # first: __del__ runs even if the bound is refused
         self._in_memory = in_memory_changes() if in_memory is None else in_memory
         self._head: list[tuple[Any, Any]] = []  # the first `in_memory` changes
         self._tail: list[tuple[Any, Any]] = []  # past them: the chunk not yet on disk
-        self._file: IO[bytes] | None = None
         self._count = 0
         self._tags: Counter[Any] = Counter()  # changes per tag other than None
         self._dropped: set[Any] = set()
