@@ -4,7 +4,8 @@ builder must match, document for document, key order and problems included.
 This is relmig.documents.builder at commit 4272a56 (issue 11 merged: calculated fields,
 filters, custom `_id`), with a field loop per row, kept verbatim as the oracle of
 tests/snapshot/test_builder_oracle.py; only `scan` is left out (the test feeds it the rows the
-builder read). Do not "fix" it to match the builder: a difference is what the test exists to find.
+builder read), and `Built` is made in its later form (key and filter as `addressed`). Do not
+"fix" it to match the builder: a difference is what the test exists to find.
 """
 
 from __future__ import annotations
@@ -49,12 +50,12 @@ class ReferenceBuilder:
                 ident, key_problems = self._custom(key, row, evaluated, pos)
             if ident is not None:
                 doc = {"_id": ident, **doc}
-            out.append(Built(key, flt, doc, [*key_problems, *(found or ())]))
+            out.append(Built(doc, [*key_problems, *(found or ())], addressed=(key, flt)))
         if evaluated is not None:
             for row, reason in evaluated.dropped:
                 key = tuple(row[i] for i in node.key_index)
                 notice = Problem(node.table.id, key, "(filter)", reason, notice=True)
-                out.append(Built(key, self._identity(key)[1], None, [notice]))
+                out.append(Built(None, [notice], addressed=(key, self._identity(key)[1])))
         return out
 
     def _custom(

@@ -47,6 +47,7 @@ from relmig.source.values import (
     json_to_bson,
     list_of,
     millis_from_fields,
+    naive_ms,
     to_bson,
     uuid_to_bson,
 )
@@ -356,8 +357,7 @@ def _date(value: Any) -> Any:
 def _datetime(value: Any) -> Any:
     if type(value) is _dt.datetime:
         if value.tzinfo is _UTC:  # every timestamptz: the session runs in UTC
-            us = value.microsecond
-            return value.replace(tzinfo=None, microsecond=us - us % 1000)
+            return naive_ms(value)
         return datetime_to_bson(value)
     return value
 
