@@ -143,6 +143,20 @@ def test_datetime_aware_converted_to_naive_utc() -> None:
     assert to_bson(utc) == dt.datetime(2024, 1, 1)
 
 
+def test_datetime_equals_what_the_target_returns_randomly() -> None:
+    """Naive, UTC and offset values alike: the converted value is what pymongo reads back."""
+    rng = random.Random(12)
+    zones = [None, dt.UTC, *(dt.timezone(dt.timedelta(minutes=m)) for m in (-719, -300, 345))]
+    for _ in range(2000):
+        value = dt.datetime(1901, 1, 1) + dt.timedelta(
+            seconds=rng.randrange(0, 6_000_000_000), microseconds=rng.randrange(1_000_000)
+        )
+        value = value.replace(tzinfo=rng.choice(zones))
+        converted = to_bson(value)
+        assert converted.tzinfo is None, value
+        assert converted == roundtrip(value), value
+
+
 def test_datetime_aware_overflowing_python_range_becomes_datetime_ms() -> None:
     value = dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
     converted = to_bson(value)
