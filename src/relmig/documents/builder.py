@@ -44,7 +44,7 @@ class Built:
 
     A root keyed by one column whose value, as read, is its `_id` (the common case) carries
     only that value, `ident`: its key and its filter are made when asked for, which a snapshot
-    never does. The two objects per document this spares were a fifth of a flat snapshot's CPU,
+    never does. The two objects per document this spares were a fifth of a flat read+build's CPU,
     most of it in the garbage collector. Any other root carries both in `addressed`.
     """
 
