@@ -70,7 +70,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from bench.peers.connect import SINKS, PeerError, Worker, sink_config, source_config  # noqa: E402
-from bench.snapshot import BenchError, Services, bench_main  # noqa: E402
+from bench.snapshot import BenchError, Services, bench_main, write_block  # noqa: E402
 
 from conftest import dev_dir, kafka_bootstrap_servers  # noqa: E402
 from relmig.mongo.writer import MongoTarget  # noqa: E402
@@ -83,7 +83,6 @@ from relmig.verify.compare import verify  # noqa: E402
 
 DB = "relmig_peers"
 TABLE = "peer_flat"
-DOCS = REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- bench/peers/run.py results: begin (generated, do not edit by hand) -->"
 END = "<!-- bench/peers/run.py results: end -->"
 PASSWORD_ENV = "RELMIG_PEERS_PG_PASSWORD"
@@ -698,15 +697,6 @@ def report(runs: list[SystemRun], sizes: Sizes, target: str, sink: str) -> str:
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
-    doc = DOCS.read_text()
-    if BEGIN not in doc or END not in doc:
-        raise BenchError(f"{DOCS} has no results block for bench/peers/run.py")
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    DOCS.write_text(head + BEGIN + "\n" + text + "\n" + END + tail)
-
-
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -793,7 +783,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         print("\n" + text)
         failed = [c for c in lab.checks if "FAILED" in c]
         if args.write_docs:
-            write_docs(text)
+            write_block(BEGIN, END, "relmig against the peer pipeline (issue 12)", text + "\n")
         return 1 if failed else 0
 
 
