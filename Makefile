@@ -5,18 +5,25 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 KAFKA_NODES ?= 3
 
-.PHONY: venv lock lint chromium services-up services-down demo test bench bench-cdc clean
+.PHONY: venv bytecode lock lint check chromium services-up services-down demo test bench bench-cdc clean
 
 venv: $(VENV)/.installed
 
-# uv is pinned and only drives pip-compatible installs from the hashed lock file.
+# uv is pinned and only drives pip-compatible installs from the hashed lock file. The install is
+# byte-compiled: the tests start hundreds of Python processes, and where PYTHONDONTWRITEBYTECODE
+# is set (as on these machines) each would otherwise compile every module it imports (~1.5 s).
 $(VENV)/.installed: requirements.lock pyproject.toml
 	command -v uv >/dev/null 2>&1 && uv --version | grep -q " $(UV_VERSION)" \
 	  || python3 -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
 	uv venv -q --allow-existing --python python3 $(VENV)
-	uv pip sync -q --python $(PY) requirements.lock
+	uv pip sync -q --compile-bytecode --python $(PY) requirements.lock
 	uv pip install -q --python $(PY) --no-deps -e .
 	touch $@
+
+# relmig's own modules (an editable install) change between runs; compileall rewrites only
+# what changed.
+bytecode: venv
+	$(PY) -m compileall -q src tests bench
 
 lock:
 	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
@@ -25,6 +32,16 @@ lock:
 lint: venv
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+
+# The fast tier for the edit-test loop: lint and every test that needs no server.
+check: lint bytecode
+	$(PYTEST) -m "not services" -q
+
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist): most tests wait on servers, not on
+# the CPU. The few that restart or reconfigure a server every test uses (marked `alone`) run
+# after them in one process; tests/sharing.py says how the rest share the servers.
+PYTEST_WORKERS ?= 3
+PYTEST := $(VENV)/bin/pytest
 
 # The browser tests drive Debian's chromium (Playwright cannot download its own browsers here).
 chromium:
@@ -47,10 +64,13 @@ demo: venv
 	dev/demo
 
 # Services are stopped whatever pytest returns, so the next run starts clean.
-test: venv chromium
+test: bytecode chromium
 	$(SERVICES_UP)
-	set -o pipefail; status=0; \
-	  $(VENV)/bin/pytest --cov=relmig --cov-report=term $(PYTEST_ARGS) || status=$$?; \
+	status=0; \
+	  $(PYTEST) -n $(PYTEST_WORKERS) --dist loadgroup -m "not alone" --cov=relmig --cov-report= \
+	    $(PYTEST_ARGS) || status=$$?; \
+	  $(PYTEST) -m alone --cov=relmig --cov-append --cov-report=term $(PYTEST_ARGS) \
+	    || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
 	  dev/services down; exit $$status
 
 bench: venv

@@ -761,9 +761,10 @@ class Postgres:
             f"listen_addresses = '{HOST}'\n"
             f"unix_socket_directories = '{self.sockdir}'\n"
             "wal_level = logical\n"
-            "max_replication_slots = 20\n"
-            "max_wal_senders = 20\n"
-            "max_connections = 200\n"
+            # Room for the test suite's workers (make test), each running jobs side by side.
+            "max_replication_slots = 40\n"
+            "max_wal_senders = 40\n"
+            "max_connections = 300\n"
             "max_slot_wal_keep_size = '4GB'\n"
             "logging_collector = off\n"
             "log_line_prefix = '%m [%p] %q%u@%d '\n"

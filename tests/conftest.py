@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from faults import Toxiproxy
+from sharing import pytest_runtest_protocol  # noqa: F401 - the servers' locks under xdist
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -20,8 +20,9 @@ import pymysql
 from relmig.project.initial import initial_collections
 from relmig.project.model import Project, SourceSettings
 from relmig.schema.introspect import import_tables
+from sharing import per_worker
 
-DB = "relmig_t_parallel"
+DB = per_worker("relmig_t_parallel")
 ACCOUNTS = 2400
 HUGE = 10  # accounts with ids near 10^12
 REGIONS = {"Eu": 1500, "US": 5, "apac": 3, "b": 1}

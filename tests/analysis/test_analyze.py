@@ -18,10 +18,11 @@ from relmig.project.initial import initial_collections
 from relmig.project.model import FieldRule, Project, SourceSettings
 from relmig.schema.introspect import import_tables
 from relmig.source.connect import open_source
+from sharing import per_worker
 
 pytestmark = pytest.mark.services
 
-DB = "relmig_t_analysis"
+DB = per_worker("relmig_t_analysis")
 
 SCHEMA = """
 CREATE TABLE audit_log (at timestamptz, what text);                   -- no primary key
@@ -108,7 +109,7 @@ def project(source_settings) -> Project:
 
 
 def test_every_finding_is_measured(project: Project, mongo_uri: str) -> None:
-    target = MongoTarget(mongo_uri, "relmig_t_analysis")
+    target = MongoTarget(mongo_uri, DB)
     try:
         profile = target.profile
     finally:

@@ -266,7 +266,7 @@ def run(pg_dsn, services_settings) -> Iterator[Run]:
     s = services_settings
     suffix = uuid.uuid4().hex[:10]
     db, pub = f"relmig_t_pgo_{suffix}", "pgo_pub"
-    slot, bin_slot, plain_slot = "pgo_text", "pgo_bin", "pgo_plain"
+    slot, bin_slot, plain_slot = (f"pgo_{kind}_{suffix}" for kind in ("text", "bin", "plain"))
     origin = f"relmig_t_pgo_{suffix}"
     host, port = s["RELMIG_HOST"], s["RELMIG_PG_PORT"]
     dsn = f"postgresql://{s['RELMIG_PG_USER']}:{s['RELMIG_PG_PASSWORD']}@{host}:{port}/{db}"

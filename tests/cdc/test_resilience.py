@@ -92,6 +92,7 @@ def _restart(service: str) -> None:
         )
 
 
+@pytest.mark.alone(why="restarts FerretDB and PostgreSQL")
 def test_target_and_source_restart_mid_cdc(pg_rig) -> None:
     rig = pg_rig
     rng = random.Random(99)

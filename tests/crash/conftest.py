@@ -15,7 +15,15 @@ import pytest
 from cdc_rig import Rig, cleanup_rig, make_rig
 
 
-@pytest.fixture(scope="module", params=["postgresql", "mysql"])
+# Under xdist a source's cases run in one worker, in order: they share the module's source
+# database, and the last one checks that every case on that source reached its point.
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(dialect, marks=pytest.mark.xdist_group(f"crash-{dialect}"))
+        for dialect in ("postgresql", "mysql")
+    ],
+)
 def source(request, services_settings, mongo_uri, tmp_path_factory) -> Iterator[Rig]:
     os.environ["RELMIG_TEST_PG_PASSWORD"] = services_settings["RELMIG_PG_PASSWORD"]
     os.environ["RELMIG_TEST_MYSQL_PASSWORD"] = services_settings["RELMIG_MYSQL_PASSWORD"]

@@ -17,7 +17,12 @@ from relmig.runtime.jobs import JobError
 from relmig.source.capture import open_capture
 from relmig.source.pg_capture import slot_name
 
-pytestmark = pytest.mark.services
+pytestmark = [
+    pytest.mark.services,
+    # max_slot_wal_keep_size is the whole server's: any other job's slot that falls behind
+    # while it is tiny is invalidated too.
+    pytest.mark.alone(why="shrinks max_slot_wal_keep_size server-wide"),
+]
 
 
 @pytest.fixture

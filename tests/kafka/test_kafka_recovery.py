@@ -33,6 +33,7 @@ def _unhealthy(job: KafkaJob) -> bool:
     return (job.task("supervisor").get("health") or "").startswith("unhealthy since")
 
 
+@pytest.mark.disrupts("kafka", why="kills a broker")
 def test_a_killed_broker_under_steady_writes_loses_nothing(rig, kafka3, services_dir):
     job = KafkaJob.start(rig, kafka3)
     writer = Writer(rig, seed=11, transactions=150)
@@ -79,6 +80,7 @@ def test_a_killed_source_task_resumes_from_its_checkpoint(rig, kafka3):
         capture.close()
 
 
+@pytest.mark.disrupts("kafka", why="kills every broker")
 def test_all_brokers_down_then_back_recovers_without_anyone_acting(rig, kafka3, services_dir):
     job = KafkaJob.start(rig, kafka3)
     rig.workload(random.Random(41), 20)
@@ -93,6 +95,7 @@ def test_all_brokers_down_then_back_recovers_without_anyone_acting(rig, kafka3, 
     assert rig.store.job(job.id)["status"] == "RUNNING"
 
 
+@pytest.mark.disrupts("kafka", why="kills every broker")
 def test_failing_past_the_recovery_window_fails_the_job_and_drops_its_slot(
     rig, kafka3, services_dir
 ):

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.services, pytest.mark.shares("kafka")]
+
 REPO = Path(__file__).resolve().parents[2]
 
 

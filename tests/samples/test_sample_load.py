@@ -14,10 +14,11 @@ from psycopg import sql
 
 from relmig.samples.generate import TABLE_NAMES, generate, row_counts
 from relmig.samples.load import load_mysql, load_postgres
+from sharing import per_worker
 
 pytestmark = pytest.mark.services
 
-TEST_DB = "relmig_samples_test"
+TEST_DB = per_worker("relmig_samples_test")
 OTHER_SCHEMA = "sample_alt"
 
 AWKWARD_COLUMNS = {

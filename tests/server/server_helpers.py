@@ -12,8 +12,10 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
-SAMPLE_DB = "relmig_t_server"
-SECRET_ROLE = "relmig_t_secret"
+from sharing import per_worker
+
+SAMPLE_DB = per_worker("relmig_t_server")
+SECRET_ROLE = per_worker("relmig_t_secret")
 # A password that appears nowhere else, so finding it anywhere is a leak.
 SECRET = "pw-" + uuid.uuid4().hex
 # The tables of the browser and job tests: type_zoo's edge values are the type tests' business.

@@ -11,7 +11,11 @@ from confluent_kafka.admin import NewTopic
 
 from kafka_cluster import WAIT, kill_node, require_three_brokers, restore_cluster, wait_for
 
-pytestmark = [pytest.mark.services, pytest.mark.kafka3]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.kafka3,
+    pytest.mark.disrupts("kafka", why="kills a broker"),
+]
 
 PARTITIONS = 3
 PER_ROUND = 300

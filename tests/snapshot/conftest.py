@@ -18,9 +18,10 @@ from relmig.samples.load import load_mysql, load_postgres
 from relmig.schema.introspect import import_tables
 from relmig.source.connect import open_source
 from relmig.source.sql import SqlSource
+from sharing import per_worker
 from split_source import SplitSource, make_split_source
 
-SAMPLE_DB = "relmig_t_sample"
+SAMPLE_DB = per_worker("relmig_t_sample")
 
 
 @pytest.fixture(scope="session")
