@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 
 from faults import Toxiproxy
-from sharing import pytest_runtest_protocol  # noqa: F401 - the servers' locks under xdist
+from sharing import (  # noqa: F401 - the hooks of tests/sharing.py, how tests share servers
+    pytest_collection_modifyitems,
+    pytest_runtest_protocol,
+    worker_id,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -126,9 +130,26 @@ def toxiproxy(services_settings) -> Iterator[Toxiproxy]:
     api.close()
 
 
+@pytest.fixture(scope="session")
+def own_links(toxiproxy: Toxiproxy) -> Toxiproxy:
+    """Under xdist, this worker's own copies of the server links (tests/sharing.py)."""
+    return toxiproxy.own_links(worker_id()) if worker_id() else toxiproxy
+
+
 @pytest.fixture
-def faults(toxiproxy: Toxiproxy) -> Iterator[Toxiproxy]:
-    """Toxiproxy for one test: every proxy enabled and free of toxics again afterwards."""
-    toxiproxy.reset()
-    yield toxiproxy
-    toxiproxy.reset()
+def faults(request: pytest.FixtureRequest, toxiproxy: Toxiproxy) -> Iterator[Toxiproxy]:
+    """Toxiproxy for one test: its proxies enabled and free of toxics again afterwards. The
+    server links are the worker's own copies, or dev/services' proxies themselves for a test
+    marked `disrupts("fault-proxies")`; Kafka's links are shared (tests/sharing.py)."""
+    disrupts = {m.args[0] for m in request.node.iter_markers("disrupts")}
+    api = toxiproxy if "fault-proxies" in disrupts else request.getfixturevalue("own_links")
+
+    def reset() -> None:
+        api.reset()
+        if "kafka-proxies" in disrupts:
+            for proxy in api.kafka_proxies():
+                proxy.clear()
+
+    reset()
+    yield api
+    reset()

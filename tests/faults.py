@@ -14,6 +14,11 @@ broker advertises its proxy on a second listener, so clients that bootstrap thro
 stay on them). `Toxiproxy.reset()` enables every proxy and removes every toxic; the `faults`
 fixture does that after each test.
 
+When tests run in several processes (tests/sharing.py), each process faults copies of its own
+of the server links (`own_links`): the same upstreams on other ports, so that a toxic in one
+process never reaches another's jobs. Kafka's links have no copies, since each broker
+advertises its own proxy: a test that faults them holds them exclusively.
+
 Toxiproxy's toxics (a toxic acts on one direction: "downstream" is server → relmig):
 latency(ms, jitter) delays data; bandwidth(kb/s) throttles it; timeout(ms) stops it and keeps
 the socket open (0: for ever), closing it after ms otherwise; reset_peer(ms) resets the
@@ -34,6 +39,9 @@ import httpx
 from relmig.project.model import SourceSettings
 
 Stream = Literal["downstream", "upstream"]
+
+# The links to the servers, as dev/services names their proxies (Kafka's are kafka_1 … kafka_N).
+SERVER_LINKS = ("postgres", "postgres_replication", "mariadb", "ferretdb")
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,12 @@ class Proxy:
         finally:
             self.remove(name)
 
+    def clear(self) -> None:
+        """Enabled, without toxics."""
+        for toxic in self.toxics():
+            self.remove(toxic["name"])
+        self.set_enabled(True)
+
     def enabled(self) -> bool:
         return bool(self.api.call("GET", f"/proxies/{self.name}")["enabled"])
 
@@ -141,9 +155,25 @@ class Proxy:
 
 
 class Toxiproxy:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, copies: dict[str, str] | None = None) -> None:
         self.url = url
         self.http = httpx.Client(base_url=url, timeout=10)
+        self.copies = copies or {}  # link → this process's own proxy for it
+
+    def own_links(self, suffix: str) -> Toxiproxy:
+        """The same API, faulting copies of the server links named `<link>_<suffix>`: each
+        listens on a free port and forwards where its link does, until Toxiproxy stops."""
+        existing = self.call("GET", "/proxies")
+        copies = {link: f"{link}_{suffix}" for link in SERVER_LINKS}
+        for link, copy in copies.items():
+            if copy in existing:
+                self.call("DELETE", f"/proxies/{copy}")
+            host = existing[link]["listen"].rsplit(":", 1)[0]
+            upstream = existing[link]["upstream"]
+            self.call(
+                "POST", "/proxies", {"name": copy, "listen": f"{host}:0", "upstream": upstream}
+            )
+        return Toxiproxy(self.url, copies)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         try:
@@ -165,6 +195,7 @@ class Toxiproxy:
         return {name: Proxy(self, info) for name, info in self.call("GET", "/proxies").items()}
 
     def proxy(self, name: str) -> Proxy:
+        name = self.copies.get(name, name)
         proxies = self.proxies()
         if name not in proxies:
             raise ToxiproxyError(f"no proxy {name!r}; Toxiproxy has {sorted(proxies)}")
@@ -175,8 +206,12 @@ class Toxiproxy:
         return sorted(found, key=lambda p: int(p.name.removeprefix("kafka_")))
 
     def reset(self) -> None:
-        """Every proxy enabled, every toxic removed."""
-        self.call("POST", "/reset")
+        """Every proxy enabled, every toxic removed (with copies: every copy)."""
+        if not self.copies:
+            self.call("POST", "/reset")
+            return
+        for link in self.copies:
+            self.proxy(link).clear()
 
     def close(self) -> None:
         self.http.close()

@@ -13,8 +13,15 @@ or with `per_worker` where a name is fixed), so they run side by side. The other
   for its whole run, fixtures included, while each other user holds it shared:
   - "kafka": the tests that ask for a Kafka bootstrap fixture, or are marked
     `shares("kafka")`;
-  - "fault-proxies": the tests that drive Toxiproxy, always exclusively, since each one resets
-    every proxy.
+  - "fault-proxies": the tests that drive Toxiproxy. Each worker faults copies of its own of
+    the server links (tests/faults.py); a test that needs dev/services' proxies themselves is
+    marked `disrupts("fault-proxies")`;
+  - "kafka-proxies": Kafka's links in Toxiproxy, which have no copies (each broker advertises
+    its own proxy), taken only by the tests that fault them, exclusively.
+
+The tests that disrupt a resource also run in one worker, in order (an xdist group per
+resource): xdist hands each worker its next tests in advance, and a worker whose next test waits
+for a lock idles meanwhile, so such tests must not be spread over every worker's queue.
 
 A lock is a pair of files under the run's shared temporary directory, taken with flock: a gate
 and the lock itself. A shared holder passes the gate and lets go of it; an exclusive holder
@@ -33,7 +40,7 @@ from pathlib import Path
 
 import pytest
 
-RESOURCES = ("kafka", "fault-proxies")
+RESOURCES = ("kafka", "kafka-proxies", "fault-proxies")
 KAFKA_FIXTURES = {"kafka_bootstrap", "kafka3"}
 PROXY_FIXTURES = {"faults", "toxiproxy"}
 
@@ -56,7 +63,7 @@ def needs(item: pytest.Item) -> dict[str, bool]:
     if fixtures & KAFKA_FIXTURES:
         wanted["kafka"] = False
     if fixtures & PROXY_FIXTURES:
-        wanted["fault-proxies"] = True
+        wanted["fault-proxies"] = False
     for mark in item.iter_markers("shares"):
         wanted.setdefault(mark.args[0], False)
     for mark in item.iter_markers("disrupts"):
@@ -97,6 +104,15 @@ def lock_directory(config: pytest.Config) -> Path | None:
     directory = Path(base).parent / "server-locks"  # the controller's basetemp
     directory.mkdir(exist_ok=True)
     return directory
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that disrupt a resource go to one worker (before xdist reads the groups)."""
+    for item in items:
+        disrupted = sorted({m.args[0] for m in item.iter_markers("disrupts")})
+        if disrupted and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(f"disrupts-{disrupted[0]}"))
 
 
 @pytest.hookimpl(wrapper=True)

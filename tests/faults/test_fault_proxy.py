@@ -142,6 +142,7 @@ def test_the_replication_connection_has_its_own_link(faults: Toxiproxy, routed_r
         capture.close()
 
 
+@pytest.mark.disrupts("kafka-proxies", why="faults Kafka's links, which every worker shares")
 def test_kafka_clients_that_bootstrap_through_the_proxies_stay_on_them(
     faults: Toxiproxy, kafka_bootstrap: str
 ) -> None:
@@ -226,6 +227,7 @@ def test_a_continuous_job_through_the_proxies_verifies_equal(
     assert _upstream_ports(services_dir, int(s["RELMIG_MONGO_PORT"]))
 
 
+@pytest.mark.disrupts("fault-proxies", why="faults dev/services' proxies to see it in its status")
 def test_dev_services_status_lists_the_proxies_and_their_toxics(faults: Toxiproxy) -> None:
     with faults.proxy("mariadb").toxic(latency(100)) as name, faults.proxy("ferretdb").down():
         result = subprocess.run(

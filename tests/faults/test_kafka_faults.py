@@ -12,7 +12,10 @@ from fault_job import Workload, cleared, condition
 from faults import latency, reset_peer, timeout
 from kafka_job import KafkaJob
 
-pytestmark = pytest.mark.services
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.disrupts("kafka-proxies", why="faults Kafka's links, which every worker shares"),
+]
 
 
 @pytest.mark.parametrize("fault", ["stalled", "reset"])
