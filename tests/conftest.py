@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from faults import Toxiproxy
-from sharing import (  # noqa: F401 - the hooks of tests/sharing.py, how tests share servers
-    pytest_collection_modifyitems,
+from sharing import (  # noqa: F401 - the hook of tests/sharing.py, how tests share servers
     pytest_runtest_protocol,
     worker_id,
 )

@@ -19,9 +19,10 @@ or with `per_worker` where a name is fixed), so they run side by side. The other
   - "kafka-proxies": Kafka's links in Toxiproxy, which have no copies (each broker advertises
     its own proxy), taken only by the tests that fault them, exclusively.
 
-The tests that disrupt a resource also run in one worker, in order (an xdist group per
-resource): xdist hands each worker its next tests in advance, and a worker whose next test waits
-for a lock idles meanwhile, so such tests must not be spread over every worker's queue.
+The tests that disrupt a resource also run in one worker, in order: each is marked
+`xdist_group(RESOURCE)` too (checked). xdist hands each worker its next tests in advance, and a
+worker whose next test waits for a lock idles meanwhile, so such tests must not be spread over
+every worker's queue.
 
 A lock is a pair of files under the run's shared temporary directory, taken with flock: a gate
 and the lock itself. A shared holder passes the gate and lets go of it; an exclusive holder
@@ -74,6 +75,12 @@ def needs(item: pytest.Item) -> dict[str, bool]:
             raise pytest.UsageError(f"{item.nodeid}: unknown resource {mark.args[0]!r}")
         if mark.name != "shares" and not mark.kwargs.get("why"):
             raise pytest.UsageError(f"{item.nodeid}: @{mark.name} must say why")
+        groups = [g.args[0] for g in item.iter_markers("xdist_group")]
+        if mark.name == "disrupts" and mark.args[0] not in groups:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a test that disrupts {mark.args[0]} is also in "
+                f"xdist_group({mark.args[0]!r}), so one worker runs them all"
+            )
     return wanted
 
 
@@ -104,15 +111,6 @@ def lock_directory(config: pytest.Config) -> Path | None:
     directory = Path(base).parent / "server-locks"  # the controller's basetemp
     directory.mkdir(exist_ok=True)
     return directory
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that disrupt a resource go to one worker (before xdist reads the groups)."""
-    for item in items:
-        disrupted = sorted({m.args[0] for m in item.iter_markers("disrupts")})
-        if disrupted and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(f"disrupts-{disrupted[0]}"))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -143,6 +143,7 @@ def test_the_replication_connection_has_its_own_link(faults: Toxiproxy, routed_r
 
 
 @pytest.mark.disrupts("kafka-proxies", why="faults Kafka's links, which every worker shares")
+@pytest.mark.xdist_group("kafka-proxies")
 def test_kafka_clients_that_bootstrap_through_the_proxies_stay_on_them(
     faults: Toxiproxy, kafka_bootstrap: str
 ) -> None:
@@ -228,6 +229,7 @@ def test_a_continuous_job_through_the_proxies_verifies_equal(
 
 
 @pytest.mark.disrupts("fault-proxies", why="faults dev/services' proxies to see it in its status")
+@pytest.mark.xdist_group("fault-proxies")
 def test_dev_services_status_lists_the_proxies_and_their_toxics(faults: Toxiproxy) -> None:
     with faults.proxy("mariadb").toxic(latency(100)) as name, faults.proxy("ferretdb").down():
         result = subprocess.run(

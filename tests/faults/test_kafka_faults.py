@@ -15,6 +15,7 @@ from kafka_job import KafkaJob
 pytestmark = [
     pytest.mark.services,
     pytest.mark.disrupts("kafka-proxies", why="faults Kafka's links, which every worker shares"),
+    pytest.mark.xdist_group("kafka-proxies"),
 ]
 
 

@@ -34,6 +34,7 @@ def _unhealthy(job: KafkaJob) -> bool:
 
 
 @pytest.mark.disrupts("kafka", why="kills a broker")
+@pytest.mark.xdist_group("kafka")
 def test_a_killed_broker_under_steady_writes_loses_nothing(rig, kafka3, services_dir):
     job = KafkaJob.start(rig, kafka3)
     writer = Writer(rig, seed=11, transactions=150)
@@ -81,6 +82,7 @@ def test_a_killed_source_task_resumes_from_its_checkpoint(rig, kafka3):
 
 
 @pytest.mark.disrupts("kafka", why="kills every broker")
+@pytest.mark.xdist_group("kafka")
 def test_all_brokers_down_then_back_recovers_without_anyone_acting(rig, kafka3, services_dir):
     job = KafkaJob.start(rig, kafka3)
     rig.workload(random.Random(41), 20)
@@ -96,6 +98,7 @@ def test_all_brokers_down_then_back_recovers_without_anyone_acting(rig, kafka3, 
 
 
 @pytest.mark.disrupts("kafka", why="kills every broker")
+@pytest.mark.xdist_group("kafka")
 def test_failing_past_the_recovery_window_fails_the_job_and_drops_its_slot(
     rig, kafka3, services_dir
 ):

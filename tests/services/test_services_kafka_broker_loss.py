@@ -15,6 +15,7 @@ pytestmark = [
     pytest.mark.services,
     pytest.mark.kafka3,
     pytest.mark.disrupts("kafka", why="kills a broker"),
+    pytest.mark.xdist_group("kafka"),
 ]
 
 PARTITIONS = 3
