@@ -1,4 +1,5 @@
-"""Fixtures of the crash tests: one source database per source kind for the whole module.
+"""Fixtures of the crash tests: one source database per source kind (the tests' `source`
+parameter) for the whole module.
 
 Every case runs its own job into its own target database, so cases do not see each other's
 documents; they share the source (its changes accumulate, which only makes the workload
@@ -15,15 +16,7 @@ import pytest
 from cdc_rig import Rig, cleanup_rig, make_rig
 
 
-# Under xdist a source's cases run in one worker, in order: they share the module's source
-# database, and the last one checks that every case on that source reached its point.
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(dialect, marks=pytest.mark.xdist_group(f"crash-{dialect}"))
-        for dialect in ("postgresql", "mysql")
-    ],
-)
+@pytest.fixture(scope="module")
 def source(request, services_settings, mongo_uri, tmp_path_factory) -> Iterator[Rig]:
     os.environ["RELMIG_TEST_PG_PASSWORD"] = services_settings["RELMIG_PG_PASSWORD"]
     os.environ["RELMIG_TEST_MYSQL_PASSWORD"] = services_settings["RELMIG_MYSQL_PASSWORD"]

@@ -92,6 +92,21 @@ REACHED: dict[str, set[str]] = {}  # source → the points reached on it
 RAN: dict[str, int] = {}  # source → cases run
 
 
+# Under xdist a source's cases run in one worker, in order (an xdist group per source): they
+# share the module's source database, and the last test checks that every case on that source
+# reached its point. (A mark on a fixture's params does not reach xdist; one here does.)
+SOURCES = pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(dialect, marks=pytest.mark.xdist_group(f"crash-{dialect}"), id=dialect)
+        for dialect in ("postgresql", "mysql")
+    ],
+    indirect=True,
+    scope="module",
+)
+
+
+@SOURCES
 @pytest.mark.parametrize(("point", "engine", "drop"), CASES)
 def test_crash_resume_verify(
     source: Rig, point: str, engine: str, drop: bool, tmp_path: Path, kafka_bootstrap: str
@@ -107,6 +122,7 @@ def test_crash_resume_verify(
     RAN[source.dialect] = RAN.get(source.dialect, 0) + 1
 
 
+@SOURCES
 def test_every_point_was_reached(source: Rig) -> None:
     """After a source's cases: each named point was reached on it (when every case ran)."""
     ran = RAN.get(source.dialect, 0)
