@@ -48,7 +48,12 @@ from relmig.source.pgoutput import (
 )
 from relmig.source.postgres_types import configure_connection
 
-pytestmark = pytest.mark.services
+pytestmark = [
+    pytest.mark.services,
+    # One worker reads the one scenario (the module's `run`), as a single process did: its
+    # tests find transactions by their place in the stream.
+    pytest.mark.xdist_group("pgoutput-stream"),
+]
 
 WAIT = 60  # seconds, for reading the whole stream
 PREFIX = "relmig.test"
