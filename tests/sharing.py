@@ -5,9 +5,10 @@ Most tests only add databases, slots, topics and jobs of their own (named with a
 or with `per_worker` where a name is fixed), so they run side by side. The others say why not:
 
 - `@pytest.mark.alone(why=...)`: the test restarts or reconfigures a server that every test
-  uses (PostgreSQL, FerretDB, MariaDB's binlogs). Other workers keep connections and streams
-  open between their tests, so no lock taken per test could make that safe: `make test` runs
-  these tests after the parallel phase, in one process (`-m alone`).
+  uses (PostgreSQL, FerretDB, MariaDB's binlogs), or needs the servers to itself. Other
+  workers keep connections and streams open between their tests, so no lock taken per test
+  could make that safe: `make test` runs these tests after the parallel phase, in one process
+  (`-m alone`).
 - `@pytest.mark.disrupts(RESOURCE, why=...)`: the test disturbs the users of one shared
   resource, which recover from it (a killed Kafka broker). It holds the resource exclusively
   for its whole run, fixtures included, while each other user holds it shared:

@@ -50,9 +50,10 @@ from relmig.source.postgres_types import configure_connection
 
 pytestmark = [
     pytest.mark.services,
-    # One worker reads the one scenario (the module's `run`), as a single process did: its
-    # tests find transactions by their place in the stream.
-    pytest.mark.xdist_group("pgoutput-stream"),
+    pytest.mark.alone(
+        why="its tests find transactions by their place in the stream, and with jobs running "
+        "beside it the scenario's transactions came out of place (twice, under xdist)"
+    ),
 ]
 
 WAIT = 60  # seconds, for reading the whole stream
