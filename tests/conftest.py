@@ -130,9 +130,14 @@ def toxiproxy(services_settings) -> Iterator[Toxiproxy]:
 
 
 @pytest.fixture(scope="session")
-def own_links(toxiproxy: Toxiproxy) -> Toxiproxy:
+def own_links(toxiproxy: Toxiproxy) -> Iterator[Toxiproxy]:
     """Under xdist, this worker's own copies of the server links (tests/sharing.py)."""
-    return toxiproxy.own_links(worker_id()) if worker_id() else toxiproxy
+    if not worker_id():
+        yield toxiproxy
+        return
+    api = toxiproxy.own_links(worker_id())
+    yield api
+    api.close()
 
 
 @pytest.fixture
