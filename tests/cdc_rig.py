@@ -547,8 +547,9 @@ def _pg(
 
 
 def _mysql(
-    services_settings: dict[str, str], name: str, scale: float
+    services_settings: dict[str, str], name: str, load: Callable[[dict[str, Any], str], None]
 ) -> tuple[SourceSettings, Any, Any]:
+    """A fresh database `name`, created and filled by `load(connect params, name)`."""
     s = services_settings
     base = dict(
         host=s["RELMIG_HOST"],
@@ -556,7 +557,7 @@ def _mysql(
         user=s["RELMIG_MYSQL_USER"],
         password=s["RELMIG_MYSQL_PASSWORD"],
     )
-    load_mysql(base["host"], base["port"], base["user"], base["password"], name, scale=scale)
+    load(base, name)
     conn = pymysql.connect(**base, database=name, autocommit=False)
 
     def execute(statements: list[tuple[str, tuple[Any, ...]]]) -> bool:
@@ -632,7 +633,7 @@ def make_rig(
     if dialect == "postgresql":
         settings, ops, drop = _pg(services_settings, name, partial(load_postgres, scale=scale))
     else:
-        settings, ops, drop = _mysql(services_settings, name, scale)
+        settings, ops, drop = _mysql(services_settings, name, partial(_sample, scale=scale))
     schema = "public" if dialect == "postgresql" else name
     if modeling == "synthetic":
         drop_foreign_keys(dialect, *ops)
@@ -655,6 +656,38 @@ def make_rig(
     if modeling == "synthetic":
         rig.operations.append(op_freight)
     return rig
+
+
+def _sample(base: dict[str, Any], name: str, scale: float) -> None:
+    load_mysql(base["host"], base["port"], base["user"], base["password"], name, scale=scale)
+
+
+def make_mysql_rig(
+    services_settings,
+    mongo_uri: str,
+    tmp_path,
+    load: Callable[[pymysql.connections.Connection], None],
+    collections: Callable[[Project], list[CollectionRule]],
+) -> Rig:
+    """A MariaDB database of the test's own (`load(connection)` creates its tables and rows)."""
+    name = f"relmig_cdc_{uuid.uuid4().hex[:8]}"
+
+    def create(base: dict[str, Any], name: str) -> None:
+        conn = pymysql.connect(**base, autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE {name}")
+            conn.select_db(name)
+            load(conn)
+        finally:
+            conn.close()
+
+    settings, ops, drop = _mysql(services_settings, name, create)
+
+    def model(p: Project) -> Project:
+        return p.model_copy(update={"collections": collections(p)})
+
+    return _assemble("mysql", settings, settings, model, ops, drop, mongo_uri, tmp_path, None)
 
 
 def make_pg_rig(

@@ -11,12 +11,15 @@ import random
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
 from big_transactions import BASE, big_transaction
+from cascade_rig import make_cascade_rig
+from cdc_rig import Rig, cleanup_rig
 from kafka_cluster import wait_for
 from kafka_job import PARTITIONS, KafkaJob
 from relmig.cli.app import app
@@ -77,6 +80,27 @@ def test_random_workload_through_kafka_converges_then_completes(any_rig, kafka3,
     assert done["slot_dropped"]
     topics = AdminClient({"bootstrap.servers": kafka3}).list_topics(timeout=15).topics
     assert topic_name(job.id) not in topics
+
+
+@pytest.fixture
+def cascade_rig(services_settings, mongo_uri, tmp_path, monkeypatch, kafka3) -> Iterator[Rig]:
+    monkeypatch.setenv("RELMIG_TEST_MYSQL_PASSWORD", services_settings["RELMIG_MYSQL_PASSWORD"])
+    r = make_cascade_rig(services_settings, mongo_uri, tmp_path)
+    yield r
+    cleanup_rig(r)
+
+
+def test_mariadb_cascades_through_kafka(cascade_rig, kafka3):
+    """The source task routes a parent change whose cascades MariaDB did not log by asking the
+    target where the children were, after the sinks applied every earlier message."""
+    rig = cascade_rig
+    job = KafkaJob.start(rig, kafka3, workers=2)
+    rig.verify()
+    for seed in (1, 2):
+        rig.workload(random.Random(seed), 25)
+        job.applied()
+        rig.verify()
+    assert rig.store.issues_of(job.id) == []
 
 
 def test_relmig_worker_joins_the_group_from_another_process(rig, kafka3):

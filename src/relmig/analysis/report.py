@@ -19,6 +19,7 @@ from relmig.documents.plan import compile_collection
 from relmig.mongo.profile import TargetProfile
 from relmig.project.model import CollectionRule, EmbedRule, Project, Table
 from relmig.project.validate import warnings
+from relmig.route.cascades import cascade_report
 from relmig.runtime.keys import show_key
 from relmig.schema.link_indexes import advice, unindexed
 from relmig.source.capture import mapped_tables
@@ -31,7 +32,7 @@ LARGE_ARRAY = 1000  # children per parent past which a document grows with every
 @dataclass(slots=True)
 class Finding:
     kind: str  # no_primary_key | unindexed_link | large_array | document_too_large |
-    #            unstorable_values | renamed | collection_name
+    #            unstorable_values | renamed | collection_name | cascade
     severity: str  # error (the job will fail or lose data), warning (slow, risky), info
     subject: str  # the table, column, collection or field it is about
     message: str
@@ -68,6 +69,16 @@ def analyze(
     )
     _primary_keys(current, out)
     _link_indexes(current, source, out)
+    for line, followed in cascade_report(project, source):
+        subject, message = line.split(": ", 1)
+        out.findings.append(
+            Finding(
+                "cascade",
+                "info" if followed else "error",
+                subject,
+                ("followed " if followed else "") + message,
+            )
+        )
     for rule in project.collections:
         _collection(project, source, rule, profile, sample, out)
     for table in mapped_tables(project):

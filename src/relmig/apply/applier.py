@@ -19,7 +19,10 @@ from relmig.documents.builder import DocumentBuilder
 from relmig.documents.plan import RootPlan, compile_collection
 from relmig.failpoints import crash_point
 from relmig.mongo.writer import MongoTarget
+from relmig.project.cascades import binlog_cascades
 from relmig.project.model import Project
+from relmig.route.cascades import CascadeRouter
+from relmig.route.placement import placements_of
 from relmig.route.router import Router
 from relmig.runtime.gate import IssueGate
 from relmig.source.changes import RowChange, TableTruncate, Transaction
@@ -47,7 +50,25 @@ class Applied:
 class ChangeApplier:
     def __init__(self, plans: list[RootPlan], source: SqlSource, gate: IssueGate) -> None:
         self.builders = {p.collection.name: DocumentBuilder(p, source) for p in plans}
-        self.router = Router(plans, source)
+        placements = placements_of(plans)
+        project = gate.project
+        cascades = binlog_cascades(project)
+        self.router = Router(
+            placements,
+            source,
+            gate.unreadable,
+            CascadeRouter(
+                cascades,
+                placements,
+                self.builders,
+                source,
+                {t.id: t for t in project.tables},
+                gate.target,
+                gate.unfollowed,
+            )
+            if cascades
+            else None,
+        )
         self.gate = gate
         # Changes routed at once: a transaction's in-memory bound, so a large one stays bounded.
         self.route_chunk = max(in_memory_changes(), 1)

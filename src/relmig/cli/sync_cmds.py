@@ -20,6 +20,7 @@ from relmig.errors import RelmigError
 from relmig.mongo.names import database_name_for
 from relmig.project.file import load_project
 from relmig.project.model import Project
+from relmig.route.cascades import followed_cascades
 from relmig.runtime.jobs import JobManager, JobOptions
 from relmig.runtime.store import StateStore
 from relmig.schema.link_indexes import unindexed_links
@@ -42,6 +43,7 @@ def check(
     missing = missing_prerequisites(project, password)
     fix = fix_script(missing) if missing else None
     advice = unindexed_links(project, password)
+    cascades = followed_cascades(project, password)
     indexes = fix_script(advice, "link columns without an index") if advice else ""
     if script and (fix or advice):
         script.write_text((fix or "") + indexes)
@@ -51,6 +53,7 @@ def check(
                 "ready": not missing,
                 "missing": [asdict(p) for p in missing],
                 "unindexed_links": [asdict(p) for p in advice],
+                "cascades": [{"cascade": c, "followed": ok} for c, ok in cascades],
                 "script": (fix or "") + indexes or None,
             }
         )
@@ -66,6 +69,13 @@ def check(
                 "recompute query by them on every change):\n"
             )
             console.print(indexes, markup=False, highlight=False)
+        if cascades:
+            console.print(
+                "Foreign-key actions MariaDB applies without logging the child rows; relmig "
+                "routes each parent change to the documents they touched:"
+            )
+            for line, followed in cascades:
+                console.print(f"  {line}" if followed else f"  [yellow]{line}[/]", highlight=False)
         if script and (fix or advice):
             console.print(f"(written to {script})")
     if missing:

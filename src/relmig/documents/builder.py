@@ -128,6 +128,37 @@ class DocumentBuilder:
         """How the target addresses the root with this key (to delete one that is gone)."""
         return self._identity(key)[1]
 
+    @property
+    def address_fields(self) -> list[str]:
+        """The dotted fields that hold a stored root's source key."""
+        plan = self.plan
+        if plan.keyed_by_fields:
+            return [".".join(p) for p in plan.key_paths]
+        return ["_id"]
+
+    def stored_key(self, key: Row) -> list[Any]:
+        """A source key's values as the target stores them (what `address_of` reads back)."""
+        return [
+            convert(raw) if convert is not None else raw
+            for convert, raw in zip(self.plan.key_convert, key, strict=True)
+        ]
+
+    def address_of(self, doc: dict[str, Any]) -> list[Any]:
+        """A stored root's key values in their stored form, one per key column."""
+        plan = self.plan
+        if plan.keyed_by_fields:
+            values = []
+            for path in plan.key_paths:
+                node: Any = doc
+                for part in path:
+                    node = node.get(part) if isinstance(node, dict) else None
+                values.append(node)
+            return values
+        ident = doc.get("_id")
+        if plan.id_mode == "inherit":
+            return [ident]
+        return [ident.get(c) if isinstance(ident, dict) else None for c in plan.key_columns]
+
     # --- internals ----------------------------------------------------------------------------
 
     def _roots(self, rows: list[Row]) -> list[Built]:
@@ -200,13 +231,12 @@ class DocumentBuilder:
         plan = self.plan
         if self._plain_id:
             return key[0], {"_id": key[0]}, []
-        values = []
-        problems = []
-        for col, convert, raw in zip(plan.key_columns, plan.key_convert, key, strict=True):
-            value = convert(raw) if convert is not None else raw
-            if isinstance(value, Unconvertible):
-                problems.append(Problem(plan.node.table.id, key, col, value.reason))
-            values.append(value)
+        values = self.stored_key(key)
+        problems = [
+            Problem(plan.node.table.id, key, col, value.reason)
+            for col, value in zip(plan.key_columns, values, strict=True)
+            if isinstance(value, Unconvertible)
+        ]
         if plan.keyed_by_fields:
             flt = {".".join(p): v for p, v in zip(plan.key_paths, values, strict=True)}
             return None, flt, problems

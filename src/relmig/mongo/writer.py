@@ -99,6 +99,14 @@ class MongoTarget:
     def count(self, collection: str) -> int:
         return int(self._with_retries(lambda: self.db[collection].count_documents({})))
 
+    def find(
+        self, collection: str, query: dict[str, Any], fields: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Documents matching `query`, with `_id` and `fields` only: which documents hold a
+        row the source no longer shows (a cascade MariaDB did not log)."""
+        projection = {f: 1 for f in fields}
+        return list(self._with_retries(lambda: list(self.db[collection].find(query, projection))))
+
     def delete(self, collection: str, filters: Sequence[dict[str, Any]]) -> None:
         """Remove the documents of roots that no longer exist; durable when this returns."""
         if filters:

@@ -19,6 +19,8 @@ BsonType = Literal[
     "string", "int32", "int64", "double", "decimal", "bool", "date", "objectId", "binary"
 ]
 Dialect = Literal["postgresql", "mysql"]
+# What the database does to a child row when its parent's key changes or the parent goes.
+FkAction = Literal["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]
 
 
 class Strict(BaseModel):
@@ -40,6 +42,8 @@ class ForeignKey(Strict):
     columns: list[str] = Field(min_length=1)
     ref_table: str
     ref_columns: list[str] = Field(min_length=1)
+    on_delete: FkAction = "NO ACTION"
+    on_update: FkAction = "NO ACTION"
 
     @model_validator(mode="after")
     def _same_arity(self) -> ForeignKey:

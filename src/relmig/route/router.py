@@ -10,59 +10,68 @@ whatever order changes arrive in; the recompute reads current state, so it conve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 
-from relmig.documents.plan import LinkPlan, NodePlan, RootPlan
+from relmig.documents.plan import NodePlan
+from relmig.route.cascades import CascadeRouter
+from relmig.route.placement import Placement
 from relmig.source.changes import UNCHANGED, RowChange
 from relmig.source.sql import Row, SqlSource
+from relmig.source.values import Unconvertible
 
-
-@dataclass(slots=True, frozen=True)
-class Placement:
-    """Where a table's rows sit in one collection: the chain of embeddings from the root."""
-
-    collection: str
-    node: NodePlan
-    chain: tuple[tuple[NodePlan, LinkPlan], ...]  # (parent node, link to the child) per level
+Roots = dict[str, set[Row]]
+# (table, the row's key as far as it could be read, column, reason)
+Unreadable = Callable[[str, Row, str, str], None]
 
 
 class Router:
-    def __init__(self, plans: list[RootPlan], source: SqlSource) -> None:
-        self.source = source
-        self.placements: dict[str, list[Placement]] = {}
-        for plan in plans:
-            self._place(plan.collection.name, plan.node, ())
-
-    def _place(
-        self, collection: str, node: NodePlan, chain: tuple[tuple[NodePlan, LinkPlan], ...]
+    def __init__(
+        self,
+        placements: dict[str, list[Placement]],
+        source: SqlSource,
+        unreadable: Unreadable,
+        cascades: CascadeRouter | None = None,
     ) -> None:
-        self.placements.setdefault(node.table.id, []).append(Placement(collection, node, chain))
-        for link in node.links:
-            self._place(collection, link.node, (*chain, (node, link)))
-
-    @property
-    def tables(self) -> set[str]:
-        return set(self.placements)
+        """`unreadable` records an image whose routing columns the source could not decode;
+        `cascades` follows the foreign-key actions the source does not log (MariaDB)."""
+        self.source = source
+        self.placements = placements
+        self.unreadable = unreadable
+        self.cascades = cascades
 
     def collections_of(self, table_id: str) -> list[Placement]:
         return self.placements.get(table_id, [])
 
-    def route(self, changes: Iterable[RowChange]) -> dict[str, set[Row]]:
+    def reads_target(self, change: RowChange) -> bool:
+        """Routing this change asks the target which documents hold rows the source no longer
+        shows, so the target must have every earlier change (Kafka mode drains the sinks)."""
+        return self.cascades is not None and self.cascades.reaches(change)
+
+    def route(self, changes: Iterable[RowChange]) -> Roots:
         """Collection name → root keys to recompute."""
-        roots: dict[str, set[Row]] = {}
+        roots: Roots = {}
         for routed in self.route_each(list(changes)):
-            for collection, keys in routed.items():
-                roots.setdefault(collection, set()).update(keys)
+            _merge(roots, routed)
         return roots
 
-    def route_each(self, changes: Sequence[RowChange]) -> list[dict[str, set[Row]]]:
+    def route_each(self, changes: Sequence[RowChange]) -> list[Roots]:
         """Per change, collection name → the root keys it affects (Kafka mode sends one
         message per change and root), with one batched query per level for all changes."""
+        out = self._route_rows(changes)
+        if self.cascades is not None:
+            for change, routed in zip(changes, out, strict=True):
+                if self.cascades.reaches(change):
+                    implied, held = self.cascades.expand(change)
+                    _merge(routed, held)
+                    for more in self._route_rows(implied):
+                        _merge(routed, more)
+        return out
+
+    def _route_rows(self, changes: Sequence[RowChange]) -> list[Roots]:
         by_table: dict[str, list[int]] = {}
         for i, change in enumerate(changes):
             by_table.setdefault(change.table, []).append(i)
-        out: list[dict[str, set[Row]]] = [{} for _ in changes]
+        out: list[Roots] = [{} for _ in changes]
         for table_id, indexes in by_table.items():
             for placement in self.placements.get(table_id, ()):
                 link_cols = (
@@ -70,13 +79,44 @@ class Router:
                     if placement.chain
                     else placement.node.table.primary_key
                 )
-                starts = {i: _values(_images(changes[i]), link_cols) for i in indexes}
+                starts = {i: self._values(changes[i], link_cols) for i in indexes}
                 reach = self._reach(placement, set().union(*starts.values()))
                 for i, values in starts.items():
                     keys = set().union(*(reach.get(v, ()) for v in values))
                     if keys:
                         out[i].setdefault(placement.collection, set()).update(keys)
         return out
+
+    def _values(self, change: RowChange, columns: list[str]) -> set[Row]:
+        """The images' values of `columns`; images without them (or with NULLs) link nowhere,
+        and one the source could not decode is recorded as such."""
+        out: set[Row] = set()
+        for image in (change.before, change.after):
+            if not image:
+                continue
+            try:
+                value = tuple(image[c] for c in columns)
+            except KeyError:
+                continue
+            bad = next(
+                (c for c, v in zip(columns, value, strict=True) if type(v) is Unconvertible), None
+            )
+            if bad is not None:
+                self._unreadable(change.table, image, bad)
+            elif None not in value and UNCHANGED not in value:
+                out.add(value)
+        return out
+
+    def _unreadable(self, table: str, image: dict[str, object], column: str) -> None:
+        placement = next(iter(self.placements.get(table, ())), None)
+        key_columns = placement.node.table.primary_key if placement else []
+        key = tuple(
+            v.raw if isinstance(v, Unconvertible) else v
+            for v in (image.get(c) for c in key_columns)
+        )
+        value = image[column]
+        assert isinstance(value, Unconvertible)
+        self.unreadable(table, key, column, f"{value.reason}; the value as read: {value.raw}")
 
     def _reach(self, placement: Placement, values: set[Row]) -> dict[Row, set[Row]]:
         """Each value of the placement's link columns → the root keys that hold it."""
@@ -120,18 +160,6 @@ class Router:
         return out
 
 
-def _images(change: RowChange) -> list[dict[str, object]]:
-    return [image for image in (change.before, change.after) if image]
-
-
-def _values(rows: list[dict[str, object]], columns: list[str]) -> set[Row]:
-    """The images' values of `columns`; images without them (or with NULLs) link nowhere."""
-    out: set[Row] = set()
-    for row in rows:
-        try:
-            value = tuple(row[c] for c in columns)
-        except KeyError:
-            continue
-        if None not in value and UNCHANGED not in value:
-            out.add(value)
-    return out
+def _merge(into: Roots, more: Roots) -> None:
+    for collection, keys in more.items():
+        into.setdefault(collection, set()).update(keys)

@@ -127,6 +127,19 @@ class IssueGate:
         self._record(records)
         return keep
 
+    def unreadable(self, table: str, key: tuple[Any, ...], column: str, reason: str) -> None:
+        """A change whose routing value the source's decoder could not read: its documents
+        cannot be found, so the row is a problem under the error policy."""
+        detail = f"a change of this row could not be routed: {reason}"
+        self._record(
+            [IssueRecord(self.policy.severity, None, table, show_key(key), column, detail)]
+        )
+
+    def unfollowed(self, collection: str, table: str, reason: str) -> None:
+        """A cascade the source applied without logging it, which this collection's documents
+        could not be searched for: they may keep child rows the source changed."""
+        self._record([IssueRecord(self.policy.severity, collection, table, None, None, reason)])
+
     def _record(self, records: list[IssueRecord]) -> None:
         if records:
             self.store.add_issues(self.job_id, records)

@@ -7,12 +7,13 @@ estimates and, on MariaDB, which LONGTEXT columns are really JSON.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, Inspector
 
 from relmig.errors import SourceError
-from relmig.project.model import Column, ForeignKey, Index, SourceSettings, Table
+from relmig.project.model import Column, FkAction, ForeignKey, Index, SourceSettings, Table
 from relmig.source.connect import open_source
 
 
@@ -70,6 +71,8 @@ def _table(inspector: Inspector, engine: Engine, schema: str, name: str) -> Tabl
             columns=fk["constrained_columns"],
             ref_table=f"{fk.get('referred_schema') or schema}.{fk['referred_table']}",
             ref_columns=fk["referred_columns"],
+            on_delete=_action(fk.get("options", {}).get("ondelete")),
+            on_update=_action(fk.get("options", {}).get("onupdate")),
         )
         for fk in inspector.get_foreign_keys(name, schema=schema)
     ]
@@ -92,6 +95,12 @@ def _table(inspector: Inspector, engine: Engine, schema: str, name: str) -> Tabl
         foreign_keys=fks,
         indexes=indexes,
     )
+
+
+def _action(text: str | None) -> FkAction:
+    """SQLAlchemy reports an action only when it is not the default (NO ACTION)."""
+    action = " ".join((text or "NO ACTION").upper().split())
+    return cast(FkAction, action) if action in get_args(FkAction) else "NO ACTION"
 
 
 UNKNOWN_TYPE = "?"

@@ -45,7 +45,8 @@ from pymysqlreplication.row_event import (
 )
 
 from relmig.errors import PositionLost, SchemaChanged, SourceError, StreamError
-from relmig.project.model import Project
+from relmig.project.cascades import binlog_cascades
+from relmig.project.model import Project, Table
 from relmig.source.capture import Backlog, ChangeCapture, Prerequisite, SourceLag, mapped_tables
 from relmig.source.changes import (
     ChangeStream,
@@ -58,6 +59,7 @@ from relmig.source.changes import (
 )
 from relmig.source.mysql import MySqlSource
 from relmig.source.spool import SpooledChanges
+from relmig.source.values import Unconvertible
 from relmig.timeouts import stream_timeout
 
 __all__ = [
@@ -73,6 +75,16 @@ __all__ = [
 
 Converter = Callable[[Any], Any]
 _Converters = dict[str, Converter]  # column → converter, for the columns that need one
+
+
+def watched_tables(project: Project) -> list[Table]:
+    """The mapped tables, and the parents whose deletes and key changes cascade into them: the
+    binlog logs no row of a cascade, so the parent's change is all there is to route."""
+    mapped = mapped_tables(project)
+    ids = {t.id for t in mapped}
+    parents = {c.parent for c in binlog_cascades(project) if c.child in ids} - ids
+    return mapped + [project.table(p) for p in sorted(parents)]
+
 
 # --- positions --------------------------------------------------------------------------------
 
@@ -159,6 +171,60 @@ def _bits(width: int) -> Converter:
     return lambda value: int(value, 2).to_bytes((width + 7) // 8, "big")
 
 
+# The binlog drops the trailing zero bytes of a fixed-width binary value (Field_string::pack
+# strips the pad character, which is 0x00 for a binary column); the server pads them back on
+# SELECT. Width in bytes per fixed-width type that stores binary; BINARY(n) has its own n.
+_FIXED_WIDTH = {"uuid": 16, "inet6": 16, "inet4": 4}
+
+
+def _padded(width: int, then: Converter | None = None) -> Converter:
+    def pad(value: bytes | str) -> bytes:
+        # A value trimmed to nothing arrives as an empty str, not bytes.
+        raw = value.encode("latin-1") if isinstance(value, str) else value
+        return raw.ljust(width, b"\0")
+
+    if then is None:
+        return pad
+    return lambda value: then(pad(value))
+
+
+def _uuid_text(value: bytes) -> str:
+    return str(uuid.UUID(bytes=value))
+
+
+def _inet4(value: bytes) -> str:
+    return str(ipaddress.IPv4Address(value))
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    """An empty binary string arrives as an empty str."""
+    return value.encode("latin-1") if isinstance(value, str) else value
+
+
+def _negative_time(value: dt.timedelta) -> dt.timedelta:
+    """mysql-replication decodes a negative TIME with a fraction as -(s + 1 - f) for -(s + f)
+    (-00:00:00.1 arrives as -0.9 s): TIME2 stores such a value's integer part one lower and its
+    fraction complemented, and the library reads the fraction as it is."""
+    if value >= dt.timedelta(0):
+        return value
+    whole, fraction = divmod(-value, dt.timedelta(seconds=1))
+    if not fraction:
+        return value
+    return -(whole * dt.timedelta(seconds=1) + (dt.timedelta(seconds=1) - fraction))
+
+
+def _zero_timestamp(fsp: int) -> Converter:
+    """TIMESTAMP '0000-00-00 00:00:00' is stored as 0, which the library reads as the epoch (a
+    value no TIMESTAMP can hold: its range starts at 00:00:01); SELECT prints the zero text."""
+    zero = "0000-00-00 00:00:00" + ("." + "0" * fsp if fsp else "")
+    epoch = dt.datetime(1970, 1, 1)  # the library gives naive UTC values
+
+    def convert(value: dt.datetime) -> dt.datetime | str:
+        return zero if value == epoch else value
+
+    return convert
+
+
 def binlog_converter(sql_type: str) -> Converter | None:
     """What turns mysql-replication's value for a column into PyMySQL's for the same column.
 
@@ -169,9 +235,17 @@ def binlog_converter(sql_type: str) -> Converter | None:
     if m is None:
         return None
     base, args = m.group(1).lower(), (m.group(2) or "").strip()
-    if base == "binary":  # the binlog drops the trailing zero bytes of BINARY(n)
-        width = int(args or 1)
-        return lambda value: value.ljust(width, b"\0")
+    if base == "binary":
+        return _padded(int(args or 1))
+    if base in _FIXED_WIDTH:
+        text = {"uuid": _uuid_text, "inet6": _inet6, "inet4": _inet4}[base]
+        return _padded(_FIXED_WIDTH[base], text)
+    if base in ("varbinary", "tinyblob", "blob", "mediumblob", "longblob"):
+        return _as_bytes
+    if base == "time":
+        return _negative_time
+    if base == "timestamp":
+        return _zero_timestamp(int(args or 0))
     if base == "bit":  # a string of 0/1 digits; SELECT gives big-endian bytes
         return _bits(int(args or 1))
     if base == "set":  # a Python set; SELECT gives the members in definition order
@@ -184,23 +258,44 @@ def binlog_converter(sql_type: str) -> Converter | None:
             digits = int(scale)
             return lambda value: round(value, digits)
         return lambda value: float(f"{value:.6g}")
-    if base == "uuid":
-        return lambda value: str(uuid.UUID(bytes=value))
-    if base == "inet6":
-        return _inet6
-    if base == "inet4":
-        return lambda value: str(ipaddress.IPv4Address(value))
     return None
 
 
-def _image(values: dict[str, Any], none_sources: dict[str, str], convert: _Converters) -> Image:
+# Dates with a zero part: the library reads them as None and says why.
+_LOST_DATES = {
+    NONE_SOURCE.OUT_OF_DATE_RANGE,
+    NONE_SOURCE.OUT_OF_DATETIME_RANGE,
+    NONE_SOURCE.OUT_OF_DATETIME2_RANGE,
+}
+
+
+def _image(
+    values: dict[str, Any],
+    none_sources: dict[str, str],
+    convert: _Converters,
+    types: dict[str, str],
+) -> Image:
     image = dict(values)
     for name, converter in convert.items():
         value = image.get(name)
         if value is not None:
-            image[name] = converter(value)
+            try:
+                image[name] = converter(value)
+            except Exception as exc:  # a decoder failure is the value's, never the job's
+                image[name] = Unconvertible(
+                    f"the binlog's value of this {types[name]} column could not be read "
+                    f"({type(exc).__name__}: {exc})",
+                    repr(value)[:200],
+                )
         elif none_sources.get(name) == NONE_SOURCE.EMPTY_SET:
             image[name] = ""  # an empty SET, not NULL
+    for name, why in none_sources.items():
+        if why in _LOST_DATES:
+            image[name] = Unconvertible(
+                f"a zero or partly zero {types[name]} ('0000-00-00' and the like), which the "
+                "binlog does not carry",
+                "(not in the binlog)",
+            )
     return image
 
 
@@ -462,7 +557,7 @@ class BinlogCapture(ChangeCapture):
     def __init__(self, project: Project, job_id: str, password: str | None = None) -> None:
         super().__init__(project, job_id, password)
         self._source = _CatalogSource(project.source, password)
-        self.tables = mapped_tables(project)
+        self.tables = watched_tables(project)
         self._lock = threading.Lock()  # one SQL connection, and lag() may come from any thread
         self._mariadb: bool | None = None
         # position → (commit time, binlog file, offset) for positions our streams yielded.
@@ -811,7 +906,9 @@ class BinlogStream(ChangeStream):
         self._reader: BinLogStreamReader | None = None
         self._converters: dict[str, _Converters] = {}
         self._columns: dict[str, list[str]] = {}
+        self._types: dict[str, dict[str, str]] = {}
         for table in capture.tables:
+            self._types[table.id] = {c.name: c.type for c in table.columns}
             convert = {c.name: binlog_converter(c.type) for c in table.columns}
             self._converters[table.id] = {k: v for k, v in convert.items() if v is not None}
             self._columns[table.id] = [c.name for c in table.columns]
@@ -962,6 +1059,7 @@ class BinlogStream(ChangeStream):
         convert = self._converters.get(table)
         if convert is None:  # only_schemas/only_tables filter by name alone
             return []
+        types = self._types[table]
         logged = [c.name for c in event.columns]
         if logged != self._columns[table]:
             raise SchemaChanged(
@@ -974,12 +1072,12 @@ class BinlogStream(ChangeStream):
                 RowChange(
                     table,
                     "u",
-                    _image(row["before_values"], row["before_none_sources"], convert),
-                    _image(row["after_values"], row["after_none_sources"], convert),
+                    _image(row["before_values"], row["before_none_sources"], convert, types),
+                    _image(row["after_values"], row["after_none_sources"], convert, types),
                 )
                 for row in event.rows
             ]
-        image = [_image(row["values"], row["none_sources"], convert) for row in event.rows]
+        image = [_image(row["values"], row["none_sources"], convert, types) for row in event.rows]
         if isinstance(event, WriteRowsEvent):
             return [RowChange(table, "c", None, after) for after in image]
         return [RowChange(table, "d", before, None) for before in image]

@@ -44,6 +44,8 @@ class SourceTask:
         self.topic = topic_name(ctx.job_id)
         self.origin = envelope.Origin.of(ctx.project, ctx.job_id)
         self._failed: list[KafkaError] = []
+        # Published messages the sinks may not have applied yet (a cascade's lookup waits).
+        self._unapplied = True
 
     def run(self) -> None:
         ctx = self.ctx
@@ -107,6 +109,14 @@ class SourceTask:
                     pending = []
                     self._truncate(txn, change)
                 else:
+                    if self._unapplied and self.applier.router.reads_target(change):
+                        # Its routing asks the target where the cascaded children are: what was
+                        # published before must be there first. (What is published after it
+                        # is rebuilt from the source as the cascade left it.)
+                        self._send(pending)
+                        pending = []
+                        self._flush()
+                        self._drained()
                     pending.append((txn, change))
                     if len(pending) >= self.applier.route_chunk:  # a large transaction
                         self._send(pending)
@@ -142,6 +152,7 @@ class SourceTask:
             )
 
     def _produce(self, key: bytes, value: bytes, partition: int | None = None) -> None:
+        self._unapplied = True
         if partition is None:
             partition = envelope.partition_of(key, self.ctx.settings.partitions)
         while True:
@@ -194,6 +205,7 @@ class SourceTask:
                 except KafkaUnavailable as exc:
                     behind, reason = -1, str(exc)
                 if behind == 0:
+                    self._unapplied = False
                     break
                 self.reporter.waiting(reason, "kafka" if behind < 0 else None)
                 if self.stop.wait(1.0):
