@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pymysql
 import pytest
 
-from cascade_rig import make_cascade_rig, op_delete_drug, op_delete_patient, op_rekey_drug
+from cascade_rig import (
+    make_cascade_rig,
+    op_delete_drug,
+    op_delete_patient,
+    op_rekey_drug,
+    op_rekey_patient,
+)
 from cdc_rig import Rig, cleanup_rig, make_mysql_rig
 from relmig.apply import applier
+from relmig.failpoints import ARM, LOG, fired
+from relmig.project.file import save_project
 from relmig.project.model import CollectionRule, FieldRule
 from relmig.route.cascades import followed_cascades
 
@@ -139,3 +150,38 @@ def test_a_key_the_binlog_cannot_carry_is_an_issue_not_a_crash(
         assert (issue["field"], issue["severity"]) == ("day", "ERROR")
     finally:
         cleanup_rig(rig)
+
+
+def test_a_kill_after_the_cascades_were_written_replays_them(cascade_rig: Rig, tmp_path) -> None:
+    """SIGKILL between the target write and the checkpoint of a batch whose cascades were
+    routed: the resumed job replays it (the target no longer holds the children it removed,
+    so the replay searches by the known key parts and finds the rest), then converges."""
+    rig = cascade_rig
+    project_file = tmp_path / "project.yaml"
+    save_project(rig.project, project_file)
+    log = tmp_path / "crash.log"
+    target = ["--target", rig.target_uri, "--database", rig.target_db]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "relmig.cli", "sync", str(project_file), *target],
+        env={
+            **os.environ,
+            "RELMIG_STATE_URL": rig.store.url,
+            ARM: "cdc-batch-written",
+            LOG: str(log),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    job_id = rig.wait_for_new_job()
+    rig.streaming(job_id)
+    rng = random.Random(7)
+    cascading = [op_delete_patient, op_rekey_patient, op_rekey_drug, op_delete_drug]
+    assert rig.execute([s for op in cascading for s in op(rig, rng)])
+    assert child.wait(120) == -signal.SIGKILL, child.stderr.read() if child.stderr else ""
+    assert "cdc-batch-written" in fired(str(log))
+    rig.manager.recover_stale()
+    rig.manager.resume(job_id)
+    rig.streaming(job_id)
+    rig.workload(rng, 15)
+    rig.caught_up(job_id)
+    rig.verify()
