@@ -312,6 +312,24 @@ def test_table_filters(client, make_project):
     assert len(preview["documents"]) == 3
     assert {d["country"] for d in preview["documents"]} == {"Germany"}
     assert client.put(f"{API}/projects/{pid}/filters/public.nope", json=body).status_code == 404
+    # A filter is one condition on the row, checked at save: never SQL that runs on the source.
+    for where, why in [
+        ("1=1); INSERT INTO customers DEFAULT VALUES; SELECT (1", "not a SQL condition"),
+        ("country = 'x'; DROP TABLE customers", "one condition, not several statements"),
+        ("nextval('customers_seq') > 0", "calls nextval()"),
+        ("pg_sleep(30) IS NULL", "calls pg_sleep()"),
+        ("customer_id IN (SELECT customer_id FROM orders)", "a subquery"),
+        ("nosuchcol > 1", "has no column nosuchcol"),
+        ("country = ", "not a SQL condition"),
+    ]:
+        refused = client.put(
+            f"{API}/projects/{pid}/filters/public.customers", json={"where": where}
+        )
+        assert refused.status_code == 422, where
+        assert (
+            why in refused.json()["detail"]
+            and "filters.public.customers.where" in (refused.json()["detail"])
+        )
     assert client.delete(f"{API}/projects/{pid}/filters/public.customers").status_code == 200
     assert client.delete(f"{API}/projects/{pid}/filters/public.customers").status_code == 404
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from relmig.project.filters import filter_problem
 from relmig.project.validate_modeling import check_expressions, check_relationships
 
 if TYPE_CHECKING:
@@ -46,9 +47,13 @@ def check_references(project: Project) -> None:
         if refused:
             problems.append(f"{where}.name: {refused}")
         _check_collection(coll, tables, where, problems)
-    for table_id in project.filters:
+    for table_id, table_filter in project.filters.items():
         if table_id not in tables:
             problems.append(f"filters.{table_id}: unknown table")
+        elif table_filter.where is not None:
+            problem = filter_problem(table_filter.where, tables[table_id], project.source.dialect)
+            if problem:
+                problems.append(f"filters.{table_id}.where: {problem}")
     if problems:
         raise ValueError("; ".join(problems))
 

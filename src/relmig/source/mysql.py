@@ -29,6 +29,8 @@ class MySqlSource(SqlSource):
                 cur.execute(f"SET SESSION max_statement_time = {limit:.3f}")
             else:
                 cur.execute(f"SET SESSION max_execution_time = {int(limit * 1000)}")
+            if not self.writable:
+                cur.execute("SET SESSION TRANSACTION READ ONLY")
         return conn
 
     def _connect_kwargs(self) -> dict[str, Any]:

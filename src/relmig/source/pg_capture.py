@@ -63,7 +63,7 @@ class PostgresCapture(ChangeCapture):
 
     def __init__(self, project: Project, job_id: str, password: str | None = None) -> None:
         super().__init__(project, job_id, password)
-        self.source = PostgresSource(project.source, password)
+        self.source = PostgresSource(project.source, password, writable=True)
         self.name = slot_name(job_id)
         self.tables = [t.id for t in mapped_tables(project)]
 
@@ -351,7 +351,7 @@ class PgOutputStream(ChangeStream):
         self._columns = self._catalog_columns()
         # The stream's own query connection, set up as the snapshot reader's is, so the row
         # loader turns tuple text into the same values.
-        self._queries = PostgresSource(capture.project.source, capture.password)
+        self._queries = PostgresSource(capture.project.source, capture.password, writable=True)
         self._context = self._queries.conn
         # Silence longer than this means a stalled stream: while idle, our heartbeat message
         # comes back every heartbeat_seconds, and while the walsender decodes something it

@@ -43,12 +43,20 @@ class PostgresSource(SqlSource):
             application_name="relmig",
             # The server cancels a statement past the query timeout; a stalled link is
             # caught by the client deadline (_deadline), a dead peer also by TCP keepalives.
-            options=f"-c statement_timeout={int(query_timeout() * 1000)}",
+            options=f"-c statement_timeout={int(query_timeout() * 1000)}"
+            + ("" if self.writable else " -c default_transaction_read_only=on"),
             **CONNECT_SETTINGS,
         )
         conn.execute("SET TIME ZONE 'UTC'")
         postgres_types.configure_connection(conn)
         return conn
+
+    def _execute(self, cur: Any, sql: str, params: Sequence[Any]) -> None:
+        """Always the extended query protocol, which takes one statement only: psycopg sends a
+        statement without parameters as a simple query, where `1=1); DROP …; SELECT (1` in a
+        filter would run. (A statement with parameters is extended already; one without is
+        prepared, a round trip more, and rare: first pages, counts, catalog queries.)"""
+        cur.execute(sql, params, prepare=None if params else True)
 
     def _deadline(self, conn: Any) -> AbstractContextManager[Guard | None]:
         return deadline(conn.fileno(), client_timeout())

@@ -25,9 +25,14 @@ class SqlSource(ABC):
 
     default_port: int
 
-    def __init__(self, settings: SourceSettings, password: str | None = None) -> None:
+    def __init__(
+        self, settings: SourceSettings, password: str | None = None, *, writable: bool = False
+    ) -> None:
+        """A session is read-only unless `writable`: only the change capture's own objects
+        (a publication, a heartbeat message) are ever written, never with a user's text."""
         self.settings = settings
         self.password = password if password is not None else os.environ.get(settings.password_env)
+        self.writable = writable
         self._conn: Any = None
 
     # --- connection ---------------------------------------------------------------------------
@@ -121,7 +126,7 @@ class SqlSource(ABC):
         guard = None
         try:
             with self._deadline(conn) as guard, conn.cursor() as cur:
-                cur.execute(sql, params)
+                self._execute(cur, sql, params)
                 return self._fetch_all(cur) if rows else []
         except SourceError:
             raise
@@ -133,6 +138,9 @@ class SqlSource(ABC):
                     f"connection stalled (or a statement ran past {QUERY_TIMEOUT})"
                 ) from None
             raise SourceError(f"query failed on the {self.where}: {_first_line(exc)}") from None
+
+    def _execute(self, cur: Any, sql: str, params: Sequence[Any]) -> None:
+        cur.execute(sql, params)
 
     def _deadline(self, conn: Any) -> AbstractContextManager[Guard | None]:
         """A client-side deadline for one statement, where the driver has no socket timeout."""
@@ -156,7 +164,7 @@ class SqlSource(ABC):
     ) -> list[Row]:
         """One keyset page: rows after `after` (and up to `upto`) in key order. Memory is
         bounded by `limit`."""
-        conditions = [f"({where})"] if where else []
+        conditions = [f"({user_text(where)})"] if where else []
         params: list[Any] = []
         for bound, predicate_of in ((after, self.after_key), (upto, self.upto_key)):
             if bound is not None:
@@ -184,7 +192,7 @@ class SqlSource(ABC):
         predicate, params = self.in_predicate(columns, keys)
         sql = f"SELECT {select} FROM {self.qualified(table)} WHERE {predicate}"
         if where:
-            sql += f" AND ({where})"
+            sql += f" AND ({user_text(where)})"
         return self.fetch(sql, params)
 
     def key_tiles(self, table: Table, tiles: int, where: str | None = None) -> list[Row]:
@@ -206,7 +214,7 @@ class SqlSource(ABC):
             f"FROM {self.qualified(table)}"
         )
         if where:
-            sql += f" WHERE ({where})"
+            sql += f" WHERE ({user_text(where)})"
         cols = ", ".join([*picked, *order])
         sql = (
             f"SELECT {', '.join(picked)} FROM (SELECT {cols}, tile, LEAD(tile) OVER "
@@ -222,8 +230,14 @@ class SqlSource(ABC):
     def count(self, table: Table, where: str | None = None) -> int:
         sql = f"SELECT COUNT(*) FROM {self.qualified(table)}"
         if where:
-            sql += f" WHERE ({where})"
+            sql += f" WHERE ({user_text(where)})"
         return int(self.fetch(sql)[0][0])
+
+
+def user_text(sql: str) -> str:
+    """A user's SQL (a snapshot filter, checked by `relmig.project.filters`) inside a statement
+    that the driver formats with parameters: a literal % is written %%."""
+    return sql.replace("%", "%%")
 
 
 def _first_line(exc: BaseException) -> str:

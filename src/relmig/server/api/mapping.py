@@ -96,6 +96,8 @@ def _with_item(
 
 
 def _save(svc: Services, project_id: str, project: Project) -> ProjectOut:
+    """Store the project once the one validator passed it (a changed filter is checked here)."""
+    project = parse_project(project_json(project), "the mapping")
     svc.records.update_project(project_id, {"body": project_json(project)})
     return detail(svc.project_record(project_id), svc)
 
