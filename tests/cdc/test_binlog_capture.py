@@ -596,10 +596,10 @@ def test_check_passes_on_the_dev_server(capture):
 def test_check_finds_missing_grants_and_keys(db, project, make_capture, account):
     missing = make_capture(user=account, password="pw").check()
     who = f"'{account}'@'127.0.0.1'"
+    # Least privilege: nothing beyond reading the binlog and the mapped tables (no RELOAD).
     assert {p.name: p.fix for p in missing} == {
         "REPLICATION SLAVE privilege": f"GRANT REPLICATION SLAVE ON *.* TO {who};",
         "BINLOG MONITOR privilege": f"GRANT BINLOG MONITOR ON *.* TO {who};",
-        "RELOAD privilege": f"GRANT RELOAD ON *.* TO {who};",
         f"SELECT privilege on {db.name}": f"GRANT SELECT ON `{db.name}`.* TO {who};",
     }
     script = fix_script(missing)

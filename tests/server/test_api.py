@@ -385,7 +385,12 @@ def test_continuous_job_conflicts_and_complete(client, make_project, server_samp
 
     with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
         touch(conn, "Ulm")
-    job = wait_for(client, job_id, lambda j: j["stats"]["events_total"] >= 1)
+    # The lag is recorded after the batch's events (and its gauge exists once it is known).
+    job = wait_for(
+        client,
+        job_id,
+        lambda j: j["stats"]["events_total"] >= 1 and j["stats"]["lag_seconds"] is not None,
+    )
     assert job["stats"]["last_event_at"] is not None
 
     # /metrics while the job runs, in Prometheus' format, agreeing with the job's own figures.

@@ -73,6 +73,8 @@ def test_token_is_required_on_every_api_request(app_for):
     assert client.post(f"{API}/connections", json={}).status_code == 401
     # The UI's files hold no data: the browser loads them to show its sign-in page.
     assert client.get("/").status_code == 200
+    # Nor does the health check a service manager or a container runtime polls.
+    assert client.get("/healthz").json() == {"status": "ok"}
 
 
 def test_loopback_without_token_answers_localhost_only(app_for):

@@ -19,7 +19,7 @@ from relmig.cli.common import (
 )
 from relmig.cli.kafka_cmds import print_kafka
 from relmig.cli.output import AS_JSON, UNKNOWN, block, count, emit_json, seconds, size, table, when
-from relmig.cli.running import check_on_error, run_with_progress
+from relmig.cli.running import STOP_TIMEOUT, check_on_error, run_with_progress
 from relmig.errors import RelmigError
 from relmig.mongo.names import database_name_for
 from relmig.project.file import load_project
@@ -30,6 +30,7 @@ from relmig.runtime.waiting import waiting
 from relmig.verify.compare import verify
 
 TARGET_HELP = "MongoDB URI (default: $RELMIG_TARGET_URI)."
+BATCH_SIZE = typer.Option(1000, "--batch-size", min=1, help="Root rows per snapshot batch.")
 PARALLEL = typer.Option(
     None,
     "--parallel",
@@ -57,7 +58,7 @@ def snapshot(
     on_error: str = typer.Option("FAIL", "--on-error", help="FAIL, WARN or SKIP."),
     max_errors: int = typer.Option(None, "--max-errors", help="Stop after this many errors."),
     verify_after: bool = typer.Option(False, "--verify", help="Verify the target afterwards."),
-    batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Root rows per batch."),
+    batch_size: int = BATCH_SIZE,
     collection: list[str] = typer.Option(
         None, "--collection", "-c", help="Only these collections."
     ),
@@ -66,6 +67,7 @@ def snapshot(
     ),
     parallel: int = PARALLEL,
     range_rows: int = RANGE_ROWS,
+    stop_timeout: float = STOP_TIMEOUT,
 ) -> None:
     """Copy the source into MongoDB with the project's mapping (a snapshot job)."""
     on_error = check_on_error(on_error)
@@ -102,7 +104,7 @@ def snapshot(
                 f"note: this target cannot store Decimal128; exact numbers are stored as "
                 f"{tgt.decimals}s."
             )
-    job = run_with_progress(manager, job_id, run)
+    job = run_with_progress(manager, job_id, run, stop_timeout)
     elapsed = time.monotonic() - started
     rows = sum(p["rows_done"] for p in job["progress"])
     errors = job["error_count"]
@@ -266,6 +268,8 @@ def jobs_show(
         )
     if job["failure"]:
         block("failure:", job["failure"])
+    elif job["status"] == "PAUSED" and job.get("stop_reason"):
+        block("paused:", job["stop_reason"])
     if job["resumable"] and job["status"] == "FAILED":
         deadline = job["resume_deadline"]
         until = f" until {when(deadline)}" if deadline else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import typer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,6 +21,8 @@ from rich.text import Text
 from relmig.cli.common import console
 from relmig.errors import RelmigError
 from relmig.runtime.jobs import JobManager, ProgressCallback
+from relmig.runtime.stopping import STOP_TIMEOUT as STOP_SECONDS
+from relmig.runtime.stopping import pause_on_signals
 
 
 def check_on_error(value: str) -> str:
@@ -48,14 +51,26 @@ def progress_bars() -> Progress:
     )
 
 
+STOP_TIMEOUT = typer.Option(
+    STOP_SECONDS,
+    "--stop-timeout",
+    min=1,
+    help="Seconds a SIGTERM or Ctrl-C gives the job to pause cleanly before it is stopped.",
+)
+
+
 def run_with_progress(
-    manager: JobManager, job_id: str, call: Callable[[ProgressCallback], str]
+    manager: JobManager,
+    job_id: str,
+    call: Callable[[ProgressCallback], str],
+    stop_timeout: float = STOP_SECONDS,
 ) -> dict[str, Any]:
     """Run `call` (which runs the job) with a bar per collection; the job's final description.
 
-    A FAILED job becomes a RelmigError that says why and whether it can be resumed.
+    SIGTERM and Ctrl-C pause the job (relmig.runtime.stopping). A FAILED job becomes a
+    RelmigError that says why and whether it can be resumed.
     """
-    with progress_bars() as bars:
+    with progress_bars() as bars, pause_on_signals(manager.store, lambda: [job_id], stop_timeout):
         tasks: dict[str, TaskID] = {}
 
         def on_progress(name: str, done: int, total: int | None) -> None:
@@ -63,14 +78,14 @@ def run_with_progress(
                 tasks[name] = bars.add_task(name, total=total)
             bars.update(tasks[name], completed=done, total=max(total or 0, done) or None)
 
-        try:
-            status = call(on_progress)
-        except KeyboardInterrupt:
-            manager.store.fail(job_id, "interrupted by the user")
-            raise RelmigError(
-                f"job {job_id} interrupted; continue it with: relmig jobs resume {job_id}"
-            ) from None
+        status = call(on_progress)
     job = manager.describe(job_id)
+    if status == "PAUSED":
+        why = f" ({job['stop_reason']})" if job.get("stop_reason") else ""
+        console.print(
+            f"Job [bold]{job_id}[/] paused{why}; continue it with: relmig jobs resume {job_id}",
+            highlight=False,
+        )
     if status == "FAILED":
         hint = f"; resume it with: relmig jobs resume {job_id}" if job["resumable"] else ""
         raise RelmigError(f"job {job_id} failed: {job['failure']}{hint}")

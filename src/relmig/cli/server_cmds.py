@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import typer
 
 from relmig import __version__
 from relmig.cli.common import TARGET_ENV, console, user_errors
+from relmig.cli.running import STOP_TIMEOUT
 
 
 @user_errors
@@ -25,8 +30,13 @@ def serve(
     target: str = typer.Option(
         None, "--target", envvar=TARGET_ENV, help="Default MongoDB URI for new jobs."
     ),
+    stop_timeout: float = STOP_TIMEOUT,
+    resume_paused: bool = typer.Option(
+        False, "--resume-paused", help="Resume the jobs the last shutdown paused."
+    ),
 ) -> None:
-    """Serve the web UI and the REST API (/api/v1). Other addresses than loopback need a token."""
+    """Serve the web UI and the REST API (/api/v1). Other addresses than loopback need a token.
+    SIGTERM or Ctrl-C pauses the jobs it runs before it exits."""
     # Imported here so that the other commands do not pay for the web stack.
     import uvicorn
 
@@ -38,7 +48,15 @@ def serve(
     from relmig.server.app import create_app
     from relmig.server.context import ServerConfig
 
-    app = create_app(ServerConfig(host=host, port=port, token=token, target_uri=target))
+    config = ServerConfig(
+        host=host,
+        port=port,
+        token=token,
+        target_uri=target,
+        stop_timeout=stop_timeout,
+        resume_paused=resume_paused,
+    )
+    app = create_app(config)
     shown = f"[{host}]" if ":" in host else host
     console.print(
         f"relmig {__version__} serving the UI on http://{shown}:{port}/ "
@@ -46,4 +64,20 @@ def serve(
         + ("; API requests need the token" if token else ""),
         soft_wrap=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+
+    class Server(uvicorn.Server):
+        """Remembers which signal stopped it (the paused jobs record it), and exits 0 once
+        its shutdown paused them: uvicorn raises the signal again after its shutdown, which
+        would end the process as killed by it."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            app.state.stop_signal = signal.Signals(sig).name
+            super().handle_exit(sig, frame)
+
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()  # handled: the jobs paused, the server stopped
+
+    Server(uvicorn.Config(app, host=host, port=port, log_level="info")).run()

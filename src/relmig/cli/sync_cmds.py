@@ -13,9 +13,16 @@ from typing import Any
 import typer
 
 from relmig.cli.common import console, source_password, target_uri, user_errors
-from relmig.cli.job_cmds import PARALLEL, RANGE_ROWS, TARGET_HELP, jobs_app, resolve_job
+from relmig.cli.job_cmds import (
+    BATCH_SIZE,
+    PARALLEL,
+    RANGE_ROWS,
+    TARGET_HELP,
+    jobs_app,
+    resolve_job,
+)
 from relmig.cli.output import AS_JSON, emit_json
-from relmig.cli.running import check_on_error, run_with_progress
+from relmig.cli.running import STOP_TIMEOUT, check_on_error, run_with_progress
 from relmig.errors import RelmigError
 from relmig.mongo.names import database_name_for
 from relmig.project.file import load_project
@@ -107,8 +114,11 @@ def sync(
     ),
     parallel: int = PARALLEL,
     range_rows: int = RANGE_ROWS,
+    batch_size: int = BATCH_SIZE,
+    stop_timeout: float = STOP_TIMEOUT,
 ) -> None:
-    """Snapshot then stream changes (continuous), or stream only (cdc-only), until completed."""
+    """Snapshot then stream changes (continuous), or stream only (cdc-only), until completed.
+    SIGTERM or Ctrl-C pauses the job cleanly (`relmig jobs resume` continues it)."""
     if mode not in ("continuous", "cdc-only"):
         raise RelmigError(f"--mode must be continuous or cdc-only, not {mode!r}")
     if engine not in ("embedded", "kafka"):
@@ -131,6 +141,7 @@ def sync(
         keep_topics=keep_topics,
         parallel=parallel,
         range_rows=range_rows,
+        batch_size=batch_size,
     )
     job_id = manager.create(
         project, uri, database or database_name_for(project.name), options, password
@@ -140,7 +151,8 @@ def sync(
         "(cutover), `pause` or `cancel`.",
         highlight=False,
     )
-    _report(run_with_progress(manager, job_id, lambda cb: manager.run(job_id, uri, password, cb)))
+    run = lambda cb: manager.run(job_id, uri, password, cb)  # noqa: E731
+    _report(run_with_progress(manager, job_id, run, stop_timeout))
 
 
 def _report(job: dict[str, Any]) -> None:
@@ -167,6 +179,7 @@ def jobs_resume(
     max_errors: int = typer.Option(
         None, "--max-errors", min=1, help="Change the error limit from here on."
     ),
+    stop_timeout: float = STOP_TIMEOUT,
 ) -> None:
     """Continue a paused job, or a failed one within its recovery window, from its checkpoint."""
     if on_error is not None:
@@ -184,7 +197,7 @@ def jobs_resume(
         on_error=on_error,  # type: ignore[arg-type]
         max_errors=max_errors,
     )
-    _report(run_with_progress(manager, job_id, resume))
+    _report(run_with_progress(manager, job_id, resume, stop_timeout))
 
 
 @jobs_app.command("pause")

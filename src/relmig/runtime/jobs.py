@@ -337,6 +337,10 @@ class JobManager:
             options["max_errors"] = max_errors
         self.store.update_job(job_id, options=options)
 
+    def running_here(self) -> dict[str, threading.Thread]:
+        """The jobs this process runs in the background, and their threads."""
+        return dict(self._threads)
+
     def pause(self, job_id: str) -> None:
         job = self.job(job_id)
         if job["status"] != "RUNNING" or job["mode"] == "snapshot":
@@ -477,6 +481,7 @@ class JobManager:
             status="RUNNING",
             cdc_status=job["cdc_status"] if job["cdc_status"] != "FAILED" else "RUNNING",
             failure=None,
+            stop_reason=None,
             ended_at=None,
             heartbeat_at=utcnow(),
             options=options,

@@ -46,6 +46,8 @@ jobs = sa.Table(
     sa.Column("position", sa.Text),
     sa.Column("failed_at", sa.DateTime(timezone=True)),
     sa.Column("request", sa.String(20)),
+    # Why the job was stopped by its process (a signal): "stopped by SIGTERM".
+    sa.Column("stop_reason", sa.Text),
     sa.Column("slot_dropped", sa.Boolean, nullable=False, default=False),
     sa.Column("events_total", sa.BigInteger, nullable=False, default=0),
     sa.Column("last_event_at", sa.DateTime(timezone=True)),

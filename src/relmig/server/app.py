@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, Response
@@ -14,7 +17,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from relmig import __version__
+from relmig.errors import RelmigError
 from relmig.runtime.jobs import JobManager
+from relmig.runtime.stopping import pause_all, paused_by_shutdown
 from relmig.runtime.store import StateStore
 from relmig.server.api import connections, jobs, mapping, projects
 from relmig.server.auth import guard
@@ -35,6 +40,15 @@ class About(BaseModel):
 about = APIRouter(tags=["server"])
 
 
+health = APIRouter(tags=["server"])
+
+
+@health.get("/healthz")
+def get_health() -> dict[str, str]:
+    """For a service manager or a container's health check: needs no token, shows no data."""
+    return {"status": "ok"}
+
+
 @about.get("/about")
 def get_about(svc: Svc) -> About:
     """What the UI needs to know about this server."""
@@ -45,6 +59,31 @@ def get_about(svc: Svc) -> About:
     )
 
 
+log = logging.getLogger("relmig.server")
+
+
+def resume_paused(svc: Services, credentials: Any) -> None:
+    """Say which jobs the last shutdown paused; resume them if the server was asked to."""
+    paused = paused_by_shutdown(svc.store)
+    if not paused:
+        return
+    if not svc.config.resume_paused:
+        log.warning(
+            "the last shutdown paused %s; resume them from the UI, with relmig jobs resume, "
+            "or start the server with --resume-paused",
+            ", ".join(paused),
+        )
+        return
+    for job_id in paused:
+        target_uri, password = credentials(job_id)
+        try:
+            svc.manager.resume(job_id, target_uri, password)
+        except RelmigError as exc:
+            log.warning("job %s was not resumed: %s", job_id, exc)
+            continue
+        log.warning("job %s, paused by the last shutdown, resumed", job_id)
+
+
 def create_app(
     config: ServerConfig, store: StateStore | None = None, manager: JobManager | None = None
 ) -> FastAPI:
@@ -52,11 +91,19 @@ def create_app(
     svc = Services(config, store, manager or JobManager(store))
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Jobs whose process died (kill -9, reboot) are FAILED from now on, and resumable;
         # Kafka-mode jobs among them resume by themselves.
-        svc.manager.resume_after_restart(partial(jobs.credentials, svc))
+        credentials = partial(jobs.credentials, svc)
+        svc.manager.resume_after_restart(credentials)
+        resume_paused(svc, credentials)
         yield
+        # SIGTERM or Ctrl-C (uvicorn's shutdown): the jobs pause, none is left FAILED.
+        paused = await asyncio.to_thread(
+            pause_all, svc.manager, getattr(app.state, "stop_signal", None), config.stop_timeout
+        )
+        if paused:
+            log.warning("paused for the shutdown: %s", ", ".join(paused))
 
     app = FastAPI(
         title="relmig",
@@ -72,6 +119,7 @@ def create_app(
     install_handlers(app)
     for router in (about, connections.router, projects.router, mapping.router, jobs.router):
         app.include_router(router, prefix=API)
+    app.include_router(health)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     metrics = registry(store)

@@ -27,6 +27,10 @@ class ServerConfig:
     token: str | None = None
     # The MongoDB target a new job gets unless its request names one.
     target_uri: str | None = None
+    # How long a shutdown (SIGTERM, Ctrl-C) gives the running jobs to pause.
+    stop_timeout: float = 30.0
+    # At start, resume the jobs the last shutdown paused.
+    resume_paused: bool = False
 
 
 class Services:

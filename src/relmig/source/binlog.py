@@ -678,7 +678,6 @@ class BinlogCapture(ChangeCapture):
         needed = [
             ("REPLICATION SLAVE", {"REPLICATION SLAVE"}, "to read the binlog"),
             (monitor, {"BINLOG MONITOR", "REPLICATION CLIENT"}, "to see binlog positions"),
-            ("RELOAD", {"RELOAD"}, "to flush logs and tables"),
         ]
         missing = [
             Prerequisite(
