@@ -268,7 +268,7 @@ def run_scenario(ctx: psycopg.Connection, admin: psycopg.Connection, origin: str
 
 
 @pytest.fixture(scope="module")
-def run(pg_dsn, services_settings) -> Iterator[Run]:
+def run(pg_dsn, pg_admin_dsn, services_settings) -> Iterator[Run]:
     s = services_settings
     suffix = uuid.uuid4().hex[:10]
     db, pub = f"relmig_t_pgo_{suffix}", "pgo_pub"
@@ -373,7 +373,9 @@ def run(pg_dsn, services_settings) -> Iterator[Run]:
                 "WHERE roname = %s",
                 (origin,),
             )
-        with psycopg.connect(pg_dsn, autocommit=True) as boot:
+        # As a superuser: the admin session above may still be exiting, and only a superuser
+        # may end a superuser's backend (FORCE does).
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as boot:
             boot.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 

@@ -219,6 +219,9 @@ class SourceSettings(Strict):
     # must take another route than the queries, e.g. a proxy; unset, it follows host/port.
     replication_host: str | None = None
     replication_port: int | None = None
+    # PostgreSQL only: a publication the DBA created for the mapped tables. relmig then uses
+    # it (and never creates, alters or drops one), so its role needs no table ownership.
+    publication: str | None = None
 
 
 class Project(Strict):

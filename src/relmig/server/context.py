@@ -75,7 +75,12 @@ class Services:
         if record["connection_id"] is None:
             return project
         connection = self.connection(record["connection_id"])
-        source = source_settings(connection, project.source.schemas)
+        # The connection says where and who; the project keeps what only it says (the DBA's
+        # publication, a separate route for the replication stream).
+        kept = project.source.model_dump(
+            include={"publication", "replication_host", "replication_port"}
+        )
+        source = source_settings(connection, project.source.schemas).model_copy(update=kept)
         return project.model_copy(update={"source": source})
 
     def project_password(self, record: dict[str, Any]) -> str | None:

@@ -65,6 +65,10 @@ class PostgresCapture(ChangeCapture):
         super().__init__(project, job_id, password)
         self.source = PostgresSource(project.source, password, writable=True)
         self.name = slot_name(job_id)
+        # The DBA's publication when the project names one; else the job's own, by the slot's
+        # name, which relmig creates and drops (and which needs the tables' ownership).
+        self.publication = project.source.publication or self.name
+        self.own_publication = project.source.publication is None
         self.tables = [t.id for t in mapped_tables(project)]
 
     # --- prerequisites ------------------------------------------------------------------------
@@ -110,6 +114,7 @@ class PostgresCapture(ChangeCapture):
                 )
             )
         needs_full = before_image_columns(self.project)
+        not_owned: list[str] = []
         for table_id in self.tables:
             table = self.project.table(table_id)
             rows = s.fetch(
@@ -147,13 +152,7 @@ class PostgresCapture(ChangeCapture):
                     )
                 )
             if not owner:
-                missing.append(
-                    Prerequisite(
-                        f"ownership of {table_id}",
-                        f"role {user} does not own the table, so it cannot add it to a publication",
-                        f"ALTER TABLE {qualified} OWNER TO {s.quote(user)};",
-                    )
-                )
+                not_owned.append(table_id)
             if not can_select:
                 missing.append(
                     Prerequisite(
@@ -162,14 +161,89 @@ class PostgresCapture(ChangeCapture):
                         f"GRANT SELECT ON {qualified} TO {s.quote(user)};",
                     )
                 )
+        if self.own_publication:
+            if not_owned:
+                missing.append(self._publication_by_the_dba(not_owned))
+        else:
+            missing += self._publication_problems()
+        return missing
+
+    def _published(self, table_ids: list[str]) -> str:
+        return ", ".join(self.source.qualified(self.project.table(t)) for t in table_ids)
+
+    def _publication_by_the_dba(self, not_owned: list[str]) -> Prerequisite:
+        """Only a table's owner may publish it: the DBA creates the publication, and the project
+        names it. relmig never asks for ownership."""
+        s = self.source
+        return Prerequisite(
+            "publication",
+            f"role {s.settings.user} does not own {', '.join(not_owned)}, so it cannot create a "
+            "publication for them",
+            f"CREATE PUBLICATION relmig FOR TABLE {self._published(self.tables)};",
+            "run it as the tables' owner, then set publication: relmig under source: in the "
+            "project; relmig then uses that publication and creates none",
+        )
+
+    def _publication_problems(self) -> list[Prerequisite]:
+        """The DBA's publication exists, publishes every change, and covers the mapped tables."""
+        s = self.source
+        name = s.quote(self.publication)
+        rows = s.fetch(
+            "SELECT pubinsert AND pubupdate AND pubdelete AND pubtruncate, puballtables "
+            "FROM pg_publication WHERE pubname = %s",
+            (self.publication,),
+        )
+        if not rows:
+            return [
+                Prerequisite(
+                    f"publication {self.publication}",
+                    "the publication the project names does not exist",
+                    f"CREATE PUBLICATION {name} FOR TABLE {self._published(self.tables)};",
+                    "run it as the tables' owner",
+                )
+            ]
+        every_change, all_tables = rows[0]
+        missing = []
+        if not every_change:
+            missing.append(
+                Prerequisite(
+                    f"publication {self.publication}",
+                    "the publication does not publish every insert, update, delete and truncate",
+                    f"ALTER PUBLICATION {name} SET (publish = 'insert, update, delete, truncate');",
+                )
+            )
+        if not all_tables:
+            covered = {
+                f"{schema}.{table}"
+                for schema, table in s.fetch(
+                    "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s",
+                    (self.publication,),
+                )
+            }
+            absent = [t for t in self.tables if t not in covered]
+            if absent:
+                missing.append(
+                    Prerequisite(
+                        f"publication {self.publication}",
+                        f"the publication does not cover {', '.join(absent)}",
+                        f"ALTER PUBLICATION {name} ADD TABLE {self._published(absent)};",
+                        "run it as the tables' owner",
+                    )
+                )
         return missing
 
     # --- slot and publication -----------------------------------------------------------------
 
     def start(self) -> str:
         s = self.source
-        published = ", ".join(s.qualified(self.project.table(t)) for t in self.tables)
-        if not s.fetch("SELECT 1 FROM pg_publication WHERE pubname = %s", (self.name,)):
+        exists = s.fetch("SELECT 1 FROM pg_publication WHERE pubname = %s", (self.publication,))
+        if not exists and not self.own_publication:
+            raise SourceError(
+                f"the publication {self.publication} the project names does not exist on the "
+                f"{s.where}; `relmig check` prints the statement that creates it"
+            )
+        if not exists:
+            published = self._published(self.tables)
             s.execute(f"CREATE PUBLICATION {s.quote(self.name)} FOR TABLE {published}")
         row = s.fetch(
             "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
@@ -216,7 +290,8 @@ class PostgresCapture(ChangeCapture):
                 terminated = True
                 deadline = time.monotonic() + SLOT_RELEASE_SECONDS
             time.sleep(0.1)
-        s.execute(f"DROP PUBLICATION IF EXISTS {s.quote(self.name)}")
+        if self.own_publication:  # the DBA's publication is theirs
+            s.execute(f"DROP PUBLICATION IF EXISTS {s.quote(self.name)}")
 
     def position_problem(self, position: str) -> str | None:
         rows = self.source.fetch(
@@ -262,7 +337,7 @@ class PostgresCapture(ChangeCapture):
             "SELECT count(*) FILTER (WHERE get_byte(data, 0) = 66), count(*) "
             "FROM pg_logical_slot_peek_binary_changes(%s, NULL, %s, "
             "'proto_version', '1', 'publication_names', %s)",
-            (self.name, BACKLOG_PEEK, self.name),
+            (self.name, BACKLOG_PEEK, self.publication),
         )[0]
         return Backlog(max(0, int(behind)), int(begins), at_least=int(total) >= BACKLOG_PEEK)
 
@@ -367,7 +442,7 @@ class PgOutputStream(ChangeStream):
                     start_lsn=start_lsn,
                     options={
                         "proto_version": "2",
-                        "publication_names": capture.name,
+                        "publication_names": capture.publication,
                         "streaming": "on",
                         "messages": "true",
                     },
