@@ -70,7 +70,7 @@ def count_edges(
     if not checks:
         return []
     counts = ", ".join(f"sum(CASE WHEN {c.predicate} THEN 1 ELSE 0 END)" for c in checks)
-    row = source.fetch(f"SELECT {counts} FROM {source.qualified(table)}")[0]
+    row = source.fetch(f"SELECT {counts} FROM {source.relation(table)}")[0]
     return [(c, int(n)) for c, n in zip(checks, row, strict=True) if n]
 
 

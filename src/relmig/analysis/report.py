@@ -190,7 +190,7 @@ def _collection(
 def _key_sample_sql(source: SqlSource, table: Table, sample: int) -> str:
     cols = ", ".join(source.quote(c) for c in table.primary_key)
     shuffle = "random()" if source.settings.dialect == "postgresql" else "RAND()"
-    return f"SELECT {cols} FROM {source.qualified(table)} ORDER BY {shuffle} LIMIT {int(sample)}"
+    return f"SELECT {cols} FROM {source.relation(table)} ORDER BY {shuffle} LIMIT {int(sample)}"
 
 
 def _rank(values: list[int], q: float) -> int | None:

@@ -19,7 +19,7 @@ def children_per_parent(source: SqlSource, child: Table, columns: list[str]) -> 
     parents, most, p99 = source.fetch(
         "SELECT count(*), max(n), min(CASE WHEN r >= 0.99 THEN n END) FROM ("
         "SELECT n, cume_dist() OVER (ORDER BY n) AS r FROM ("
-        f"SELECT count(*) AS n FROM {source.qualified(child)} WHERE {not_null} "
+        f"SELECT count(*) AS n FROM {source.relation(child)} WHERE {not_null} "
         f"GROUP BY {cols}) AS g) AS d"
     )[0]
     return {"parents": int(parents), "max": int(most or 0), "p99": int(p99 or 0)}
@@ -39,7 +39,7 @@ def largest_roots(
     key = ", ".join(f"{alias}.{source.quote(c)}" for c in table.primary_key)
     rows = source.fetch(
         f"SELECT {key}, {_row_size(source, table, alias)}{total} AS size "
-        f"FROM {source.qualified(table)} {alias}{joins} ORDER BY size DESC LIMIT {int(limit)}"
+        f"FROM {source.relation(table)} {alias}{joins} ORDER BY size DESC LIMIT {int(limit)}"
     )
     width = len(table.primary_key)
     return [(tuple(r[:width]), int(r[width])) for r in rows]
@@ -77,7 +77,7 @@ def _embedded(
                 f"{inner}.{source.quote(c)} AS k{j}" for j, c in enumerate(fk.columns)
             )
             query = (
-                f"SELECT {names}, sum({size}) AS size FROM {source.qualified(table)} {inner}"
+                f"SELECT {names}, sum({size}) AS size FROM {source.relation(table)} {inner}"
                 f"{nested_joins} GROUP BY {keys}"
             )
             on = zip(fk.ref_columns, range(len(fk.columns)), strict=True)
@@ -86,7 +86,7 @@ def _embedded(
             names = ", ".join(
                 f"{inner}.{source.quote(c)} AS k{j}" for j, c in enumerate(fk.ref_columns)
             )
-            query = f"SELECT {names}, {size} AS size FROM {source.qualified(table)} {inner}"
+            query = f"SELECT {names}, {size} AS size FROM {source.relation(table)} {inner}"
             query += nested_joins
             on = zip(fk.columns, range(len(fk.columns)), strict=True)
         cond = " AND ".join(f"{sub}.k{j} = {parent_alias}.{source.quote(c)}" for c, j in on)

@@ -35,6 +35,9 @@ class Column(Strict):
     type: str
     nullable: bool = True
     default: str | None = None
+    # A stored generated column (GENERATED ALWAYS AS … STORED): pgoutput leaves it out before
+    # PostgreSQL 18; documents read it from the source like every column.
+    generated: bool = False
 
 
 class ForeignKey(Strict):
@@ -94,6 +97,13 @@ class Table(Strict):
     foreign_keys: list[ForeignKey] = []
     indexes: list[Index] = []
     estimated_rows: int | None = None
+    # PostgreSQL: a partitioned table is one table of the project, its partitions listed here
+    # (their changes are published as the table's); legacy INHERITS children are other tables,
+    # so this one is read and published with ONLY; an unlogged table never reaches the WAL.
+    partitioned: bool = False
+    partitions: list[str] = []
+    inherited_by: list[str] = []
+    unlogged: bool = False
 
     @property
     def id(self) -> str:

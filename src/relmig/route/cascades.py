@@ -167,7 +167,7 @@ class CascadeRouter:
         columns = [c.name for c in table.columns]
         predicate, params = src.in_predicate(list(cascade.columns), [new])
         rows = src.fetch(
-            f"SELECT {', '.join(src.quote(c) for c in columns)} FROM {src.qualified(table)} "
+            f"SELECT {', '.join(src.quote(c) for c in columns)} FROM {src.relation(table)} "
             f"WHERE {predicate}",
             params,
         )

@@ -148,9 +148,7 @@ class Router:
         src = self.source
         predicate, params = src.in_predicate(match, sorted(values, key=repr))
         cols = ", ".join(src.quote(c) for c in (*match, *wanted))
-        rows = src.fetch(
-            f"SELECT {cols} FROM {src.qualified(node.table)} WHERE {predicate}", params
-        )
+        rows = src.fetch(f"SELECT {cols} FROM {src.relation(node.table)} WHERE {predicate}", params)
         out: dict[Row, set[Row]] = {}
         n = len(match)
         for r in rows:

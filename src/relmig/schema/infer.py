@@ -111,7 +111,7 @@ def _containment(
     sql = (
         f"SELECT COUNT(c.{q(column)}), "
         f"SUM(CASE WHEN c.{q(column)} IS NOT NULL AND p.{q(key)} IS NULL THEN 1 ELSE 0 END) "
-        f"FROM {source.qualified(child)} c LEFT JOIN {source.qualified(parent)} p "
+        f"FROM {source.relation(child)} c LEFT JOIN {source.relation(parent)} p "
         f"ON p.{q(key)} = c.{q(column)}"
     )
     values, orphans = source.fetch(sql)[0]

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine, Inspector
 
 from relmig.errors import SourceError
 from relmig.project.model import Column, FkAction, ForeignKey, Index, SourceSettings, Table
+from relmig.schema import pg_relations
 from relmig.source.connect import open_source
 
 
@@ -31,12 +32,21 @@ def import_tables(
             msg = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
             raise SourceError(f"cannot read the schema of the {source.where}: {msg}") from None
         wanted = set(only) if only is not None else None
-        tables = [
-            _table(inspector, engine, schema, name)
-            for schema in schemas
-            for name in sorted(inspector.get_table_names(schema=schema))
-            if wanted is None or f"{schema}.{name}" in wanted
-        ]
+        tables = []
+        for schema in schemas:
+            kinds = (
+                pg_relations.relations(engine, schema) if settings.dialect == "postgresql" else {}
+            )
+            for name in sorted(inspector.get_table_names(schema=schema)):
+                kind = kinds.get(name)
+                if (wanted is not None and f"{schema}.{name}" not in wanted) or (
+                    kind is not None and kind.is_partition
+                ):
+                    continue  # a partition is part of its table, not a table of its own
+                table = _table(inspector, engine, schema, name)
+                if kind is not None:
+                    pg_relations.describe(table, kind, inspector)
+                tables.append(table)
         # A foreign key to a table left out (or in another schema) links nothing here.
         chosen = {t.id for t in tables}
         for table in tables:
@@ -61,6 +71,7 @@ def _table(inspector: Inspector, engine: Engine, schema: str, name: str) -> Tabl
             type=_type_name(col["type"], engine),
             nullable=bool(col.get("nullable", True)),
             default=None if col.get("default") is None else str(col["default"]),
+            generated=bool((col.get("computed") or {}).get("persisted")),
         )
         for col in inspector.get_columns(name, schema=schema)
     ]

@@ -20,7 +20,7 @@ import psycopg2
 from psycopg2.extras import LogicalReplicationConnection
 
 from relmig.errors import PositionLost, SchemaChanged, SourceError, StreamError
-from relmig.project.model import Project
+from relmig.project.model import Project, Table
 from relmig.route.images import before_image_columns
 from relmig.source import pgoutput as pg
 from relmig.source.capture import (
@@ -119,7 +119,7 @@ class PostgresCapture(ChangeCapture):
             table = self.project.table(table_id)
             rows = s.fetch(
                 "SELECT c.relreplident, pg_has_role(c.relowner, 'USAGE'), "
-                "has_table_privilege(c.oid, 'SELECT') FROM pg_class c "
+                "has_table_privilege(c.oid, 'SELECT'), c.relpersistence = 'u' FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE n.nspname = %s AND c.relname = %s",
                 (table.schema_, table.name),
@@ -128,7 +128,19 @@ class PostgresCapture(ChangeCapture):
             if not rows:
                 missing.append(Prerequisite(f"table {table_id}", "does not exist", None))
                 continue
-            identity, owner, can_select = rows[0]
+            identity, owner, can_select, unlogged = rows[0]
+            if unlogged:
+                missing.append(
+                    Prerequisite(
+                        f"logging of {table_id}",
+                        "the table is UNLOGGED: its changes never reach the WAL, so no "
+                        "replication stream carries them (a snapshot job can still copy it)",
+                        f"ALTER TABLE {qualified} SET LOGGED;",
+                        "rewrites the table and logs it from then on",
+                    )
+                )
+            if table.partitioned:
+                missing += self._partition_identities(table)
             if not table.primary_key and identity != "f":
                 missing.append(
                     Prerequisite(
@@ -162,35 +174,76 @@ class PostgresCapture(ChangeCapture):
                     )
                 )
         if self.own_publication:
-            if not_owned:
-                missing.append(self._publication_by_the_dba(not_owned))
+            (can_create,) = s.fetch("SELECT has_database_privilege(current_database(), 'CREATE')")[
+                0
+            ]
+            if not_owned or not can_create:
+                missing.append(self._publication_by_the_dba(not_owned, can_create))
         else:
             missing += self._publication_problems()
         return missing
 
     def _published(self, table_ids: list[str]) -> str:
-        return ", ".join(self.source.qualified(self.project.table(t)) for t in table_ids)
+        """The tables as a publication lists them: ONLY each plain table (its INHERITS children
+        are not the table's rows, and publishing them could fail their UPDATEs for want of a
+        replica identity), a partitioned table whole (its partitions are its rows)."""
+        tables = [self.project.table(t) for t in table_ids]
+        return ", ".join(
+            self.source.qualified(t) if t.partitioned else f"ONLY {self.source.qualified(t)}"
+            for t in tables
+        )
 
-    def _publication_by_the_dba(self, not_owned: list[str]) -> Prerequisite:
-        """Only a table's owner may publish it: the DBA creates the publication, and the project
-        names it. relmig never asks for ownership."""
+    def _publication_options(self) -> str:
+        """A partition's changes published as its table's (PostgreSQL 13 and later)."""
+        partitioned = any(self.project.table(t).partitioned for t in self.tables)
+        return " WITH (publish_via_partition_root = true)" if partitioned else ""
+
+    def _publication_by_the_dba(self, not_owned: list[str], can_create: bool) -> Prerequisite:
+        """Only a table's owner may publish it, and a publication needs CREATE on the database:
+        the DBA creates it, and the project names it. relmig never asks for ownership."""
         s = self.source
+        why = (
+            f"role {s.settings.user} does not own {', '.join(not_owned)}"
+            if not_owned
+            else f"role {s.settings.user} lacks CREATE on database {s.settings.database}"
+        )
         return Prerequisite(
             "publication",
-            f"role {s.settings.user} does not own {', '.join(not_owned)}, so it cannot create a "
-            "publication for them",
-            f"CREATE PUBLICATION relmig FOR TABLE {self._published(self.tables)};",
+            f"{why}, so it cannot create a publication",
+            f"CREATE PUBLICATION relmig FOR TABLE {self._published(self.tables)}"
+            f"{self._publication_options()};",
             "run it as the tables' owner, then set publication: relmig under source: in the "
             "project; relmig then uses that publication and creates none",
         )
+
+    def _partition_identities(self, table: Table) -> list[Prerequisite]:
+        """Every partition of a published table is published: one without a replica identity
+        would make the application's UPDATEs and DELETEs on it fail."""
+        s = self.source
+        rows = s.fetch(
+            "SELECT t.relid::regclass::text, c.relreplident, EXISTS (SELECT 1 FROM pg_index i "
+            "WHERE i.indrelid = c.oid AND i.indisprimary) FROM pg_partition_tree(%s::regclass) t "
+            "JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
+            (s.qualified(table),),
+        )
+        return [
+            Prerequisite(
+                f"replica identity of partition {name}",
+                f"partition {name} of {table.id} has no primary key and REPLICA IDENTITY "
+                f"{_IDENTITY[identity]}: published, its UPDATEs and DELETEs would fail",
+                f"ALTER TABLE {name} REPLICA IDENTITY FULL;",
+            )
+            for name, identity, keyed in rows
+            if identity == "n" or (identity == "d" and not keyed)
+        ]
 
     def _publication_problems(self) -> list[Prerequisite]:
         """The DBA's publication exists, publishes every change, and covers the mapped tables."""
         s = self.source
         name = s.quote(self.publication)
         rows = s.fetch(
-            "SELECT pubinsert AND pubupdate AND pubdelete AND pubtruncate, puballtables "
-            "FROM pg_publication WHERE pubname = %s",
+            "SELECT pubinsert AND pubupdate AND pubdelete AND pubtruncate, puballtables, "
+            "pubviaroot FROM pg_publication WHERE pubname = %s",
             (self.publication,),
         )
         if not rows:
@@ -198,12 +251,22 @@ class PostgresCapture(ChangeCapture):
                 Prerequisite(
                     f"publication {self.publication}",
                     "the publication the project names does not exist",
-                    f"CREATE PUBLICATION {name} FOR TABLE {self._published(self.tables)};",
+                    f"CREATE PUBLICATION {name} FOR TABLE {self._published(self.tables)}"
+                    f"{self._publication_options()};",
                     "run it as the tables' owner",
                 )
             ]
-        every_change, all_tables = rows[0]
+        every_change, all_tables, via_root = rows[0]
         missing = []
+        if self._publication_options() and not via_root:
+            missing.append(
+                Prerequisite(
+                    f"publication {self.publication}",
+                    "a mapped table is partitioned, and the publication sends its partitions' "
+                    "changes under the partitions' names",
+                    f"ALTER PUBLICATION {name} SET (publish_via_partition_root = true);",
+                )
+            )
         if not every_change:
             missing.append(
                 Prerequisite(
@@ -244,7 +307,10 @@ class PostgresCapture(ChangeCapture):
             )
         if not exists:
             published = self._published(self.tables)
-            s.execute(f"CREATE PUBLICATION {s.quote(self.name)} FOR TABLE {published}")
+            s.execute(
+                f"CREATE PUBLICATION {s.quote(self.name)} FOR TABLE {published}"
+                f"{self._publication_options()}"
+            )
         row = s.fetch(
             "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
             (self.name,),
@@ -610,7 +676,8 @@ class PgOutputStream(ChangeStream):
         if table_id in self.table_ids:
             table = self.capture.project.table(table_id)
             now = {c.name for c in rel.columns}
-            gone = [c.name for c in table.columns if c.name not in now]
+            # pgoutput leaves stored generated columns out (before PostgreSQL 18).
+            gone = [c.name for c in table.columns if c.name not in now and not c.generated]
             if gone:
                 raise SchemaChanged(
                     _ddl_message(table_id, f"column(s) {', '.join(gone)} dropped or renamed")
@@ -640,9 +707,11 @@ class PgOutputStream(ChangeStream):
 
     def _old(self, rel: pg.Relation, data: pg.TupleData, kind: str | None) -> dict[str, Any]:
         row = self.loader.load(rel, data)
-        if kind == "K":  # key columns only; the others are nulls that mean "not sent"
-            keys = {c.name for c in rel.columns if c.key}
-            row = {k: v for k, v in row.items() if k in keys}
+        if kind == "K":
+            # The replica identity's columns only; the others are nulls that mean "not sent".
+            # Identity columns are never null, and the relation may flag none of them: a
+            # partitioned table published as its partitions' root has the partitions' identity.
+            row = {k: v for k, v in row.items() if v is not None}
         return row
 
     @staticmethod

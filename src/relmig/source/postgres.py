@@ -51,6 +51,13 @@ class PostgresSource(SqlSource):
         postgres_types.configure_connection(conn)
         return conn
 
+    def relation(self, table: Table) -> str:
+        """ONLY for a table with INHERITS children: they are other tables (mapped or not), and
+        its publication covers it ONLY too, so the snapshot and CDC see the same rows. (ONLY on
+        a partitioned table would read nothing: its rows are its partitions'.)"""
+        qualified = self.qualified(table)
+        return f"ONLY {qualified}" if table.inherited_by else qualified
+
     def _execute(self, cur: Any, sql: str, params: Sequence[Any]) -> None:
         """Always the extended query protocol, which takes one statement only: psycopg sends a
         statement without parameters as a simple query, where `1=1); DROP …; SELECT (1` in a

@@ -83,6 +83,10 @@ class SqlSource(ABC):
     def qualified(self, table: Table) -> str:
         return f"{self.quote(table.schema_)}.{self.quote(table.name)}"
 
+    def relation(self, table: Table) -> str:
+        """The table's rows in a FROM clause: its own only (PostgreSQL's inheritance aside)."""
+        return self.qualified(table)
+
     @abstractmethod
     def select_expression(self, column: Column) -> str: ...
 
@@ -172,7 +176,7 @@ class SqlSource(ABC):
                 conditions.append(predicate)
                 params += values
         order = ", ".join(self.quote(c) for c in key_columns)
-        sql = f"SELECT {select} FROM {self.qualified(table)}"
+        sql = f"SELECT {select} FROM {self.relation(table)}"
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
         sql += f" ORDER BY {order} LIMIT {int(limit)}"
@@ -190,7 +194,7 @@ class SqlSource(ABC):
         if not keys:
             return []
         predicate, params = self.in_predicate(columns, keys)
-        sql = f"SELECT {select} FROM {self.qualified(table)} WHERE {predicate}"
+        sql = f"SELECT {select} FROM {self.relation(table)} WHERE {predicate}"
         if where:
             sql += f" AND ({user_text(where)})"
         return self.fetch(sql, params)
@@ -211,7 +215,7 @@ class SqlSource(ABC):
         by = ", ".join(self.quote(c) for c in key)
         sql = (
             f"SELECT {inner}, NTILE({int(tiles)}) OVER (ORDER BY {by}) AS tile "
-            f"FROM {self.qualified(table)}"
+            f"FROM {self.relation(table)}"
         )
         if where:
             sql += f" WHERE ({user_text(where)})"
@@ -228,7 +232,7 @@ class SqlSource(ABC):
         """The catalog's row estimate (for progress only); None when the catalog has none."""
 
     def count(self, table: Table, where: str | None = None) -> int:
-        sql = f"SELECT COUNT(*) FROM {self.qualified(table)}"
+        sql = f"SELECT COUNT(*) FROM {self.relation(table)}"
         if where:
             sql += f" WHERE ({user_text(where)})"
         return int(self.fetch(sql)[0][0])
