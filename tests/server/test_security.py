@@ -6,8 +6,10 @@ import logging
 import os
 import socket
 import stat
+import struct
 import subprocess
 import sys
+import threading
 
 import pytest
 from fastapi.testclient import TestClient
@@ -136,3 +138,81 @@ def test_password_from_an_environment_variable(client, server_sample, monkeypatc
     assert client.post(f"{API}/connections/{conn['id']}/test").json()["ok"] is True
     monkeypatch.delenv("RELMIG_T_SECRET_PASSWORD")
     assert client.post(f"{API}/connections/{conn['id']}/test").json()["ok"] is False
+
+
+class CleartextAsker:
+    """A look-alike PostgreSQL server: it asks every client for the password in clear text
+    (AuthenticationCleartextPassword) and keeps whatever comes back."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.clients = 0
+        self.received: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                self.clients += 1
+                conn.settimeout(3)
+                try:
+                    startup = self._packet(conn)
+                    if startup[4:8] == struct.pack(">i", 80877103):  # SSLRequest: no TLS here
+                        conn.sendall(b"N")
+                        self._packet(conn)
+                    conn.sendall(b"R" + struct.pack(">ii", 8, 3))
+                    self.received.append(conn.recv(65536))
+                except OSError:
+                    pass
+
+    @staticmethod
+    def _packet(conn: socket.socket) -> bytes:
+        head = conn.recv(4)
+        (length,) = struct.unpack(">i", head)
+        return head + conn.recv(length - 4)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.services
+def test_a_stored_password_goes_only_where_it_was_given(client, server_sample):
+    asker = CleartextAsker()
+    body = {**server_sample["connection"], "user": SECRET_ROLE, "password": SECRET}
+    conn = client.post(f"{API}/connections", json=body).json()
+    url = f"{API}/connections/{conn['id']}"
+    # Renaming keeps the password; moving it elsewhere clears it unless it is given again.
+    assert client.patch(url, json={"name": "renamed"}).json()["password"] == "stored"
+    assert client.patch(url, json={"port": asker.port}).json()["password"] == "none"
+    assert client.post(f"{url}/test").json()["ok"] is False
+    # Given again with the move, it is stored; a server that asks for it in clear text still
+    # gets nothing (libpq's require_auth refuses the method).
+    assert client.patch(url, json={"port": asker.port, "password": SECRET}).json()["password"] == (
+        "stored"
+    )
+    refused = client.post(f"{url}/test").json()
+    asker.close()
+    assert asker.clients >= 2
+    assert all(SECRET.encode() not in data for data in asker.received)
+    assert refused["ok"] is False and "password" in refused["message"]
+
+
+def test_a_password_variable_must_be_one_relmig_may_read(app_for):
+    client = app_for(allow_env=("APP_DB_PASSWORD",))
+    client.headers["Host"] = "127.0.0.1:8278"
+    base = {"name": "c", "dialect": "postgresql", "database": "d", "user": "u"}
+    for name in ("HOME", "AWS_SECRET_ACCESS_KEY", "RELMIG_SERVER_TOKEN", "RELMIG_TARGET_URI"):
+        refused = client.post(f"{API}/connections", json={**base, "password_env": name})
+        assert refused.status_code == 422, name
+        assert f"password_env {name} is not allowed" in refused.json()["detail"]
+    for name in ("RELMIG_PG_PASSWORD", "APP_DB_PASSWORD"):
+        made = client.post(f"{API}/connections", json={**base, "name": name, "password_env": name})
+        assert made.status_code == 201, made.text
+    conn = made.json()["id"]
+    moved = client.patch(f"{API}/connections/{conn}", json={"password_env": "PATH"})
+    assert moved.status_code == 422

@@ -36,3 +36,23 @@ def test_invalid_names_say_why(name: str, says: str) -> None:
 def test_default_database_names_are_valid(project: str, database: str) -> None:
     assert database_name_for(project) == database
     assert database_name_problem(database_name_for(project)) is None
+
+
+def test_a_uri_is_shown_without_its_secrets():
+    from relmig.mongo.writer import display_uri, has_password
+
+    uri = (
+        "mongodb://app:s3cret@db:27017/prod?authMechanism=MONGODB-AWS"
+        "&authMechanismProperties=AWS_SESSION_TOKEN:tok&tlsCertificateKeyFilePassword=kp&tls=true"
+    )
+    shown = display_uri(uri)
+    assert shown == (
+        "mongodb://app:***@db:27017/prod?authMechanism=MONGODB-AWS"
+        "&authMechanismProperties=***&tlsCertificateKeyFilePassword=***&tls=true"
+    )
+    assert display_uri("mongodb://db:27017/?replicaSet=rs0") == "mongodb://db:27017/?replicaSet=rs0"
+    assert (
+        has_password(uri)
+        and not has_password("mongodb://app@db/")
+        and not has_password("mongodb://db/?x=a:b@c")
+    )

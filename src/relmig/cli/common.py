@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from relmig.errors import RelmigError
-from relmig.mongo.writer import MongoTarget
+from relmig.mongo.writer import MongoTarget, has_password
 from relmig.project.model import SourceSettings
 from relmig.source.connect import open_source
 from relmig.source.sql import SqlSource
@@ -67,10 +67,23 @@ def connected_source(settings: SourceSettings) -> Iterator[SqlSource]:
 
 
 def target_uri(uri: str | None) -> str:
+    if uri and has_password(uri):
+        warn_password_in_argument("--target", TARGET_ENV)
     uri = uri or os.environ.get(TARGET_ENV)
     if not uri:
         raise RelmigError(f"no target: pass --target mongodb://… or set {TARGET_ENV}")
     return uri
+
+
+def warn_password_in_argument(where: str, variable: str) -> None:
+    """A password on the command line is visible to every local user (ps, /proc) and stays in
+    the shell's history."""
+    err_console.print(
+        f"[yellow]warning:[/] the password in {where} is visible to other users of this machine "
+        f"(ps) and in your shell history; set {variable} instead (from a file or a prompt: "
+        f"read -s {variable}; export {variable})",
+        highlight=False,
+    )
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from relmig.cli.common import (
     err_console,
     source_password,
     user_errors,
+    warn_password_in_argument,
 )
 from relmig.cli.output import AS_JSON, block, count, emit_json, seconds, size, table
 from relmig.documents.builder import DocumentBuilder
@@ -62,6 +63,12 @@ def parse_source_url(url: str, password_env: str) -> tuple[SourceSettings, str |
         )
     if not parsed.database or not parsed.username:
         raise RelmigError(f"the source URL {url!r} must name a user and a database")
+    unknown = sorted(set(parsed.query) - {"schema"})
+    if unknown:  # never dropped: a TLS option silently left out would connect in clear
+        raise RelmigError(
+            f"the source URL option(s) {', '.join(unknown)} are not supported (only schema); "
+            "TLS settings for the source are not supported yet"
+        )
     schemas = parsed.query.get("schema", "")
     schema_list = [
         s for s in (schemas if isinstance(schemas, str) else ",".join(schemas)).split(",") if s
@@ -121,6 +128,8 @@ def import_schema(
     if output.exists() and not force:
         raise RelmigError(f"{output} already exists (use --force to overwrite)")
     settings, url_password = parse_source_url(source, password_env)
+    if url_password is not None:
+        warn_password_in_argument("the source URL", password_env)
     password = url_password if url_password is not None else source_password(settings)
     found = import_tables(settings, password, only=tables or None)
     if not found:

@@ -34,6 +34,11 @@ def serve(
     resume_paused: bool = typer.Option(
         False, "--resume-paused", help="Resume the jobs the last shutdown paused."
     ),
+    allow_env: list[str] = typer.Option(
+        [],
+        "--allow-env",
+        help="A variable a connection may take its password from, besides RELMIG_* (repeat).",
+    ),
 ) -> None:
     """Serve the web UI and the REST API (/api/v1). Other addresses than loopback need a token.
     SIGTERM or Ctrl-C pauses the jobs it runs before it exits."""
@@ -55,6 +60,7 @@ def serve(
         target_uri=target,
         stop_timeout=stop_timeout,
         resume_paused=resume_paused,
+        allow_env=tuple(allow_env),
     )
     app = create_app(config)
     shown = f"[{host}]" if ":" in host else host

@@ -347,11 +347,38 @@ def client_settings(uri: str) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k.lower() not in given}
 
 
+# URI options whose values are secrets (MongoDB's connection string options, lower case), and
+# words that make any option's value one.
+_SECRET_OPTIONS = {"authmechanismproperties", "tlscertificatekeyfilepassword", "sslpemkeypassword"}
+_SECRET_WORDS = ("password", "secret", "token", "credential")
+
+
+def has_password(uri: str) -> bool:
+    """Whether the URI's userinfo holds a password."""
+    netloc = uri.partition("://")[2].partition("?")[0].partition("/")[0]
+    return "@" in netloc and ":" in netloc.rsplit("@", 1)[0]
+
+
 def display_uri(uri: str) -> str:
-    """The URI without its password, for messages and logs."""
-    if "@" not in uri:
-        return uri
-    scheme, rest = uri.split("://", 1) if "://" in uri else ("", uri)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if scheme else f"{user}:***@{host}"
+    """The URI without its secrets (the password, and options such as authMechanismProperties
+    or tlsCertificateKeyFilePassword), for messages, logs and every answer."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        scheme, rest = "", uri
+    address, mark, query = rest.partition("?")
+    netloc, slash, path = address.partition("/")
+    if "@" in netloc:
+        creds, host = netloc.rsplit("@", 1)
+        netloc = f"{creds.split(':', 1)[0]}:***@{host}"
+    if query:
+        query = "&".join(
+            f"{k}=***" if _secret_option(k) else f"{k}={v}" if eq else k
+            for k, eq, v in (part.partition("=") for part in query.split("&"))
+        )
+    shown = f"{netloc}{slash}{path}{mark}{query}"
+    return f"{scheme}://{shown}" if sep else shown
+
+
+def _secret_option(name: str) -> bool:
+    key = name.lower()
+    return key in _SECRET_OPTIONS or any(word in key for word in _SECRET_WORDS)

@@ -112,13 +112,22 @@ def parse_project(raw: Any, where: str) -> Project:
         ) from None
 
 
+OPTIONAL_SOURCE_SETTINGS = {
+    "replication_host": None,
+    "replication_port": None,
+    "publication": None,
+    "allow_cleartext_password": False,
+}
+
+
 def dump_project(project: Project) -> str:
     data = project.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     # The source is shown in full, so the file says where the password comes from; the
-    # replication route only once it is set.
+    # PostgreSQL-only settings (replication route, the DBA's publication, clear-text
+    # passwords allowed) only once they are set.
     source = project.source.model_dump(mode="json")
-    for key in ("replication_host", "replication_port"):
-        if source[key] is None:
+    for key, unset in OPTIONAL_SOURCE_SETTINGS.items():
+        if source[key] == unset:
             del source[key]
     data = {"version": project.version, **data, "source": source}
     data = {k: data[k] for k in ("version", "name", "source", *data) if k in data}

@@ -13,7 +13,8 @@ from fastapi import Depends, Request
 from relmig.project.model import Project, SourceSettings
 from relmig.runtime.jobs import JobManager
 from relmig.runtime.store import StateStore, relmig_home
-from relmig.server.errors import not_found
+from relmig.server.env_policy import env_refusal
+from relmig.server.errors import ApiError, not_found
 from relmig.server.records import Records
 from relmig.server.vault import Vault
 from relmig.source.connect import open_source
@@ -31,6 +32,8 @@ class ServerConfig:
     stop_timeout: float = 30.0
     # At start, resume the jobs the last shutdown paused.
     resume_paused: bool = False
+    # Variables a connection may take its password from besides RELMIG_* (env_policy).
+    allow_env: tuple[str, ...] = ()
 
 
 class Services:
@@ -80,8 +83,20 @@ class Services:
         kept = project.source.model_dump(
             include={"publication", "replication_host", "replication_port"}
         )
-        source = source_settings(connection, project.source.schemas).model_copy(update=kept)
+        source = self.source_settings(connection, project.source.schemas).model_copy(update=kept)
         return project.model_copy(update={"source": source})
+
+    def source_settings(
+        self, connection: dict[str, Any], schemas: list[str] | None = None
+    ) -> SourceSettings:
+        """The connection's settings, once its password variable is one it may read."""
+        self.check_env(connection["password_env"])
+        return source_settings(connection, schemas)
+
+    def check_env(self, name: str | None) -> None:
+        refused = env_refusal(name, self.config.allow_env) if name else None
+        if refused:
+            raise ApiError(422, refused)
 
     def project_password(self, record: dict[str, Any]) -> str | None:
         conn_id = record["connection_id"]

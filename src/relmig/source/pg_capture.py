@@ -37,7 +37,7 @@ from relmig.source.changes import (
     TableTruncate,
     Transaction,
 )
-from relmig.source.postgres import CONNECT_SETTINGS, PostgresSource
+from relmig.source.postgres import CONNECT_SETTINGS, PostgresSource, auth_settings
 from relmig.source.spool import SpooledChanges
 from relmig.timeouts import STREAM_TIMEOUT, deadline, stream_timeout
 
@@ -535,6 +535,7 @@ class PgOutputStream(ChangeStream):
                 application_name=f"relmig {self.capture.job_id}",
                 options=f"{pg.STREAM_SESSION_OPTIONS} {timeout}",
                 **CONNECT_SETTINGS,
+                **auth_settings(s.settings),
             )
         except psycopg2.Error as exc:
             self._queries.close()

@@ -16,11 +16,14 @@ from relmig.errors import RelmigError, SourceError
 from relmig.project.initial import initial_collections
 from relmig.project.model import Dialect, Project, SourceSettings
 from relmig.schema.introspect import import_tables
-from relmig.server.context import Services, Svc, source_settings
+from relmig.server.context import Services, Svc
 from relmig.server.errors import ApiError
 from relmig.source.capture import fix_script, missing_prerequisites
 
 router = APIRouter(prefix="/connections", tags=["connections"])
+
+# The fields that decide where a password is sent and as whom.
+WHERE_IT_GOES = ("dialect", "host", "port", "database", "user")
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -159,6 +162,7 @@ def list_connections(svc: Svc) -> list[ConnectionOut]:
 
 @router.post("", status_code=201)
 def add_connection(body: ConnectionIn, svc: Svc) -> ConnectionOut:
+    svc.check_env(body.password_env)
     values = body.model_dump(exclude={"password", "password_env"})
     row = svc.records.add_connection(
         {"password_sealed": None, "password_env": None, **values, **_password_values(body, svc)}
@@ -171,7 +175,7 @@ def test_new_connection(body: ConnectionIn, svc: Svc) -> TestResult:
     """Try settings before saving them."""
     row = body.model_dump(exclude={"password"})
     password = body.password.get_secret_value() if body.password else None
-    return _try(svc, source_settings(row), password)
+    return _try(svc, svc.source_settings(row), password)
 
 
 @router.get("/{conn_id}")
@@ -181,10 +185,17 @@ def get_connection(conn_id: str, svc: Svc) -> ConnectionOut:
 
 @router.patch("/{conn_id}")
 def edit_connection(conn_id: str, body: ConnectionPatch, svc: Svc) -> ConnectionOut:
-    svc.connection(conn_id)
+    stored = svc.connection(conn_id)
+    svc.check_env(body.password_env)
     values = body.model_dump(exclude={"password", "password_env"}, exclude_unset=True)
     if any(values.get(k, "") is None for k in ("name", "dialect", "host", "database", "user")):
         raise ApiError(422, "name, dialect, host, database and user cannot be removed")
+    moved = [k for k in WHERE_IT_GOES if k in values and values[k] != stored[k]]
+    given = {"password", "password_env"} & body.model_fields_set
+    if moved and stored["password_sealed"] and not given:
+        # A stored password goes only where it was given: to another address or account,
+        # only if the same request gives it again (as Grafana does for a data source's URL).
+        values["password_sealed"] = None
     values.update(_password_values(body, svc))
     if values:
         svc.records.update_connection(conn_id, values)
@@ -203,7 +214,7 @@ def delete_connection(conn_id: str, svc: Svc) -> None:
 @router.post("/{conn_id}/test")
 def test_connection(conn_id: str, svc: Svc) -> TestResult:
     row = svc.connection(conn_id)
-    return _try(svc, source_settings(row), svc.password(row))
+    return _try(svc, svc.source_settings(row), svc.password(row))
 
 
 @router.get("/{conn_id}/tables")
@@ -216,7 +227,7 @@ def list_tables(
 ) -> list[TableInfo]:
     """The live database's tables, to choose from when creating a project."""
     row = svc.connection(conn_id)
-    tables = import_tables(source_settings(row, schema), svc.password(row))
+    tables = import_tables(svc.source_settings(row, schema), svc.password(row))
     return [
         TableInfo(
             id=t.id,

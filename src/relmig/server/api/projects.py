@@ -24,7 +24,7 @@ from relmig.project.initial import InitialMapping, initial_collections
 from relmig.project.model import Project
 from relmig.project.validate import warnings
 from relmig.schema.introspect import import_tables
-from relmig.server.context import Services, Svc, source_settings
+from relmig.server.context import Services, Svc
 from relmig.server.errors import ApiError, problem_list
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -132,7 +132,7 @@ def list_projects(svc: Svc) -> list[ProjectSummary]:
 def create_project(body: ProjectCreate, svc: Svc) -> ProjectOut:
     """Import the live schema and apply an initial mapping, as `relmig import` does."""
     connection = svc.connection(body.connection_id)
-    settings = source_settings(connection, body.schemas or None)
+    settings = svc.source_settings(connection, body.schemas or None)
     tables = import_tables(settings, svc.password(connection), only=body.tables)
     if not tables:
         schemas = settings.schemas or "default"
