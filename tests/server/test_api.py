@@ -27,9 +27,13 @@ def test_connection_lifecycle(client, server_sample):
     assert client.post(f"{API}/connections/{created['id']}/test").json()["ok"] is True
 
     edited = client.patch(
-        f"{API}/connections/{created['id']}", json={"port": 1, "password_env": "SOME_VAR"}
+        f"{API}/connections/{created['id']}", json={"port": 1, "password_env": "RELMIG_SOME_VAR"}
     ).json()
-    assert (edited["port"], edited["password"], edited["password_env"]) == (1, "env", "SOME_VAR")
+    assert (edited["port"], edited["password"], edited["password_env"]) == (
+        1,
+        "env",
+        "RELMIG_SOME_VAR",
+    )
     result = client.post(f"{API}/connections/{created['id']}/test").json()
     assert result["ok"] is False and "cannot connect" in result["message"]
 

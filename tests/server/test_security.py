@@ -216,3 +216,62 @@ def test_a_password_variable_must_be_one_relmig_may_read(app_for):
     conn = made.json()["id"]
     moved = client.patch(f"{API}/connections/{conn}", json={"password_env": "PATH"})
     assert moved.status_code == 422
+
+
+def test_a_cross_site_request_changes_nothing(app_for):
+    client = app_for()
+    client.headers["Host"] = "127.0.0.1:8278"
+    body = {"name": "c", "dialect": "postgresql", "database": "d", "user": "u"}
+    for headers in (
+        {"Origin": "https://attacker.example"},
+        {"Origin": "null"},  # a sandboxed frame or a file
+        {"Sec-Fetch-Site": "cross-site"},
+    ):
+        for method, path in (
+            ("POST", "/connections"),
+            ("POST", "/jobs/job-anything/cancel"),
+            ("DELETE", "/connections/conn-x"),
+        ):
+            refused = client.request(method, f"{API}{path}", json=body, headers=headers)
+            assert refused.status_code == 403, (headers, path)
+            assert "this server's own pages" in refused.json()["detail"]
+    assert client.get("/api/v1/connections").json() == []  # nothing was made
+    own = {"Origin": "http://127.0.0.1:8278", "Sec-Fetch-Site": "same-origin"}
+    assert client.post(f"{API}/connections", json=body, headers=own).status_code == 201
+    # Reading is not refused (the browser keeps another site from reading the answer).
+    shown = client.get(f"{API}/connections", headers={"Origin": "https://attacker.example"})
+    assert shown.status_code == 200
+
+
+def test_every_answer_tells_the_browser_what_it_may_do(app_for):
+    client = app_for()
+    client.headers["Host"] = "127.0.0.1:8278"
+    for path in ("/", "/static/js/app.js", f"{API}/about", "/healthz", f"{API}/nope"):
+        headers = client.get(path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert "default-src 'self'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(app_for):
+    client = app_for()
+    client.headers["Host"] = "127.0.0.1:8278"
+    big = b"{" + b" " * (17 * 2**20) + b"}"
+    declared = client.post(f"{API}/connections", content=big)
+    assert declared.status_code == 413
+    assert declared.json()["detail"] == "the request body is over the limit of 16 MiB"
+
+    def chunks():
+        for _ in range(17):
+            yield b" " * 2**20
+
+    streamed = client.post(f"{API}/connections", content=chunks())
+    assert streamed.status_code == 413
+
+
+def test_the_state_store_is_private(tmp_path):
+    home = tmp_path / "home"
+    StateStore(f"sqlite:///{home / 'state.db'}").close()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "state.db").stat().st_mode) == 0o600

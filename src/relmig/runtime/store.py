@@ -212,6 +212,14 @@ def relmig_home() -> Path:
     return Path(os.environ.get("RELMIG_HOME", Path.home() / ".relmig"))
 
 
+def _private_file(path: Path) -> None:
+    """The store holds job history and issue samples (row keys): its directory is created
+    0700 and the file 0600, as SQLite then creates its journal files like the file."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 def default_url() -> str:
     url = os.environ.get("RELMIG_STATE_URL")
     if url:
@@ -238,7 +246,7 @@ class StateStore:
         self.url = url or default_url()
         parsed = sa.engine.make_url(self.url)
         if parsed.get_backend_name() == "sqlite" and parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         self.engine = sa.create_engine(self.url)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)

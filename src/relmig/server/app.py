@@ -23,8 +23,10 @@ from relmig.runtime.stopping import pause_all, paused_by_shutdown
 from relmig.runtime.store import StateStore
 from relmig.server.api import connections, jobs, mapping, projects
 from relmig.server.auth import guard
+from relmig.server.browser import browser_rules
 from relmig.server.context import ServerConfig, Services, Svc
 from relmig.server.errors import install_handlers
+from relmig.server.limits import BodyLimit
 from relmig.server.metrics import registry
 
 API = "/api/v1"
@@ -116,6 +118,10 @@ def create_app(
     )
     app.state.services = svc
     app.middleware("http")(guard(config.host, config.token))
+    # Added last, so they run first: a cross-site request or an oversized body is refused
+    # before anything else.
+    app.middleware("http")(browser_rules(f"{API}/docs"))
+    app.add_middleware(BodyLimit)
     install_handlers(app)
     for router in (about, connections.router, projects.router, mapping.router, jobs.router):
         app.include_router(router, prefix=API)
