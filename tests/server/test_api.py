@@ -490,3 +490,20 @@ def test_openapi_and_ui_are_served(client):
         .headers["content-type"]
         .startswith(("text/javascript", "application/javascript"))
     )
+
+
+def test_counts_out_of_range_and_a_malformed_target_are_refused(client, make_project, target_db):
+    pid = make_project()["id"]
+    url = f"{API}/projects/{pid}/jobs"
+    base = {"mode": "snapshot", "target_db": target_db}
+    for extra, said in [
+        ({"parallel": 100_000}, "parallel must be from 1 to 64"),
+        ({"target_uri": "mongodb://127.0.0.1:99999"}, "is not valid: Port must be"),
+    ]:
+        refused = client.post(url, json={**base, **extra})
+        assert refused.status_code == 422, refused.text
+        assert said in refused.json()["detail"]
+    huge = client.put(
+        f"{API}/projects/{pid}/filters/public.customers", json={"limit": 99999999999999999999}
+    )
+    assert huge.status_code == 422

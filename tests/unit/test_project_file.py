@@ -257,3 +257,18 @@ def test_bad_replication_route_is_refused(
     with pytest.raises(ProjectFileError, match=expected) as err:
         load_project(path)
     assert str(path) in str(err.value)
+
+
+def test_a_yaml_bomb_or_deep_nesting_is_refused_before_it_expands():
+    from relmig.project.file import parse_project_text
+
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for i in range(20):  # 9**20 strings once expanded
+        prev, name = chr(97 + i), chr(98 + i)
+        lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
+    with pytest.raises(ProjectFileError, match=r"more than 100 aliases"):
+        parse_project_text("\n".join(lines), "bomb.yaml")
+    with pytest.raises(ProjectFileError, match=r"nested deeper than 64"):
+        parse_project_text("name: " + "[" * 500 + "]" * 500, "deep.yaml")
+    with pytest.raises(ProjectFileError, match=r"larger than 16 MiB"):
+        parse_project_text("#" * (16 * 2**20 + 1), "huge.yaml")

@@ -17,6 +17,7 @@ from pymongo import DeleteMany, MongoClient, ReplaceOne
 from pymongo.errors import (
     AutoReconnect,
     BulkWriteError,
+    ConfigurationError,
     ConnectionFailure,
     OperationFailure,
     PyMongoError,
@@ -45,9 +46,14 @@ class WriteFailure:
 class MongoTarget:
     def __init__(self, uri: str, database: str, decimals: str = "auto") -> None:
         self.uri = uri
-        self.client: MongoClient[dict[str, Any]] = MongoClient(
-            uri, **client_settings(uri), tz_aware=True
-        )
+        try:
+            self.client: MongoClient[dict[str, Any]] = MongoClient(
+                uri, **client_settings(uri), tz_aware=True
+            )
+        except (ConfigurationError, ValueError, TypeError) as exc:  # a malformed URI
+            raise TargetError(
+                f"the MongoDB target URI {display_uri(uri)} is not valid: {exc}"
+            ) from None
         try:
             self.client.admin.command("ping")
             self.profile = TargetProfile.probe(self.client.get_database(database))

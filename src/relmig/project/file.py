@@ -29,10 +29,44 @@ def load_project(path: str | Path) -> Project:
     return parse_project_text(text, str(path))
 
 
+# Bounds on a project file: a thousand tables take a few MiB and no aliases; a small file of
+# nested aliases ("billion laughs") would expand to gigabytes, and deep nesting exhausts the stack.
+MAX_TEXT = 16 * 2**20
+MAX_ALIASES = 100
+MAX_DEPTH = 64
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing more aliases or deeper nesting than a project needs."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_ALIASES} aliases (*name)", mark
+                )
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH}", mark)
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self.depth -= 1
+
+
 def parse_project_text(text: str, where: str) -> Project:
     """A project file's text, with every problem located by line."""
+    if len(text) > MAX_TEXT:
+        raise ProjectFileError(where, [f"larger than {MAX_TEXT // 2**20} MiB"])
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader, bounded
     except yaml.YAMLError as exc:
         raise ProjectFileError(where, [yaml_problem(exc)]) from None
     try:

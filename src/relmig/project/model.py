@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from relmig.project.casing import Casing
 
 SCHEMA_VERSION = 1
+# The largest row count a limit may name: past any table's size, within every database's LIMIT.
+MAX_ROWS = 10**12
 
 BsonType = Literal[
     "string", "int32", "int64", "double", "decimal", "bool", "date", "objectId", "binary"
@@ -181,7 +183,7 @@ class EmbedRule(Strict):
     # Embedded array options.
     primitive: str | None = None
     sort: list[SortKey] = []
-    limit: Annotated[int, Field(gt=0)] | None = None
+    limit: Annotated[int, Field(gt=0, le=MAX_ROWS)] | None = None
     # Embedded document option.
     merge: bool = False
 
@@ -212,7 +214,7 @@ class TableFilter(Strict):
     """Snapshot-only filter, as in Relational Migrator: a WHERE clause and/or a row limit."""
 
     where: str | None = None
-    limit: Annotated[int, Field(gt=0)] | None = None
+    limit: Annotated[int, Field(gt=0, le=MAX_ROWS)] | None = None
 
 
 class SourceSettings(Strict):

@@ -729,11 +729,24 @@ class JobManager:
         return "COMPLETED"
 
 
+# The bounds of every count a job takes (CLI and API alike): past them a job would only
+# exhaust the machine or the source.
+COUNT_BOUNDS = {
+    "parallel": (1, 64, "worker processes"),
+    "range_rows": (1, 10**9, "rows per range"),
+    "batch_size": (1, 100_000, "rows per batch"),
+    "max_errors": (1, 10**9, "errors"),
+    "kafka_partitions": (1, 1024, "partitions"),
+    "kafka_workers": (0, 64, "sink workers"),
+    "recovery_hours": (0, 24 * 30, "hours"),
+}
+
+
 def _parallel_problem(options: JobOptions) -> str | None:
-    if options.parallel is not None and options.parallel < 1:
-        return f"parallel must be at least 1 worker process, not {options.parallel}"
-    if options.range_rows < 1:
-        return f"range_rows must be at least 1, not {options.range_rows}"
+    for name, (low, high, what) in COUNT_BOUNDS.items():
+        value = getattr(options, name)
+        if value is not None and not low <= value <= high:
+            return f"{name} must be from {low:,} to {high:,} {what}, not {value:,}"
     return None
 
 
