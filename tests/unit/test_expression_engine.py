@@ -138,3 +138,36 @@ def test_referenced_columns() -> None:
     assert referenced_columns("columns[name]") is None
     assert referenced_columns("Object.keys(columns).length") is None
     assert referenced_columns("mycolumns.x + 1") == set()
+
+
+@pytest.mark.parametrize(
+    ("attack", "probe"),
+    [
+        ("(Array.prototype.map = () => 'x', 1)", "[1, 2].map((v) => v * 2).join()"),
+        ("(JSON.stringify = () => 'x', 1)", "JSON.stringify({a: 1})"),
+        (
+            "(Object.getPrototypeOf([][Symbol.iterator]()).next = () => ({done: true}), 1)",
+            "[...[1, 2]].join()",
+        ),
+        ("(Object.getPrototypeOf(Uint8Array).prototype.join = () => 'x', 1)", "[1, 2].join()"),
+        ("(String.prototype.trim.call = () => 'x', 1)", "' a '.trim()"),
+        ("(Math.max = () => 0, 1)", "String(Math.max(1, 2))"),
+    ],
+)
+def test_no_expression_changes_what_another_sees(attack: str, probe: str) -> None:
+    """Every intrinsic is frozen deeply: another project's expression in the same context
+    (a server's thread) gets the built-ins as they were."""
+    before = evaluate([probe], [(1, 2)], columns=("x",))
+    evaluate([attack], [(1, 2)], columns=("y",))  # fails or does nothing: either way
+    assert evaluate([probe], [(1, 2)], columns=("z",)) == before
+
+
+def test_text_that_closes_the_expression_is_refused_without_effect() -> None:
+    """The compile wrapper cannot be closed from the text to add code of its own: refused at
+    save (the project validator calls syntax_problem), and what it tried ran into frozen
+    built-ins."""
+    escape = "0)]; Array.prototype.join = () => 'x'; [(0"
+    assert "more than one expression" in syntax_problem(escape)
+    assert evaluate(["[1, 2].join()"], [(1, 2)]) == [["1,2"]]
+    # Text fitted to the other wrapper breaks the first one: refused as well.
+    assert syntax_problem("0) }).f; 1; ({ f: (c) => (0") is not None

@@ -87,11 +87,22 @@
     return v !== null && typeof v === "object" ? decode(v) : v;
   }
 
-  // An array literal around one arrow function: text that closes the arrow early and adds
-  // statements is a syntax error, and text that adds elements is caught here.
+  // One arrow function around the text, in two wrappers that close with different brackets:
+  // text that closes the arrow early to add code of its own can fit one wrapper, never both.
+  // (Whatever such text ran while compiling the first found every built-in frozen, below.)
+  const CLOSES_THE_WRAPPER = "the text is more than one expression (it closes the expression)";
   function compile(src) {
     const made = (0, eval)("[(columns) => (\n" + src + "\n)]");
-    if (made.length !== 1) throw new SyntaxError("the text is more than one expression");
+    if (!Array.isArray(made) || made.length !== 1) throw new SyntaxError(CLOSES_THE_WRAPPER);
+    let other;
+    try {
+      other = (0, eval)("({ f: (columns) => (\n" + src + "\n) }).f");
+    } catch (e) {
+      throw new SyntaxError(CLOSES_THE_WRAPPER);
+    }
+    if (typeof other !== "function" || typeof made[0] !== "function") {
+      throw new SyntaxError(CLOSES_THE_WRAPPER);
+    }
     return made[0];
   }
 
@@ -134,13 +145,39 @@
     },
   };
 
-  // Freeze the built-ins, so that one row's expression cannot change what the next sees.
-  for (const name of Object.getOwnPropertyNames(globalThis)) {
-    const value = globalThis[name];
-    if (value !== null && (typeof value === "object" || typeof value === "function")) {
-      Object.freeze(value);
-      if (typeof value === "function" && value.prototype) Object.freeze(value.prototype);
+  // Freeze every object an expression can reach, deeply: the built-ins, their prototypes and
+  // the intrinsics no global names (iterator and generator prototypes, %TypedArray%), so that
+  // no expression, of this project or another sharing the context, can change what any other
+  // sees (a changed Array.prototype.map or iterator's next would have stayed until a restart).
+  function deepFreeze(roots) {
+    const seen = new Set();
+    const stack = [...roots];
+    while (stack.length) {
+      const o = stack.pop();
+      if (o === null || (typeof o !== "object" && typeof o !== "function") || seen.has(o)) {
+        continue;
+      }
+      seen.add(o);
+      for (const key of Reflect.ownKeys(o)) {
+        const d = Object.getOwnPropertyDescriptor(o, key);
+        if (d === undefined) continue;
+        if ("value" in d) stack.push(d.value);
+        else stack.push(d.get, d.set);
+      }
+      stack.push(Object.getPrototypeOf(o));
+      Object.freeze(o);
     }
   }
-  Object.freeze(globalThis);
+  const hidden = [
+    Object.getPrototypeOf([][Symbol.iterator]()),
+    Object.getPrototypeOf(new Map()[Symbol.iterator]()),
+    Object.getPrototypeOf(new Set()[Symbol.iterator]()),
+    Object.getPrototypeOf(""[Symbol.iterator]()),
+    Object.getPrototypeOf("a".matchAll(/a/g)),
+    Object.getPrototypeOf(function* () {}),
+    Object.getPrototypeOf(async function () {}),
+    Object.getPrototypeOf(async function* () {}),
+    Object.getPrototypeOf(Uint8Array),
+  ];
+  deepFreeze([globalThis, ...hidden]);
 })();
