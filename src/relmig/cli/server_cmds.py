@@ -11,8 +11,9 @@ from types import FrameType
 import typer
 
 from relmig import __version__
-from relmig.cli.common import TARGET_ENV, console, user_errors
+from relmig.cli.common import TARGET_ENV, console, err_console, user_errors
 from relmig.cli.running import STOP_TIMEOUT
+from relmig.errors import RelmigError
 
 
 @user_errors
@@ -39,16 +40,29 @@ def serve(
         "--allow-env",
         help="A variable a connection may take its password from, besides RELMIG_* (repeat).",
     ),
+    tls_cert: Path = typer.Option(None, "--tls-cert", help="Serve HTTPS with this certificate."),
+    tls_key: Path = typer.Option(None, "--tls-key", help="The certificate's private key."),
 ) -> None:
     """Serve the web UI and the REST API (/api/v1). Other addresses than loopback need a token.
     SIGTERM or Ctrl-C pauses the jobs it runs before it exits."""
     # Imported here so that the other commands do not pay for the web stack.
     import uvicorn
 
-    from relmig.server.auth import check_bind, read_token
+    from relmig.server.auth import check_bind, is_loopback, read_token
 
     token = read_token(token, token_file)
     check_bind(host, token)
+    if (tls_cert is None) != (tls_key is None):
+        raise RelmigError("--tls-cert and --tls-key go together")
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            raise RelmigError(f"no such file: {path}")
+    if tls_cert is None and not is_loopback(host):
+        err_console.print(
+            f"[yellow]warning:[/] serving on {host} without TLS: the token, the passwords you "
+            "enter and your data cross the network in clear; pass --tls-cert and --tls-key",
+            highlight=False,
+        )
 
     from relmig.server.app import create_app
     from relmig.server.context import ServerConfig
@@ -64,8 +78,9 @@ def serve(
     )
     app = create_app(config)
     shown = f"[{host}]" if ":" in host else host
+    scheme = "https" if tls_cert is not None else "http"
     console.print(
-        f"relmig {__version__} serving the UI on http://{shown}:{port}/ "
+        f"relmig {__version__} serving the UI on {scheme}://{shown}:{port}/ "
         f"(API: /api/v1, OpenAPI: /api/v1/openapi.json)"
         + ("; API requests need the token" if token else ""),
         soft_wrap=True,
@@ -86,4 +101,5 @@ def serve(
                 yield
                 self._captured_signals.clear()  # handled: the jobs paused, the server stopped
 
-    Server(uvicorn.Config(app, host=host, port=port, log_level="info")).run()
+    tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert else {}
+    Server(uvicorn.Config(app, host=host, port=port, log_level="info", **tls)).run()
