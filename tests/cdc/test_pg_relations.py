@@ -1,5 +1,5 @@
 """PostgreSQL as production runs it (issue 30): inheritance, partitions, generated columns,
-unlogged tables, against the real server.
+unlogged tables, tables keyed by a unique index, against the real server.
 
 The schema has a table with a legacy INHERITS child that has no key (mapped: the parent), a
 table partitioned by range with a default partition and one partitioned by list (keys declared
@@ -40,6 +40,8 @@ CREATE TABLE store_us PARTITION OF store FOR VALUES IN ('us');
 CREATE TABLE film (film_id int PRIMARY KEY, length int,
     hours numeric GENERATED ALWAYS AS (round(length / 60.0, 2)) STORED);
 CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY);
+CREATE TABLE keyed (code text NOT NULL, v int, note text UNIQUE);
+CREATE UNIQUE INDEX keyed_code ON keyed (code);
 """
 
 
@@ -57,12 +59,13 @@ def load(dsn: str) -> None:
                 "INSERT INTO store VALUES (%s, %s, %s)", (i, ["eu", "us"][i % 2], f"city {i}")
             )
             conn.execute("INSERT INTO film (film_id, length) VALUES (%s, %s)", (i, 60 + i))
+            conn.execute("INSERT INTO keyed VALUES (%s, %s)", (f"k{i}", i))
 
 
 def collections(project: Project) -> list[CollectionRule]:
     return [
         CollectionRule(name=name, table=f"public.{name}")
-        for name in ("base", "payment", "store", "film")
+        for name in ("base", "payment", "store", "film", "keyed")
     ]
 
 
@@ -93,6 +96,10 @@ def writes(rng: random.Random, n: int) -> list[tuple[str, tuple]]:
         ("UPDATE store SET city = %s WHERE store_id = %s", (f"town {n}", rng.randint(1, 20))),
         ("UPDATE film SET length = %s WHERE film_id = %s", (rng.randint(30, 300), i)),
         ("DELETE FROM base WHERE id = %s", (rng.randint(1, 20),)),
+        # Keyed by a unique index (no primary key): updates, a key change, deletes.
+        ("UPDATE keyed SET v = v + 1 WHERE code = %s", (f"k{i}",)),
+        ("UPDATE keyed SET code = %s WHERE code = %s", (f"k{i}-{n}", f"k{rng.randint(1, 20)}")),
+        ("DELETE FROM keyed WHERE code = %s", (f"k{rng.randint(1, 20)}",)),
     ]
 
 
@@ -104,6 +111,11 @@ def test_the_sources_writes_keep_working_and_the_target_follows(rig: Rig) -> Non
     assert tables["public.base"].inherited_by == ["child"]
     assert [c.name for c in tables["public.film"].columns if c.generated] == ["hours"]
     assert tables["public.scratch"].unlogged
+    # No primary key: the unique index over NOT NULL columns is the key (note may be NULL).
+    assert (tables["public.keyed"].primary_key, tables["public.keyed"].key_index) == (
+        ["code"],
+        "keyed_code",
+    )
 
     job_id = rig.start("continuous")
     rig.streaming(job_id)

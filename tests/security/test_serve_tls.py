@@ -58,9 +58,11 @@ def test_serve_over_https_with_a_certificate(tmp_path: Path) -> None:
         ca.configure_trust(trusted)
         answer = until_up(f"https://127.0.0.1:{port}/healthz", trusted, process)
         assert answer.json() == {"status": "ok"}
-        assert (
-            httpx.get(f"https://127.0.0.1:{port}/api/v1/about", verify=trusted).status_code == 200
-        )
+        about = f"https://127.0.0.1:{port}/api/v1/about"
+        assert httpx.get(about, verify=trusted).status_code == 401  # its generated token
+        token = (tmp_path / "home" / "server.token").read_text().strip()
+        signed = httpx.get(about, verify=trusted, headers={"Authorization": f"Bearer {token}"})
+        assert signed.status_code == 200
         other = ssl.create_default_context()
         trustme.CA().configure_trust(other)
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from server_helpers import TABLES, artifacts_dir, drop_slots
 
 from relmig.mongo.writer import MongoTarget
@@ -59,6 +59,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.token: str | None = env.get("RELMIG_SERVER_TOKEN")
 
     def start(self) -> None:
         self.starts += 1
@@ -74,6 +75,8 @@ class Server:
             assert self.proc.poll() is None, f"relmig serve exited, see {log.name}"
             try:
                 if httpx.get(f"{self.url}/api/v1/about", timeout=2).status_code in (200, 401):
+                    # The token it generated at its first start, unless one was given.
+                    self.token = self.token or (self.home / "server.token").read_text().strip()
                     return
             except httpx.TransportError:
                 time.sleep(0.2)
@@ -92,8 +95,15 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill9()
 
+    def sign_in(self, context: BrowserContext) -> None:
+        """What the sign-in URL leaves in the browser: the HttpOnly cookie."""
+        context.add_cookies([{"name": "relmig_token", "value": self.token, "url": self.url}])
+
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.url}/api/v1{path}", timeout=60, **kwargs)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        response = httpx.request(
+            method, f"{self.url}/api/v1{path}", timeout=60, headers=headers, **kwargs
+        )
         assert response.is_success, response.text
         return response.json()
 
@@ -119,9 +129,12 @@ def page(chromium: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, mongo_uri: str, server_sample: dict[str, Any]) -> Iterator[Server]:
+def server(
+    tmp_path: Path, mongo_uri: str, server_sample: dict[str, Any], page: Page
+) -> Iterator[Server]:
     srv = Server(tmp_path / "home", {"RELMIG_TARGET_URI": mongo_uri})
     srv.start()
+    srv.sign_in(page.context)
     yield srv
     srv.stop()
     drop_slots(server_sample["dsn"])
@@ -393,6 +406,33 @@ def test_continuous_job_killed_and_resumed(page: Page, server: Server, server_sa
     assert report.ok, [(c.name, c.examples) for c in report.collections if not c.ok]
 
 
+def test_the_printed_sign_in_url_signs_the_browser_in(page: Page, tmp_path: Path, mongo_uri: str):
+    """The token relmig serve generated at its first start, in the URL it printed: the page
+    signs in, takes the token out of the address, and keeps it where scripts cannot read it."""
+    srv = Server(tmp_path / "home", {"RELMIG_TARGET_URI": mongo_uri})
+    srv.start()
+    try:
+        log = (artifacts_dir() / f"serve-{srv.port}-1.log").read_text()
+        printed = f"{srv.url}/?token={srv.token}"
+        assert printed in " ".join(log.split())
+        page.goto(f"{srv.url}/#/projects")
+        expect(page.locator(".login")).to_be_visible()  # no token yet: the sign-in page
+        page.goto(printed)
+        expect(page.get_by_role("button", name="New project")).to_be_visible()
+        assert "token" not in page.url
+        assert page.evaluate("document.cookie") == ""  # HttpOnly
+        (cookie,) = page.context.cookies()
+        assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == (
+            "relmig_token",
+            True,
+            "Strict",
+        )
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.locator(".login")).to_be_visible()
+    finally:
+        srv.stop()
+
+
 def test_sign_in_with_a_token(page: Page, tmp_path: Path, mongo_uri: str):
     token = "browser-test-token-0123456789"
     srv = Server(tmp_path / "home", {"RELMIG_SERVER_TOKEN": token, "RELMIG_TARGET_URI": mongo_uri})
@@ -495,6 +535,7 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
     control has a name; lines never run behind boxes; the job page keeps focus and guards its
     controls; each page has a title."""
     context = chromium.new_context(viewport={"width": 1024, "height": 768})
+    server.sign_in(context)
     page = context.new_page()
     page.set_default_timeout(30_000)
     errors: list[str] = []

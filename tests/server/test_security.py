@@ -39,7 +39,7 @@ def _serve(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_non_loopback_without_token_refuses_to_start(home):
     env = {k: v for k, v in os.environ.items() if k != "RELMIG_SERVER_TOKEN"}
-    refused = _serve("--host", "0.0.0.0", env=env)
+    refused = _serve("--host", "0.0.0.0", "--no-token", env=env)
     assert refused.returncode == 2
     assert "refusing to listen on 0.0.0.0 without an auth token" in refused.stderr
     short = _serve("--host", "0.0.0.0", env={**env, "RELMIG_SERVER_TOKEN": "short"})
@@ -275,3 +275,26 @@ def test_the_state_store_is_private(tmp_path):
     StateStore(f"sqlite:///{home / 'state.db'}").close()
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "state.db").stat().st_mode) == 0o600
+
+
+def test_the_generated_token_is_private_and_kept(tmp_path):
+    from relmig.server.auth import generated_token
+
+    home = tmp_path / "home"
+    first = generated_token(home)
+    assert len(first) >= 40 and generated_token(home) == first
+    assert stat.S_IMODE((home / "server.token").stat().st_mode) == 0o600
+
+
+def test_the_sign_in_sets_an_http_only_cookie_that_then_works(app_for):
+    client = app_for(token=TOKEN)
+    client.headers["Host"] = "127.0.0.1:8278"
+    assert client.get(f"{API}/connections").status_code == 401
+    assert client.post(f"{API}/login", json={"token": "not-the-token-at-all"}).status_code == 401
+    signed = client.post(f"{API}/login", json={"token": TOKEN})
+    assert signed.status_code == 200
+    cookie = signed.headers["set-cookie"]
+    assert "relmig_token=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert client.get(f"{API}/connections").status_code == 200  # the cookie alone
+    client.post(f"{API}/logout")
+    assert client.get(f"{API}/connections").status_code == 401

@@ -40,7 +40,9 @@ class Served:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if self.http.get("/about").status_code == 200:
+                if self.http.get("/about").status_code == 401:  # up, and it needs its token
+                    token = (home / "server.token").read_text().strip()
+                    self.http.headers["Authorization"] = f"Bearer {token}"
                     break
             except httpx.TransportError:
                 pass

@@ -28,6 +28,12 @@ def serve(
         show_default=False,
     ),
     token_file: Path = typer.Option(None, help="Read the auth token from this file."),
+    no_token: bool = typer.Option(
+        False,
+        "--no-token",
+        help="Serve without a token (loopback only): any local user or web page's request "
+        "can drive it then.",
+    ),
     target: str = typer.Option(
         None, "--target", envvar=TARGET_ENV, help="Default MongoDB URI for new jobs."
     ),
@@ -48,10 +54,26 @@ def serve(
     # Imported here so that the other commands do not pay for the web stack.
     import uvicorn
 
-    from relmig.server.auth import check_bind, is_loopback, read_token
+    from relmig.runtime.store import relmig_home
+    from relmig.server.auth import (
+        TOKEN_FILE,
+        check_bind,
+        generated_token,
+        is_loopback,
+        read_token,
+    )
 
     token = read_token(token, token_file)
+    generated = token is None and not no_token
+    if generated:
+        token = generated_token(relmig_home())
     check_bind(host, token)
+    if token is None:
+        err_console.print(
+            "[yellow]warning:[/] serving without a token (--no-token): any process of any user "
+            "on this machine can read and change your migrations",
+            highlight=False,
+        )
     if (tls_cert is None) != (tls_key is None):
         raise RelmigError("--tls-cert and --tls-key go together")
     for path in (tls_cert, tls_key):
@@ -85,6 +107,13 @@ def serve(
         + ("; API requests need the token" if token else ""),
         soft_wrap=True,
     )
+    if generated:
+        console.print(
+            f"Sign in with: {scheme}://{shown}:{port}/?token={token} (the token is kept in "
+            f"{relmig_home() / TOKEN_FILE})",
+            soft_wrap=True,
+            highlight=False,
+        )
 
     class Server(uvicorn.Server):
         """Remembers which signal stopped it (the paused jobs record it), and exits 0 once

@@ -96,6 +96,9 @@ class Table(Strict):
     name: str
     columns: list[Column]
     primary_key: list[str] = []
+    # The unique index (over NOT NULL columns) whose columns are the key, for a table without a
+    # primary key; it must be the table's replica identity for CDC (relmig check says so).
+    key_index: str | None = None
     foreign_keys: list[ForeignKey] = []
     indexes: list[Index] = []
     estimated_rows: int | None = None

@@ -89,20 +89,37 @@ def _table(inspector: Inspector, engine: Engine, schema: str, name: str) -> Tabl
     ]
     indexes: list[Index] = []
     seen: set[str] = set()
+    partial: set[str] = set()
     for uc in inspector.get_unique_constraints(name, schema=schema):
         indexes.append(Index(name=uc["name"], columns=uc["column_names"], unique=True))
         seen.add(uc["name"])
     for ix in inspector.get_indexes(name, schema=schema):
+        if (ix.get("dialect_options") or {}).get("postgresql_where") is not None:
+            partial.add(ix["name"])
         if ix["name"] in seen or any(c is None for c in ix["column_names"]):
             continue  # expression indexes cannot be mapped to fields
         indexes.append(
             Index(name=ix["name"], columns=list(ix["column_names"]), unique=bool(ix["unique"]))
         )
+    key_index = None
+    if not pk:
+        # A unique index over NOT NULL columns is as good a key (legacy schemas have many);
+        # the narrowest one, by name between equals.
+        nullable = {c.name for c in columns if c.nullable}
+        keys = [
+            i
+            for i in indexes
+            if i.unique and i.name not in partial and not nullable.intersection(i.columns)
+        ]
+        if keys:
+            best = min(keys, key=lambda i: (len(i.columns), i.name))
+            pk, key_index = list(best.columns), best.name
     return Table(
         schema=schema,
         name=name,
         columns=columns,
         primary_key=pk,
+        key_index=key_index,
         foreign_keys=fks,
         indexes=indexes,
     )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -22,10 +23,10 @@ from relmig.runtime.jobs import JobManager
 from relmig.runtime.stopping import pause_all, paused_by_shutdown
 from relmig.runtime.store import StateStore
 from relmig.server.api import connections, jobs, mapping, projects
-from relmig.server.auth import guard
+from relmig.server.auth import COOKIE, guard
 from relmig.server.browser import browser_rules
 from relmig.server.context import ServerConfig, Services, Svc
-from relmig.server.errors import install_handlers
+from relmig.server.errors import ApiError, install_handlers
 from relmig.server.limits import BodyLimit
 from relmig.server.metrics import registry
 
@@ -49,6 +50,36 @@ health = APIRouter(tags=["server"])
 def get_health() -> dict[str, str]:
     """For a service manager or a container's health check: needs no token, shows no data."""
     return {"status": "ok"}
+
+
+class Login(BaseModel):
+    token: str
+
+
+@about.post("/login")
+def login(body: Login, request: Request, svc: Svc) -> Response:
+    """The UI's sign-in: the token becomes an HttpOnly, SameSite=Strict cookie, out of reach
+    of scripts (and, with the Origin check, of other sites)."""
+    expected = svc.config.token
+    if expected is not None and not secrets.compare_digest(body.token, expected):
+        raise ApiError(401, "the token was not accepted")
+    response = JSONResponse({"signed_in": True})
+    response.set_cookie(
+        COOKIE,
+        body.token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@about.post("/logout")
+def logout() -> Response:
+    response = JSONResponse({"signed_in": False})
+    response.delete_cookie(COOKIE, path="/")
+    return response
 
 
 @about.get("/about")

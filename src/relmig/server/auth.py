@@ -1,6 +1,9 @@
 """Who may talk to the server.
 
-- A token from configuration, when set, is required on every API request (`Authorization: Bearer`).
+- A token is required on every API request (`Authorization: Bearer`, or the HttpOnly cookie the
+  UI's sign-in sets). `relmig serve` generates one at its first start (kept 0600 in
+  RELMIG_HOME) and prints the URL that signs the browser in, as Jupyter does; one from the
+  environment or a file wins, and `--no-token` turns it off on loopback.
 - Without a token the server only listens on loopback; `relmig serve` refuses anything else, and
   an app built for a non-loopback address without a token refuses every request anyway.
 - Without a token, the Host header must name loopback too: otherwise any web page could reach
@@ -13,6 +16,7 @@ browser can show its login page; everything under /api, and /metrics, needs the 
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,6 +27,9 @@ from fastapi.responses import JSONResponse
 from relmig.errors import RelmigError
 
 TOKEN_ENV = "RELMIG_SERVER_TOKEN"
+TOKEN_FILE = "server.token"
+COOKIE = "relmig_token"
+LOGIN_PATH = "/api/v1/login"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -56,6 +63,20 @@ def read_token(token: str | None, token_file: Path | None) -> str | None:
     return token
 
 
+def generated_token(home: Path) -> str:
+    """The server's own token: made at its first start, 0600 in RELMIG_HOME, kept after."""
+    path = home / TOKEN_FILE
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    token = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(token + "\n")
+    return token
+
+
 def _host_name(header: str) -> str:
     """The host part of a Host header (`[::1]:8278`, `localhost:8278`, `127.0.0.1`)."""
     if header.startswith("["):
@@ -77,9 +98,12 @@ def guard(bind_host: str, token: str | None) -> Callable[[Request, Handler], Awa
         path = request.url.path
         if not (path.startswith("/api/") or path == "/metrics"):
             return await call_next(request)
-        if expected is not None:
+        if expected is not None and path != LOGIN_PATH:  # the sign-in checks the token itself
             given = request.headers.get("authorization", "").encode()
-            if not secrets.compare_digest(given, expected):
+            cookie = f"Bearer {request.cookies.get(COOKIE, '')}".encode()
+            if not (
+                secrets.compare_digest(given, expected) or secrets.compare_digest(cookie, expected)
+            ):
                 return _refuse(401, "missing or wrong token: send 'Authorization: Bearer <token>'")
         elif not is_loopback(_host_name(request.headers.get("host", ""))):
             return _refuse(403, "without an auth token the API only answers to localhost")

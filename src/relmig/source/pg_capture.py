@@ -119,7 +119,10 @@ class PostgresCapture(ChangeCapture):
             table = self.project.table(table_id)
             rows = s.fetch(
                 "SELECT c.relreplident, pg_has_role(c.relowner, 'USAGE'), "
-                "has_table_privilege(c.oid, 'SELECT'), c.relpersistence = 'u' FROM pg_class c "
+                "has_table_privilege(c.oid, 'SELECT'), c.relpersistence = 'u', "
+                "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
+                "(SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+                "WHERE i.indrelid = c.oid AND i.indisreplident) FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE n.nspname = %s AND c.relname = %s",
                 (table.schema_, table.name),
@@ -128,7 +131,31 @@ class PostgresCapture(ChangeCapture):
             if not rows:
                 missing.append(Prerequisite(f"table {table_id}", "does not exist", None))
                 continue
-            identity, owner, can_select, unlogged = rows[0]
+            identity, owner, can_select, unlogged, has_pk, identity_index = rows[0]
+            if (
+                table.key_index
+                and not table.partitioned
+                and not (identity == "f" or identity_index == table.key_index)
+            ):
+                missing.append(
+                    Prerequisite(
+                        f"replica identity of {table_id}",
+                        f"the table has no primary key: its key is the unique index "
+                        f"{table.key_index}, which must be its replica identity (published, "
+                        "its UPDATEs and DELETEs would fail, or carry no key)",
+                        f"ALTER TABLE {qualified} REPLICA IDENTITY USING INDEX "
+                        f"{s.quote(table.key_index)};",
+                    )
+                )
+            elif table.primary_key and not has_pk and identity == "d" and not table.partitioned:
+                missing.append(
+                    Prerequisite(
+                        f"replica identity of {table_id}",
+                        "the table has no primary key and REPLICA IDENTITY DEFAULT: published, "
+                        "its UPDATEs and DELETEs would fail at the source",
+                        f"ALTER TABLE {qualified} REPLICA IDENTITY FULL;",
+                    )
+                )
             if unlogged:
                 missing.append(
                     Prerequisite(

@@ -1,7 +1,7 @@
-// The REST client: JSON in and out, the bearer token from sessionStorage, errors as ApiError.
+// The REST client: JSON in and out, errors as ApiError. The token lives in an HttpOnly cookie
+// the server sets at sign-in: no script of the page can read it.
 
 const BASE = "/api/v1";
-const TOKEN_KEY = "relmig.token";
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -12,16 +12,22 @@ export class ApiError extends Error {
 }
 
 export const session = {
-  get token() { return sessionStorage.getItem(TOKEN_KEY); },
-  set token(value) {
-    if (value) sessionStorage.setItem(TOKEN_KEY, value);
-    else sessionStorage.removeItem(TOKEN_KEY);
+  rejected: false,  // the last sign-in's token was refused
+  async signIn(token) {
+    const res = await fetch(`${BASE}/login`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token }),
+    });
+    session.rejected = !res.ok;
+    return res.ok;
+  },
+  async signOut() {
+    await fetch(`${BASE}/logout`, { method: "POST" });
   },
 };
 
 async function request(method, path, body, raw = false) {
   const headers = {};
-  if (session.token) headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(BASE + path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
@@ -40,7 +46,7 @@ export const api = {
   put: (path, body) => request("PUT", path, body),
   patch: (path, body) => request("PATCH", path, body),
   del: (path) => request("DELETE", path),
-  /** Fetch a file with the token and hand it to the browser as a download. */
+  /** Fetch a file (signed in) and hand it to the browser as a download. */
   async download(path, fallbackName) {
     const res = await request("GET", path, undefined, true);
     const match = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") || "");

@@ -23,7 +23,6 @@ async function route() {
   if (stop) stop();
   stop = null;
   const hash = location.hash || "#/projects";
-  logout.hidden = !session.token;
   for (const a of document.querySelectorAll("[data-nav]")) {
     a.classList.toggle("active", hash.startsWith(`#/${a.dataset.nav}`) ||
       (a.dataset.nav === "projects" && hash.startsWith("#/jobs")));
@@ -49,22 +48,41 @@ function login() {
   const input = h("input", { type: "password", name: "token", autocomplete: "off", required: true });
   clear(view, h("form", {
     class: "card login",
-    onsubmit: (e) => { e.preventDefault(); session.token = input.value.trim(); route(); },
+    onsubmit: async (e) => {
+      e.preventDefault();
+      if (await session.signIn(input.value.trim())) route();
+      else login();
+    },
   },
   h("h2", {}, "Sign in"),
-  h("p", { class: "muted" }, session.token ? "The token was not accepted." :
-    "This server requires its auth token (RELMIG_SERVER_TOKEN or --token-file)."),
+  h("p", { class: "muted" }, session.rejected ? "The token was not accepted." :
+    "This server requires its auth token: open the sign-in URL relmig serve printed, or " +
+    "enter the token (its file server.token in RELMIG_HOME, RELMIG_SERVER_TOKEN or --token-file)."),
   h("label", {}, "Token", input),
   h("div", { class: "actions" }, h("button", { class: "primary", type: "submit" }, "Sign in"))));
   input.focus();
 }
 
 const logout = document.getElementById("logout");
-logout.addEventListener("click", () => { session.token = null; login(); });
+logout.addEventListener("click", async () => { await session.signOut(); login(); });
 window.addEventListener("relmig:login", login);
 window.addEventListener("hashchange", route);
 window.addEventListener("unhandledrejection", (e) => {
   if (e.reason && e.reason.status !== 401) toast(e.reason.message || String(e.reason), "error");
 });
 
-route();
+// The sign-in URL relmig serve prints (/?token=…): sign in, then take the token out of the
+// address bar and the history.
+async function start() {
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token");
+  if (token !== null) {
+    await session.signIn(token);
+    history.replaceState(null, "", location.pathname + location.hash);
+  }
+  const about = await fetch("/api/v1/about").then((r) => (r.ok ? r.json() : { auth: true }));
+  logout.hidden = !about.auth;
+  route();
+}
+
+start();
