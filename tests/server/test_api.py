@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 import time
 
 import psycopg
@@ -507,3 +510,33 @@ def test_counts_out_of_range_and_a_malformed_target_are_refused(client, make_pro
         f"{API}/projects/{pid}/filters/public.customers", json={"limit": 99999999999999999999}
     )
     assert huge.status_code == 422
+
+
+def test_a_job_the_server_owns_is_resumed_there_only(client, make_project, target_db, home):
+    """`relmig jobs resume` in another process would run the server's job without the
+    connection's stored password: it is refused with where to resume it, and the job stays
+    PAUSED (it used to end FAILED after two minutes of retries)."""
+    pid = make_project()["id"]
+    body = {"mode": "continuous", "target_db": target_db}
+    job_id = client.post(f"{API}/projects/{pid}/jobs", json=body).json()["id"]
+    wait_for(client, job_id, lambda j: j["cdc_status"] == "RUNNING")
+    assert client.post(f"{API}/jobs/{job_id}/pause").status_code == 200
+    wait_for(client, job_id, lambda j: j["status"] == "PAUSED")
+    env = {k: v for k, v in os.environ.items() if k != "RELMIG_SOURCE_PASSWORD"}
+    env["RELMIG_HOME"] = str(home)
+    for command in (["jobs", "resume", job_id], ["jobs", "complete", job_id]):
+        cli = subprocess.run(
+            [sys.executable, "-m", "relmig.cli", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        said = " ".join(cli.stderr.split())
+        assert cli.returncode == 2, cli.stdout + cli.stderr
+        assert f"belongs to the relmig serve process {os.getpid()} on this machine" in said
+        assert f"POST /api/v1/jobs/{job_id}/resume" in said
+        job = client.get(f"{API}/jobs/{job_id}").json()
+        assert (job["status"], job["pending_request"]) == ("PAUSED", None)
+    assert client.post(f"{API}/jobs/{job_id}/resume").status_code == 200
+    wait_for(client, job_id, lambda j: j["status"] == "RUNNING" and j["cdc_status"] == "RUNNING")

@@ -656,3 +656,29 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_the_pages_break_no_rule_of_their_content_security_policy(
+    page: Page, server: Server, server_sample
+):
+    """The policy refuses inline styles and scripts: a page that used them would lose them
+    silently (the browser only reports the violation), so none may be reported."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    conn = server.api("POST", "/connections", json=server_sample["connection"])
+    body = {"name": "northwind", "connection_id": conn["id"], "tables": TABLES}
+    project = server.api("POST", "/projects", json=body)
+    for route in (
+        "#/connections",
+        "#/projects",
+        f"#/projects/{project['id']}/mapping",
+        f"#/projects/{project['id']}/migration",
+        f"#/projects/{project['id']}/analysis",
+    ):
+        page.goto(f"{server.url}/{route}")
+        expect(page.locator("#view")).not_to_be_empty()
+        page.wait_for_timeout(300)
+    assert violations == []

@@ -93,9 +93,12 @@ ProgressCallback = Callable[[str, int, int | None], None]
 
 
 class JobManager:
-    def __init__(self, store: StateStore, clock: Clock = utcnow) -> None:
+    def __init__(self, store: StateStore, clock: Clock = utcnow, *, serves: bool = False) -> None:
+        """`serves`: this is `relmig serve`'s manager. A job a live server owns is run by that
+        server only (it keeps the connection's password): other processes refuse to run it."""
         self.store = store
         self.clock = clock
+        self.serves = serves
         self._threads: dict[str, threading.Thread] = {}
         self.recover_stale()
 
@@ -263,6 +266,7 @@ class JobManager:
                 # Owned by this process from the start: if it dies before the job runs, the
                 # next process finds the job FAILED and resumable, not silently PAUSED.
                 "owner": _me(),
+                "owner_serves": self.serves,
             },
             project.model_dump(mode="json", by_alias=True),
         )
@@ -315,6 +319,7 @@ class JobManager:
 
         `on_error` (with `max_errors`; None: no limit) or `max_errors` alone change the error
         policy from here on: a job stopped by a bad row under FAIL would stop on it again."""
+        self._refuse_another_server(self.job(job_id))
         self._prepare_resume(job_id)
         if on_error is not None or max_errors is not None:
             self._change_policy(job_id, on_error, max_errors)
@@ -388,6 +393,7 @@ class JobManager:
         if job["status"] in ACTIVE:
             self.store.update_job(job_id, request="COMPLETE")
             return "COMPLETING"
+        self._refuse_another_server(job)  # before the request is recorded
         self.store.update_job(job_id, request="COMPLETE")
         return self.resume(job_id, target_uri, password, foreground=foreground)
 
@@ -468,14 +474,32 @@ class JobManager:
         self._threads[job_id] = thread
         thread.start()
 
+    def _refuse_another_server(self, job: dict[str, Any]) -> None:
+        """A job created or resumed by a `relmig serve` that still runs on this machine is that
+        server's: run elsewhere (the CLI's resume), it would lack the server's stored password
+        and compete with the server for the job."""
+        owner = job["options"].get("owner", "")
+        if owner == _me() or not job["options"].get("owner_serves"):
+            return
+        host, _, pid = owner.partition(":")
+        if host == socket.gethostname() and pid.isdigit() and _pid_alive(int(pid)):
+            raise JobError(
+                f"job {job['id']} belongs to the relmig serve process {pid} on this machine, "
+                "which runs it with its connection's stored password: resume it there (the "
+                f"Resume button, or POST /api/v1/jobs/{job['id']}/resume), or stop that server "
+                "first",
+                "conflict",
+            )
+
     def _claim(self, job_id: str) -> None:
         job = self.job(job_id)
+        self._refuse_another_server(job)
         mine = job["options"].get("owner") == _me()
         if job["status"] in ACTIVE and job["heartbeat_at"] is not None and not mine:
             beat = aware(job["heartbeat_at"])
             if self.clock() - beat < STALE_AFTER:
                 raise JobError(f"job {job_id} is already running", "conflict")
-        options = {**job["options"], "owner": _me()}
+        options = {**job["options"], "owner": _me(), "owner_serves": self.serves}
         self.store.update_job(
             job_id,
             status="RUNNING",

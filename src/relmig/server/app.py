@@ -121,7 +121,7 @@ def create_app(
     config: ServerConfig, store: StateStore | None = None, manager: JobManager | None = None
 ) -> FastAPI:
     store = store or StateStore()
-    svc = Services(config, store, manager or JobManager(store))
+    svc = Services(config, store, manager or JobManager(store, serves=True))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
