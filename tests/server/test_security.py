@@ -6,15 +6,14 @@ import logging
 import os
 import socket
 import stat
-import struct
 import subprocess
 import sys
-import threading
 
 import pytest
 from fastapi.testclient import TestClient
 from server_helpers import SECRET, SECRET_ROLE, wait_for
 
+from fake_servers import PostgresAsker
 from relmig.runtime.store import StateStore
 from relmig.server.app import create_app
 from relmig.server.context import ServerConfig
@@ -140,49 +139,9 @@ def test_password_from_an_environment_variable(client, server_sample, monkeypatc
     assert client.post(f"{API}/connections/{conn['id']}/test").json()["ok"] is False
 
 
-class CleartextAsker:
-    """A look-alike PostgreSQL server: it asks every client for the password in clear text
-    (AuthenticationCleartextPassword) and keeps whatever comes back."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.clients = 0
-        self.received: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            with conn:
-                self.clients += 1
-                conn.settimeout(3)
-                try:
-                    startup = self._packet(conn)
-                    if startup[4:8] == struct.pack(">i", 80877103):  # SSLRequest: no TLS here
-                        conn.sendall(b"N")
-                        self._packet(conn)
-                    conn.sendall(b"R" + struct.pack(">ii", 8, 3))
-                    self.received.append(conn.recv(65536))
-                except OSError:
-                    pass
-
-    @staticmethod
-    def _packet(conn: socket.socket) -> bytes:
-        head = conn.recv(4)
-        (length,) = struct.unpack(">i", head)
-        return head + conn.recv(length - 4)
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 @pytest.mark.services
 def test_a_stored_password_goes_only_where_it_was_given(client, server_sample):
-    asker = CleartextAsker()
+    asker = PostgresAsker()
     body = {**server_sample["connection"], "user": SECRET_ROLE, "password": SECRET}
     conn = client.post(f"{API}/connections", json=body).json()
     url = f"{API}/connections/{conn['id']}"
@@ -198,7 +157,7 @@ def test_a_stored_password_goes_only_where_it_was_given(client, server_sample):
     refused = client.post(f"{url}/test").json()
     asker.close()
     assert asker.clients >= 2
-    assert all(SECRET.encode() not in data for data in asker.received)
+    assert not asker.got(SECRET)
     assert refused["ok"] is False and "password" in refused["message"]
 
 

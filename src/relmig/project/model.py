@@ -237,8 +237,8 @@ class SourceSettings(Strict):
     # PostgreSQL only: a publication the DBA created for the mapped tables. relmig then uses
     # it (and never creates, alters or drops one), so its role needs no table ownership.
     publication: str | None = None
-    # PostgreSQL only: accept a server that asks for the password in clear text (refused by
-    # default: a look-alike server would receive it).
+    # Accept a server that asks for the password in clear text (refused by default: a
+    # look-alike server would receive it).
     allow_cleartext_password: bool = False
 
 

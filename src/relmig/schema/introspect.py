@@ -23,7 +23,10 @@ def import_tables(
 ) -> list[Table]:
     """Every base table of the configured schemas (or `only` these `schema.table` ids)."""
     source = open_source(settings, password)
-    engine = sa.create_engine(source.sqlalchemy_url(), connect_args={"connect_timeout": 10})
+    engine = sa.create_engine(
+        source.sqlalchemy_url(),
+        connect_args={"connect_timeout": 10, **source.sqlalchemy_connect_args()},
+    )
     try:
         try:
             inspector = sa.inspect(engine)

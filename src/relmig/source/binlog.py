@@ -57,7 +57,7 @@ from relmig.source.changes import (
     Transaction,
     last_change,
 )
-from relmig.source.mysql import MySqlSource
+from relmig.source.mysql import MySqlSource, auth_settings
 from relmig.source.spool import SpooledChanges
 from relmig.source.values import Unconvertible
 from relmig.timeouts import stream_timeout
@@ -881,7 +881,7 @@ class BinlogCapture(ChangeCapture):
 
     def _connection_settings(self, read_timeout: float) -> dict[str, Any]:
         s = self.project.source
-        return {
+        return auth_settings(s) | {
             "host": s.host,
             "port": self._source.port,
             "user": s.user,

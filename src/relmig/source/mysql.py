@@ -8,11 +8,33 @@ from typing import Any
 import pymysql
 from sqlalchemy.engine import URL
 
-from relmig.project.model import Column, Table
+from relmig.project.model import Column, SourceSettings, Table
 from relmig.source import mysql_types
 from relmig.source.sql import Row, SqlSource
 from relmig.source.values import Converter
 from relmig.timeouts import client_timeout, query_timeout
+
+
+class _RefuseClearText:
+    """PyMySQL's handler for mysql_clear_password, consulted before its own: a server (or a
+    look-alike at a changed address) that asks for the password in clear text gets nothing."""
+
+    def __init__(self, _connection: Any) -> None:
+        pass
+
+    def authenticate(self, _packet: Any) -> bytes:
+        raise pymysql.err.OperationalError(
+            2059,
+            "the server asked for the password in clear text (mysql_clear_password): refused; "
+            "set allow_cleartext_password under source: to allow it",
+        )
+
+
+def auth_settings(settings: SourceSettings) -> dict[str, Any]:
+    """What every MySQL connection passes to PyMySQL (the binlog reader's included)."""
+    if settings.allow_cleartext_password:
+        return {}
+    return {"auth_plugin_map": {"mysql_clear_password": _RefuseClearText}}
 
 
 class MySqlSource(SqlSource):
@@ -35,7 +57,7 @@ class MySqlSource(SqlSource):
 
     def _connect_kwargs(self) -> dict[str, Any]:
         s = self.settings
-        return {
+        return auth_settings(s) | {
             "host": s.host,
             "port": self.port,
             "user": s.user,
@@ -53,6 +75,9 @@ class MySqlSource(SqlSource):
         # PyMySQL closes a connection it lost (a reset, a timeout); the next query reconnects.
         if self._conn is not None and not self._conn.open:
             self._conn = None
+
+    def sqlalchemy_connect_args(self) -> dict[str, Any]:
+        return auth_settings(self.settings)
 
     def sqlalchemy_url(self) -> URL:
         s = self.settings

@@ -75,6 +75,10 @@ class SqlSource(ABC):
     def sqlalchemy_url(self) -> Any:
         """A SQLAlchemy URL for schema introspection (the inspector does that job well)."""
 
+    def sqlalchemy_connect_args(self) -> dict[str, Any]:
+        """Driver arguments the URL cannot carry, for that engine."""
+        return {}
+
     # --- SQL text -----------------------------------------------------------------------------
 
     @abstractmethod
