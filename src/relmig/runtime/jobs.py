@@ -794,6 +794,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _cancelled_cdc(job: dict[str, Any]) -> str:
-    """A cancelled job's CDC status: ended if CDC ever ran, never started otherwise (a
-    continuous job cancelled during its snapshot)."""
-    return "NOT_STARTED" if job["cdc_status"] == "NOT_STARTED" else "COMPLETED"
+    """A cancelled job's CDC status: cancelled if CDC ever ran (it did not complete: the UI
+    showed a green "CDC COMPLETED" for it), never started otherwise (a continuous job cancelled
+    during its snapshot)."""
+    return "NOT_STARTED" if job["cdc_status"] == "NOT_STARTED" else "CANCELLED"
