@@ -39,12 +39,14 @@ def start_sync(rig: Rig, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[
 
 
 def in_snapshot(rig: Rig, job_id: str) -> None:
-    """Until the snapshot has written a page and is still copying."""
+    """Until the snapshot has written a page of its first collection: the others are still to
+    copy, so a pause requested now lands in the snapshot (one near its end could miss it)."""
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         job = rig.store.job(job_id)
-        done = sum(p["rows_done"] for p in rig.store.progress_of(job_id))
-        if job["stage"] == "SNAPSHOT" and done > 0:
+        progress = rig.store.progress_of(job_id)
+        done = sum(p["rows_done"] for p in progress)
+        if job["stage"] == "SNAPSHOT" and done > 0 and not any(p["done"] for p in progress):
             return
         assert job["stage"] == "SNAPSHOT", "the snapshot ended before the signal"
         time.sleep(0.01)
@@ -66,7 +68,7 @@ def test_a_signal_pauses_the_job_cleanly(
 ) -> None:
     rng = random.Random(f"{signum}-{stage}")
     # Small snapshot pages, so that the signal lands while it copies.
-    child, job_id = start_sync(rig, tmp_path, "--batch-size", "20")
+    child, job_id = start_sync(rig, tmp_path, "--batch-size", "5")
     if stage == "SNAPSHOT":
         in_snapshot(rig, job_id)
     else:

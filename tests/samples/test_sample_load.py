@@ -54,7 +54,7 @@ def mysql_settings() -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def pg_dsn(pg_settings: dict[str, str]) -> Iterator[str]:
+def pg_dsn(pg_settings: dict[str, str], pg_admin_dsn: str) -> Iterator[str]:
     """A fresh database holding the sample, loaded twice (small, then full size)."""
     admin = psycopg.conninfo.make_conninfo(**pg_settings)
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEST_DB))
@@ -67,7 +67,9 @@ def pg_dsn(pg_settings: dict[str, str]) -> Iterator[str]:
         load_postgres(dsn)
         yield dsn
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
+        # As a superuser: FORCE ends every session in the database, another role's too (one
+        # was there once, and the relmig role may not end it).
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
             conn.execute(drop)
 
 
