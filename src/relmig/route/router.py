@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from relmig.documents.plan import NodePlan
-from relmig.route.cascades import CascadeRouter
+from relmig.route.cascades import CascadeRouter, Roots
 from relmig.route.placement import Placement
 from relmig.source.changes import UNCHANGED, RowChange
 from relmig.source.sql import Row, SqlSource
 from relmig.source.values import Unconvertible
 
-Roots = dict[str, set[Row]]
 # (table, the row's key as far as it could be read, column, reason)
 Unreadable = Callable[[str, Row, str, str], None]
 
