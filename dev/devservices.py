@@ -30,11 +30,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from devcerts import ensure_certs
+
 REPO = Path(__file__).resolve().parent.parent
 DEV = Path(os.environ.get("RELMIG_DEV_DIR") or REPO / ".dev").absolute()
 TOOLS = Path(os.environ.get("RELMIG_TOOLS_DIR") or Path.home() / ".cache" / "relmig-dev").absolute()
 LOGS = DEV / "logs"
 RUN = DEV / "run"
+TLS = DEV / "tls"  # the CA and server certificate of every TLS listener (dev/devcerts.py)
 
 FERRETDB_VERSION = "v1.24.2"
 KAFKA_VERSIONS = ("4.4.0", "4.1.1")  # tried in order; the first one installed is used
@@ -103,6 +106,15 @@ def kafka_ports(node: int) -> tuple[int, int]:
     return (
         int(S["RELMIG_KAFKA_BROKER_PORT"]) + node - 1,
         int(S["RELMIG_KAFKA_CONTROLLER_PORT"]) + node - 1,
+    )
+
+
+def kafka_tls_ports(node: int) -> tuple[int, int]:
+    """(SSL listener, SASL_SSL listener) of a 1-based Kafka node. Every node has both: a client
+    reaches each partition's leader through the listener it bootstrapped on."""
+    return (
+        int(S["RELMIG_KAFKA_SSL_PORT"]) + node - 1,
+        int(S["RELMIG_KAFKA_SASL_SSL_PORT"]) + node - 1,
     )
 
 
@@ -753,7 +765,19 @@ class Postgres:
             f.write("\ninclude = 'relmig.conf'\n")
         (self.base / ".initialized").write_text("ok\n")
 
+    def _server_certs(self) -> tuple[Path, Path]:
+        """The server certificate and key, copied where the postgres user owns them (it
+        refuses a key others can read)."""
+        certs = ensure_certs(TLS)
+        cert, key = self.data / "server.crt", self.data / "server.key"
+        for src, dst in ((certs.cert, cert), (certs.key, key)):
+            shutil.copyfile(src, dst)
+            dst.chmod(0o600)
+            shutil.chown(dst, "postgres", "postgres")
+        return cert, key
+
     def _write_conf(self) -> None:
+        cert, key = self._server_certs()
         conf = self.data / "relmig.conf"
         conf.write_text(
             "# rewritten by dev/services on every start\n"
@@ -768,6 +792,10 @@ class Postgres:
             "max_slot_wal_keep_size = '4GB'\n"
             "logging_collector = off\n"
             "log_line_prefix = '%m [%p] %q%u@%d '\n"
+            # TLS offered on the same port (clients choose: sslmode).
+            "ssl = on\n"
+            f"ssl_cert_file = '{cert}'\n"
+            f"ssl_key_file = '{key}'\n"
         )
         shutil.chown(conf, "postgres", "postgres")
 
@@ -904,6 +932,7 @@ class MariaDB:
                 ) from e
             (self.base / ".initialized").write_text("ok\n")
         self.sock.unlink(missing_ok=True)
+        certs = ensure_certs(TLS)
         log_mark(self.log, "starting mariadbd")
         proc = spawn(
             [
@@ -930,6 +959,10 @@ class MariaDB:
                 "--collation-server=utf8mb4_general_ci",
                 "--max-connections=300",
                 "--innodb-buffer-pool-size=256M",
+                # TLS offered on the same port (clients choose).
+                f"--ssl-cert={certs.cert}",
+                f"--ssl-key={certs.key}",
+                f"--ssl-ca={certs.ca}",
             ],
             self.log,
         )
@@ -993,6 +1026,7 @@ class FerretDB:
 
     def __init__(self) -> None:
         self.port = int(S["RELMIG_MONGO_PORT"])
+        self.tls_port = int(S["RELMIG_MONGO_TLS_PORT"])
         self.debug_port = int(S["RELMIG_FERRETDB_DEBUG_PORT"])
         self.base = DEV / "ferretdb"
         self.pidfile = RUN / "ferretdb.pid"
@@ -1007,12 +1041,16 @@ class FerretDB:
         return f"FerretDB {info.get('ferretdbVersion', '?')} (MongoDB wire {info.get('version')})"
 
     def start(self) -> None:
-        check_ports(self.name, [self.port, self.debug_port], self.log)
+        check_ports(self.name, [self.port, self.tls_port, self.debug_port], self.log)
         for sub in ("data", "state"):
             (self.base / sub).mkdir(parents=True, exist_ok=True)
+        certs = ensure_certs(TLS)
         cmd = [
             str(ferretdb_bin()),
             f"--listen-addr={HOST}:{self.port}",
+            f"--listen-tls={HOST}:{self.tls_port}",
+            f"--listen-tls-cert-file={certs.cert}",
+            f"--listen-tls-key-file={certs.key}",
             "--handler=sqlite",
             f"--sqlite-url=file:{self.base / 'data'}/",
             f"--state-dir={self.base / 'state'}",
@@ -1257,6 +1295,8 @@ class Kafka:
         voters = ",".join(f"{n}@{HOST}:{kafka_ports(n)[1]}" for n in range(1, self.nodes + 1))
         broker, controller = kafka_ports(node)
         proxied, via_proxy = kafka_proxied_ports(node)
+        tls, sasl = kafka_tls_ports(node)
+        certs = ensure_certs(TLS)
         props = self.props(node)
         props.parent.mkdir(parents=True, exist_ok=True)
         props.write_text(
@@ -1265,12 +1305,19 @@ class Kafka:
             f"node.id={node}\n"
             f"controller.quorum.voters={voters}\n"
             f"listeners=PLAINTEXT://{HOST}:{broker},CONTROLLER://{HOST}:{controller},"
-            f"PROXIED://{HOST}:{proxied}\n"
-            f"advertised.listeners=PLAINTEXT://{HOST}:{broker},PROXIED://{HOST}:{via_proxy}\n"
+            f"PROXIED://{HOST}:{proxied},SSL://{HOST}:{tls},SASL_SSL://{HOST}:{sasl}\n"
+            f"advertised.listeners=PLAINTEXT://{HOST}:{broker},PROXIED://{HOST}:{via_proxy},"
+            f"SSL://localhost:{tls},SASL_SSL://localhost:{sasl}\n"
             "controller.listener.names=CONTROLLER\n"
             "inter.broker.listener.name=PLAINTEXT\n"
-            "listener.security.protocol.map="
-            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT\n"
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+            "PROXIED:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL\n"
+            # The TLS listeners: a PEM keystore (key and chain); SCRAM users on SASL_SSL.
+            "ssl.keystore.type=PEM\n"
+            f"ssl.keystore.location={certs.keystore}\n"
+            "listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512\n"
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
             f"log.dirs={self.base / str(node) / 'data'}\n"
             "num.partitions=1\n"
             f"default.replication.factor={rf}\n"
@@ -1316,10 +1363,33 @@ class Kafka:
         return stopped
 
     def layout(self) -> str:
-        ports = (*kafka_ports(1), *kafka_proxied_ports(1))
+        ports = (*kafka_ports(1), *kafka_proxied_ports(1), *kafka_tls_ports(1))
         return f"nodes={self.nodes} ports={','.join(map(str, ports))}"
 
     def ensure(self) -> str:
+        healthy = self._ensure_nodes()
+        self._scram_user()
+        return healthy
+
+    def _scram_user(self) -> None:
+        """The SASL_SSL listener's user (idempotent: an upsert kept in the metadata log)."""
+        from confluent_kafka.admin import (
+            AdminClient,
+            ScramCredentialInfo,
+            ScramMechanism,
+            UserScramCredentialUpsertion,
+        )
+
+        admin = AdminClient({"bootstrap.servers": self.bootstrap(), "log_level": 0})
+        upsert = UserScramCredentialUpsertion(
+            S["RELMIG_KAFKA_USER"],
+            ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096),
+            S["RELMIG_KAFKA_PASSWORD"].encode(),
+        )
+        for future in admin.alter_user_scram_credentials([upsert]).values():
+            future.result(timeout=30)
+
+    def _ensure_nodes(self) -> str:
         """Start the missing nodes; rebuild the cluster if the node count or ports changed."""
         layout_file = self.base / "layout"
         recorded = layout_file.read_text().strip() if layout_file.exists() else ""
@@ -1341,7 +1411,8 @@ class Kafka:
             self.stop()
             to_start = list(range(1, self.nodes + 1))
         for n in to_start:
-            check_ports(self.name, [*kafka_ports(n), kafka_proxied_ports(n)[0]], self.log(n))
+            ports = [*kafka_ports(n), kafka_proxied_ports(n)[0], *kafka_tls_ports(n)]
+            check_ports(self.name, ports, self.log(n))
         self.base.mkdir(parents=True, exist_ok=True)
         cid_file = self.base / "cluster-id"
         if not cid_file.exists():
@@ -1593,6 +1664,7 @@ def cmd_env() -> int:
     env["RELMIG_MONGO2_URI"] = f"mongodb://{HOST}:{S['RELMIG_MONGO2_PORT']}/"
     env["RELMIG_TOXIPROXY_URL"] = f"http://{HOST}:{S['RELMIG_TOXIPROXY_PORT']}"
     env["RELMIG_KAFKA_BOOTSTRAP"] = Kafka(nodes).bootstrap()
+    env["RELMIG_TLS_CA"] = str(TLS / "ca.pem")
     for key, value in env.items():
         print(f"export {key}={shlex.quote(value)}")
     return 0
