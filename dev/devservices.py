@@ -752,15 +752,6 @@ class Postgres:
             120,
             log=self.log,
         )
-        (self.data / "pg_hba.conf").write_text(
-            "# written by dev/services\n"
-            "# TYPE  DATABASE     USER      ADDRESS        METHOD\n"
-            "local   all          postgres                 trust\n"
-            "local   replication  postgres                 trust\n"
-            "local   all          all                      scram-sha-256\n"
-            "host    all          all       127.0.0.1/32   scram-sha-256\n"
-            "host    replication  all       127.0.0.1/32   scram-sha-256\n"
-        )
         with (self.data / "postgresql.conf").open("a") as f:
             f.write("\ninclude = 'relmig.conf'\n")
         (self.base / ".initialized").write_text("ok\n")
@@ -776,8 +767,26 @@ class Postgres:
             shutil.chown(dst, "postgres", "postgres")
         return cert, key
 
+    def _write_hba(self) -> None:
+        cert_user = S["RELMIG_PG_CERT_USER"]
+        (self.data / "pg_hba.conf").write_text(
+            "# rewritten by dev/services on every start\n"
+            "# TYPE    DATABASE     USER      ADDRESS        METHOD\n"
+            "local     all          postgres                 trust\n"
+            "local     replication  postgres                 trust\n"
+            "local     all          all                      scram-sha-256\n"
+            # The certificate account: TLS and a client certificate from the dev CA, or nothing.
+            f"hostnossl all          {cert_user} 127.0.0.1/32 reject\n"
+            f"hostnossl replication  {cert_user} 127.0.0.1/32 reject\n"
+            f"hostssl   all          {cert_user} 127.0.0.1/32 scram-sha-256 clientcert=verify-ca\n"
+            f"hostssl   replication  {cert_user} 127.0.0.1/32 scram-sha-256 clientcert=verify-ca\n"
+            "host      all          all       127.0.0.1/32   scram-sha-256\n"
+            "host      replication  all       127.0.0.1/32   scram-sha-256\n"
+        )
+
     def _write_conf(self) -> None:
         cert, key = self._server_certs()
+        self._write_hba()
         conf = self.data / "relmig.conf"
         conf.write_text(
             "# rewritten by dev/services on every start\n"
@@ -796,6 +805,7 @@ class Postgres:
             "ssl = on\n"
             f"ssl_cert_file = '{cert}'\n"
             f"ssl_key_file = '{key}'\n"
+            f"ssl_ca_file = '{ensure_certs(TLS).ca}'\n"
         )
         shutil.chown(conf, "postgres", "postgres")
 
@@ -843,15 +853,19 @@ class Postgres:
 
         user, pw, db = S["RELMIG_PG_USER"], S["RELMIG_PG_PASSWORD"], S["RELMIG_PG_DB"]
         admin, admin_pw = S["RELMIG_PG_ADMIN_USER"], S["RELMIG_PG_ADMIN_PASSWORD"]
+        cert_user, cert_pw = S["RELMIG_PG_CERT_USER"], S["RELMIG_PG_CERT_PASSWORD"]
         self._admin_sql(
             "DO $$BEGIN\n"
-            f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {lit(user)}) THEN "
-            f"CREATE ROLE {ident(user)}; END IF;\n"
-            f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {lit(admin)}) THEN "
-            f"CREATE ROLE {ident(admin)}; END IF;\n"
-            "END$$;\n"
+            + "".join(
+                f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {lit(r)}) THEN "
+                f"CREATE ROLE {ident(r)}; END IF;\n"
+                for r in (user, admin, cert_user)
+            )
+            + "END$$;\n"
             f"ALTER ROLE {ident(user)} WITH LOGIN REPLICATION CREATEDB PASSWORD {lit(pw)};\n"
-            f"ALTER ROLE {ident(admin)} WITH LOGIN SUPERUSER PASSWORD {lit(admin_pw)};"
+            f"ALTER ROLE {ident(admin)} WITH LOGIN SUPERUSER PASSWORD {lit(admin_pw)};\n"
+            f"ALTER ROLE {ident(cert_user)} WITH LOGIN REPLICATION PASSWORD {lit(cert_pw)};\n"
+            f"GRANT {ident(user)} TO {ident(cert_user)};"
         )
         if not self._admin_sql(f"SELECT 1 FROM pg_database WHERE datname = {lit(db)}").strip():
             self._admin_sql(f"CREATE DATABASE {ident(db)} OWNER {ident(user)}")
@@ -992,6 +1006,14 @@ class MariaDB:
                 f"ALTER USER {account} IDENTIFIED BY {lit(pw)}",
                 f"GRANT ALL PRIVILEGES ON *.* TO {account}",
             ]
+        # The certificate account: TLS and a client certificate from the dev CA, or nothing.
+        account = f"{lit(S['RELMIG_MYSQL_CERT_USER'])}@'127.0.0.1'"
+        cert_pw = lit(S["RELMIG_MYSQL_CERT_PASSWORD"])
+        stmts += [
+            f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {cert_pw} REQUIRE X509",
+            f"ALTER USER {account} IDENTIFIED BY {cert_pw} REQUIRE X509",
+            f"GRANT ALL PRIVILEGES ON *.* TO {account}",
+        ]
         stmts.append(f"CREATE DATABASE IF NOT EXISTS `{db}`")
         self._root_sql(";\n".join(stmts))
 

@@ -35,6 +35,18 @@ class TargetError(RelmigError):
     link = "target"
 
 
+class SourceRefused(SourceError):
+    """The source answered and refused relmig (credentials, TLS): a setting must change."""
+
+    link = None
+
+
+class TargetRefused(TargetError):
+    """The target answered and refused relmig (credentials, TLS): a setting must change."""
+
+    link = None
+
+
 class SchemaChanged(SourceError):
     """DDL changed a mapped table during CDC: retrying cannot help, the project must change."""
 

@@ -21,13 +21,21 @@ def test_a_password_in_the_source_url_is_warned_about(tmp_path) -> None:
     assert "RELMIG_SOURCE_PASSWORD" in said
 
 
-@pytest.mark.parametrize("option", ["sslmode=require", "sslrootcert=/ca.pem", "application_name=x"])
-def test_an_unsupported_url_option_is_refused_by_name(tmp_path, option: str) -> None:
-    out = CliRunner().invoke(
-        app, ["import", f"postgresql://u@127.0.0.1/db?{option}", "-o", str(tmp_path / "p.yaml")]
-    )
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u@127.0.0.1/db?application_name=x",
+        "postgresql://u@127.0.0.1/db?ssl_ca=/ca.pem",  # MySQL's spelling
+        "mysql://u@127.0.0.1/db?sslmode=require",  # libpq's spelling
+        "mysql://u@127.0.0.1/db?tls=1",
+    ],
+)
+def test_an_unknown_url_option_is_refused_by_name(tmp_path, url: str) -> None:
+    out = CliRunner().invoke(app, ["import", url, "-o", str(tmp_path / "p.yaml")])
     assert out.exit_code == 2
-    assert f"option(s) {option.split('=')[0]} are not supported" in " ".join(out.output.split())
+    option = url.split("?")[1].split("=")[0]
+    assert f"option(s) {option} are not supported" in " ".join(out.output.split())
+    assert not (tmp_path / "p.yaml").exists()
 
 
 def test_a_password_in_the_target_argument_is_warned_about(capsys, monkeypatch) -> None:

@@ -21,7 +21,7 @@ def test_up_without_the_venv_says_to_run_make_venv(tmp_path: Path) -> None:
         pytest.skip(f"{python} has pymongo, so it is as good as the venv")
     # A copy of dev/ with no .venv beside it: dev/services falls back to python3.
     (tmp_path / "dev").mkdir()
-    for name in ("services", "devservices.py", "ports.env"):
+    for name in ("services", "devservices.py", "devcerts.py", "ports.env"):
         shutil.copy2(DEV / name, tmp_path / "dev" / name)
     out = subprocess.run(
         [str(tmp_path / "dev" / "services"), "up", "ferretdb"],

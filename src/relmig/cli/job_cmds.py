@@ -41,6 +41,22 @@ PARALLEL = typer.Option(
 RANGE_ROWS = typer.Option(
     50_000, "--range-rows", min=1, help="With --parallel: roots per key range of a split table."
 )
+# TLS and SASL to Kafka (docs/security.md); the password only through an environment variable.
+KAFKA_SECURITY = typer.Option(
+    "plaintext", "--kafka-security", help="plaintext, ssl or sasl_ssl (kafka)."
+)
+KAFKA_CA_FILE = typer.Option(
+    None, "--kafka-ca-file", help="The CA that signed the brokers' certificates (kafka)."
+)
+KAFKA_SASL_MECHANISM = typer.Option(
+    "SCRAM-SHA-512", "--kafka-sasl-mechanism", help="SCRAM-SHA-512 or SCRAM-SHA-256 (kafka)."
+)
+KAFKA_USER = typer.Option(None, "--kafka-user", help="The SASL user (kafka, sasl_ssl).")
+KAFKA_PASSWORD_ENV = typer.Option(
+    "RELMIG_KAFKA_PASSWORD",
+    "--kafka-password-env",
+    help="Environment variable holding the SASL password (kafka, sasl_ssl).",
+)
 
 
 def _collections(value: list[str] | None) -> list[str] | None:

@@ -34,11 +34,12 @@ from relmig.project.casing import Casing
 from relmig.project.file import load_project, save_project
 from relmig.project.initial import InitialMapping, initial_collections
 from relmig.project.model import Project, Relationship, SourceSettings
-from relmig.project.validate import warnings
+from relmig.project.validate import source_problems, warnings
 from relmig.runtime.keys import show_key
 from relmig.schema.infer import Proposal, propose
 from relmig.schema.introspect import import_tables
 from relmig.source.connect import open_source
+from relmig.source.tls import tls_from_url, url_options
 
 DIALECTS = {
     "postgresql": "postgresql",
@@ -49,12 +50,13 @@ DIALECTS = {
 
 
 def parse_source_url(url: str, password_env: str) -> tuple[SourceSettings, str | None]:
-    """`postgresql://user[:password]@host[:port]/database?schema=a,b`; the password is not kept."""
+    """`postgresql://user[:password]@host[:port]/database?schema=a,b&sslmode=…`, TLS options in
+    each dialect's own spelling (relmig.source.tls); the password is not kept."""
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise RelmigError(
-            f"not a source URL: {url!r} (expected postgresql://user@host:port/db)"
+        raise RelmigError(  # not echoed: it may hold a password
+            "the source is not a URL (expected postgresql://user@host:port/db)"
         ) from None
     dialect = DIALECTS.get(parsed.get_backend_name())
     if dialect is None:
@@ -62,17 +64,17 @@ def parse_source_url(url: str, password_env: str) -> tuple[SourceSettings, str |
             f"unsupported source {parsed.get_backend_name()!r}: use postgresql or mysql"
         )
     if not parsed.database or not parsed.username:
-        raise RelmigError(f"the source URL {url!r} must name a user and a database")
-    unknown = sorted(set(parsed.query) - {"schema"})
+        raise RelmigError("the source URL must name a user and a database")
+    known = {"schema", *url_options(dialect)}
+    unknown = sorted(set(parsed.query) - known)
     if unknown:  # never dropped: a TLS option silently left out would connect in clear
         raise RelmigError(
-            f"the source URL option(s) {', '.join(unknown)} are not supported (only schema); "
-            "TLS settings for the source are not supported yet"
+            f"the source URL option(s) {', '.join(unknown)} are not supported for {dialect} "
+            f"(known: {', '.join(sorted(known))})"
         )
-    schemas = parsed.query.get("schema", "")
-    schema_list = [
-        s for s in (schemas if isinstance(schemas, str) else ",".join(schemas)).split(",") if s
-    ]
+    query = {k: v if isinstance(v, str) else ",".join(v) for k, v in parsed.query.items()}
+    schema_list = [s for s in query.pop("schema", "").split(",") if s]
+    auth = {"require_auth": query.pop("require_auth")} if "require_auth" in query else {}
     settings = SourceSettings(
         dialect=dialect,  # type: ignore[arg-type]
         host=parsed.host or "127.0.0.1",
@@ -81,7 +83,12 @@ def parse_source_url(url: str, password_env: str) -> tuple[SourceSettings, str |
         user=parsed.username,
         password_env=password_env,
         schemas=schema_list,
+        tls=tls_from_url(dialect, query),
+        **auth,
     )
+    problems = source_problems(settings)
+    if problems:
+        raise RelmigError("the source URL: " + "; ".join(problems))
     return settings, parsed.password
 
 

@@ -15,6 +15,11 @@ import typer
 from relmig.cli.common import console, source_password, target_uri, user_errors
 from relmig.cli.job_cmds import (
     BATCH_SIZE,
+    KAFKA_CA_FILE,
+    KAFKA_PASSWORD_ENV,
+    KAFKA_SASL_MECHANISM,
+    KAFKA_SECURITY,
+    KAFKA_USER,
     PARALLEL,
     RANGE_ROWS,
     TARGET_HELP,
@@ -112,6 +117,11 @@ def sync(
     keep_topics: bool = typer.Option(
         False, "--keep-topics", help="Keep the topic after cancel/complete (kafka)."
     ),
+    kafka_security: str = KAFKA_SECURITY,
+    kafka_ca_file: str = KAFKA_CA_FILE,
+    kafka_sasl_mechanism: str = KAFKA_SASL_MECHANISM,
+    kafka_user: str = KAFKA_USER,
+    kafka_password_env: str = KAFKA_PASSWORD_ENV,
     parallel: int = PARALLEL,
     range_rows: int = RANGE_ROWS,
     batch_size: int = BATCH_SIZE,
@@ -139,6 +149,11 @@ def sync(
         kafka_partitions=partitions,
         kafka_workers=workers,
         keep_topics=keep_topics,
+        kafka_security=kafka_security,
+        kafka_ca_file=kafka_ca_file,
+        kafka_sasl_mechanism=kafka_sasl_mechanism,
+        kafka_user=kafka_user,
+        kafka_password_env=kafka_password_env,
         parallel=parallel,
         range_rows=range_rows,
         batch_size=batch_size,

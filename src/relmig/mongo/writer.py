@@ -26,7 +26,7 @@ from pymongo.write_concern import WriteConcern
 
 from relmig.documents.builder import Built
 from relmig.documents.plan import DecimalMode, RootPlan
-from relmig.errors import TargetError
+from relmig.errors import TargetError, TargetRefused
 from relmig.failpoints import crash_point
 from relmig.mongo.profile import TargetProfile
 from relmig.timeouts import client_timeout
@@ -59,7 +59,7 @@ class MongoTarget:
             self.profile = TargetProfile.probe(self.client.get_database(database))
         except PyMongoError as exc:
             self.client.close()
-            raise TargetError(
+            raise _refusal(exc, uri) or TargetError(
                 f"cannot reach the MongoDB target {display_uri(uri)}: {exc}"
             ) from None
         # Majority before we checkpoint: an acknowledged position must survive a failover.
@@ -291,6 +291,21 @@ def _indexes(plan: RootPlan) -> list[tuple[list[tuple[str, int]], bool]]:
 
 
 _DUPLICATE = "duplicate key"
+AUTHENTICATION_FAILED = 18
+
+
+def _refusal(exc: PyMongoError, uri: str) -> TargetRefused | None:
+    """A target that refuses relmig fails every retry alike: not a lost link."""
+    if isinstance(exc, OperationFailure) and exc.code == AUTHENTICATION_FAILED:
+        return TargetRefused(f"the MongoDB target {display_uri(uri)} refused the login: {exc}")
+    if "certificate verify failed" in str(exc):
+        reason = str(exc).split(" (configured timeouts")[0]
+        return TargetRefused(
+            f"the MongoDB target {display_uri(uri)} failed the TLS check: {reason} (the URI's "
+            "tlsCAFile must be the CA that signed the server's certificate, and its host a "
+            "name that certificate holds)"
+        )
+    return None
 
 
 def _refused(exc: BulkWriteError, collection: str, offset: int) -> list[WriteFailure]:

@@ -151,6 +151,7 @@ OPTIONAL_SOURCE_SETTINGS = {
     "replication_port": None,
     "publication": None,
     "allow_cleartext_password": False,
+    "require_auth": None,
 }
 
 
@@ -163,6 +164,9 @@ def dump_project(project: Project) -> str:
     for key, unset in OPTIONAL_SOURCE_SETTINGS.items():
         if source[key] == unset:
             del source[key]
+    source["tls"] = {k: v for k, v in source["tls"].items() if v is not None}
+    if not source["tls"]:
+        del source["tls"]
     data = {"version": project.version, **data, "source": source}
     data = {k: data[k] for k in ("version", "name", "source", *data) if k in data}
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)

@@ -220,6 +220,20 @@ class TableFilter(Strict):
     limit: Annotated[int, Field(gt=0, le=MAX_ROWS)] | None = None
 
 
+# libpq's sslmode names, used for both dialects.
+TlsMode = Literal["disable", "prefer", "require", "verify-ca", "verify-full"]
+
+
+class SourceTls(Strict):
+    """TLS to the source, for the queries and the change stream alike. Unset, `mode` keeps the
+    drivers' default (libpq and PyMySQL: prefer, that is TLS when offered, unchecked)."""
+
+    mode: TlsMode | None = None
+    ca_file: str | None = None  # verify-*: the CA to check the server against
+    cert_file: str | None = None  # a client certificate, with key_file
+    key_file: str | None = None
+
+
 class SourceSettings(Strict):
     """Where the source is. The password never lives here: it comes from `password_env`."""
 
@@ -240,6 +254,10 @@ class SourceSettings(Strict):
     # Accept a server that asks for the password in clear text (refused by default: a
     # look-alike server would receive it).
     allow_cleartext_password: bool = False
+    tls: SourceTls = SourceTls()
+    # PostgreSQL only: libpq's require_auth (which authentication methods the server may
+    # ask for); unset, relmig's default refuses a clear-text password (see above).
+    require_auth: str | None = None
 
 
 class Project(Strict):

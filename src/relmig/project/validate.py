@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 def check_references(project: Project) -> None:
     problems: list[str] = []
-    _check_source(project.source, problems)
+    problems.extend(source_problems(project.source))
     tables = {t.id: t for t in project.tables}
     for i, table in enumerate(project.tables):
         _check_table(table, tables, f"tables[{i}]", problems)
@@ -93,7 +93,10 @@ def warnings(project: Project) -> list[str]:
     ]
 
 
-def _check_source(source: SourceSettings, out: list[str]) -> None:
+def source_problems(source: SourceSettings) -> list[str]:
+    """What is wrong with where and how relmig connects: the project's, a connection's, an
+    import URL's (each way in has these same checks)."""
+    out: list[str] = []
     for name in ("port", "replication_port"):
         port = getattr(source, name)
         if port is not None and not 0 < port < 65536:
@@ -107,6 +110,22 @@ def _check_source(source: SourceSettings, out: list[str]) -> None:
                 )
     elif source.replication_host is not None and not source.replication_host.strip():
         out.append("source.replication_host: is empty (leave it out to use host)")
+    if source.dialect != "postgresql" and source.require_auth is not None:
+        out.append("source.require_auth: is libpq's, for a PostgreSQL source only")
+    tls = source.tls
+    if (tls.cert_file is None) != (tls.key_file is None):
+        out.append("source.tls: a client certificate needs both cert_file and key_file")
+    if tls.ca_file is not None and tls.mode not in ("verify-ca", "verify-full"):
+        out.append(
+            f"source.tls.ca_file: checks nothing with mode {tls.mode or '(unset)'}; "
+            "use verify-full (or verify-ca)"
+        )
+    if tls.cert_file is not None and tls.mode not in ("require", "verify-ca", "verify-full"):
+        out.append(
+            f"source.tls.cert_file: is not sent with mode {tls.mode or '(unset)'}; "
+            "use require, verify-ca or verify-full"
+        )
+    return out
 
 
 def _check_table(table: Table, tables: dict[str, Table], where: str, out: list[str]) -> None:

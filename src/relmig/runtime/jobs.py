@@ -87,6 +87,13 @@ class JobOptions:
     kafka_partitions: int = 6
     kafka_workers: int = 2
     keep_topics: bool = False
+    # TLS and SASL to Kafka (relmig.transport.kafka.security); the password is read from
+    # the variable kafka_password_env names, never stored.
+    kafka_security: str = "plaintext"  # plaintext, ssl or sasl_ssl
+    kafka_ca_file: str | None = None
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_user: str | None = None
+    kafka_password_env: str = "RELMIG_KAFKA_PASSWORD"
 
 
 ProgressCallback = Callable[[str, int, int | None], None]

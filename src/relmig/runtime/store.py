@@ -19,6 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from relmig.runtime.store_upgrade import add_missing_columns
+
 metadata = sa.MetaData()
 
 jobs = sa.Table(
@@ -251,28 +253,7 @@ class StateStore:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
-        self._add_missing_columns()
-
-    def _add_missing_columns(self) -> None:
-        """Columns and indexes added since a store file was created (additive changes only)."""
-        inspector = sa.inspect(self.engine)
-        for table in metadata.sorted_tables:
-            present = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present:
-                    kind = column.type.compile(self.engine.dialect)
-                    default = column.default.arg if column.default is not None else None
-                    tail = f" NOT NULL DEFAULT {int(default)}" if default is not None else ""
-                    with self._tx() as conn:
-                        conn.execute(
-                            sa.text(
-                                f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{tail}"
-                            )
-                        )
-            indexes = {i["name"] for i in inspector.get_indexes(table.name)}
-            for index in table.indexes:
-                if index.name not in indexes:
-                    index.create(self.engine, checkfirst=True)
+        add_missing_columns(self.engine, metadata)
 
     @property
     def where(self) -> str:

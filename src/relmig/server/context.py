@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from relmig.project.model import Project, SourceSettings
+from relmig.project.validate import source_problems
 from relmig.runtime.jobs import JobManager
 from relmig.runtime.store import StateStore, relmig_home
 from relmig.server.env_policy import env_refusal
@@ -91,7 +92,11 @@ class Services:
     ) -> SourceSettings:
         """The connection's settings, once its password variable is one it may read."""
         self.check_env(connection["password_env"])
-        return source_settings(connection, schemas)
+        settings = source_settings(connection, schemas)
+        problems = source_problems(settings)
+        if problems:
+            raise ApiError(422, "; ".join(problems))
+        return settings
 
     def check_env(self, name: str | None) -> None:
         refused = env_refusal(name, self.config.allow_env) if name else None
@@ -122,6 +127,8 @@ def source_settings(connection: dict[str, Any], schemas: list[str] | None = None
         database=connection["database"],
         user=connection["user"],
         schemas=schemas if schemas is not None else connection["schemas"],
+        tls=connection["tls"] or {},
+        require_auth=connection["require_auth"],
         **extra,
     )
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from relmig.errors import RelmigError
 from relmig.runtime.store import utcnow
+from relmig.runtime.store_upgrade import add_missing_columns
 
 metadata = sa.MetaData()
 
@@ -29,6 +30,8 @@ connections = sa.Table(
     sa.Column("schemas", sa.JSON, nullable=False),
     sa.Column("password_sealed", sa.Text),
     sa.Column("password_env", sa.String(200)),
+    sa.Column("tls", sa.JSON),  # SourceTls, unset fields left out
+    sa.Column("require_auth", sa.String(200)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
@@ -63,6 +66,7 @@ class Records:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        add_missing_columns(engine, metadata)
 
     # --- generic row access -------------------------------------------------------------------
 

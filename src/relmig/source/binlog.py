@@ -44,7 +44,7 @@ from pymysqlreplication.row_event import (
     WriteRowsEvent,
 )
 
-from relmig.errors import PositionLost, SchemaChanged, SourceError, StreamError
+from relmig.errors import PositionLost, SchemaChanged, SourceError, SourceRefused, StreamError
 from relmig.project.cascades import binlog_cascades
 from relmig.project.model import Project, Table
 from relmig.source.capture import Backlog, ChangeCapture, Prerequisite, SourceLag, mapped_tables
@@ -57,7 +57,8 @@ from relmig.source.changes import (
     Transaction,
     last_change,
 )
-from relmig.source.mysql import MySqlSource, auth_settings
+from relmig.source.mysql import MySqlSource, security_settings
+from relmig.source.refusals import refusal
 from relmig.source.spool import SpooledChanges
 from relmig.source.values import Unconvertible
 from relmig.timeouts import stream_timeout
@@ -881,7 +882,7 @@ class BinlogCapture(ChangeCapture):
 
     def _connection_settings(self, read_timeout: float) -> dict[str, Any]:
         s = self.project.source
-        return auth_settings(s) | {
+        return security_settings(s) | {
             "host": s.host,
             "port": self._source.port,
             "user": s.user,
@@ -971,10 +972,12 @@ class BinlogStream(ChangeStream):
                         f"the {self._capture.where} cannot stream from position "
                         f"{self._position}: {reason}; start a new job"
                     ) from None
+                what = f"the {self._capture.where} refused the binlog connection"
                 if code in _REFUSED:
-                    raise StreamError(
-                        f"the {self._capture.where} refused the binlog connection: {reason}"
-                    ) from None
+                    raise SourceRefused(f"{what}: {reason}") from None
+                refused = refusal(exc, what)
+                if refused is not None:
+                    raise refused from None
                 if failures >= len(self.RECONNECT_DELAYS):
                     raise StreamError(
                         f"lost the binlog connection to {self._capture.address} "

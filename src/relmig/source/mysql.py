@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL
 from relmig.project.model import Column, SourceSettings, Table
 from relmig.source import mysql_types
 from relmig.source.sql import Row, SqlSource
+from relmig.source.tls import pymysql_settings
 from relmig.source.values import Converter
 from relmig.timeouts import client_timeout, query_timeout
 
@@ -30,11 +31,11 @@ class _RefuseClearText:
         )
 
 
-def auth_settings(settings: SourceSettings) -> dict[str, Any]:
-    """What every MySQL connection passes to PyMySQL (the binlog reader's included)."""
-    if settings.allow_cleartext_password:
-        return {}
-    return {"auth_plugin_map": {"mysql_clear_password": _RefuseClearText}}
+def security_settings(settings: SourceSettings) -> dict[str, Any]:
+    """What every MySQL connection passes to PyMySQL (the binlog reader's included): TLS, and
+    the refusal of a clear-text password unless allowed."""
+    refuse = {"auth_plugin_map": {"mysql_clear_password": _RefuseClearText}}
+    return pymysql_settings(settings.tls) | ({} if settings.allow_cleartext_password else refuse)
 
 
 class MySqlSource(SqlSource):
@@ -57,7 +58,7 @@ class MySqlSource(SqlSource):
 
     def _connect_kwargs(self) -> dict[str, Any]:
         s = self.settings
-        return auth_settings(s) | {
+        return security_settings(s) | {
             "host": s.host,
             "port": self.port,
             "user": s.user,
@@ -77,7 +78,7 @@ class MySqlSource(SqlSource):
             self._conn = None
 
     def sqlalchemy_connect_args(self) -> dict[str, Any]:
-        return auth_settings(self.settings)
+        return security_settings(self.settings)
 
     def sqlalchemy_url(self) -> URL:
         s = self.settings

@@ -37,8 +37,10 @@ from relmig.source.changes import (
     TableTruncate,
     Transaction,
 )
-from relmig.source.postgres import CONNECT_SETTINGS, PostgresSource, auth_settings
+from relmig.source.postgres import CONNECT_SETTINGS, PostgresSource
+from relmig.source.refusals import refusal
 from relmig.source.spool import SpooledChanges
+from relmig.source.tls import libpq_settings
 from relmig.timeouts import STREAM_TIMEOUT, deadline, stream_timeout
 
 HEARTBEAT_PREFIX = "relmig.heartbeat"
@@ -562,13 +564,13 @@ class PgOutputStream(ChangeStream):
                 application_name=f"relmig {self.capture.job_id}",
                 options=f"{pg.STREAM_SESSION_OPTIONS} {timeout}",
                 **CONNECT_SETTINGS,
-                **auth_settings(s.settings),
+                **libpq_settings(s.settings),
             )
         except psycopg2.Error as exc:
             self._queries.close()
-            raise StreamError(
-                f"cannot open a replication connection to the {s.where} (at {host}:{port}): "
-                f"{str(exc).strip().splitlines()[0]}"
+            what = f"cannot open a replication connection to the {s.where} (at {host}:{port})"
+            raise refusal(exc, what) or StreamError(
+                f"{what}: {str(exc).strip().splitlines()[0]}"
             ) from None
 
     def _lost(self, exc: BaseException) -> StreamError:

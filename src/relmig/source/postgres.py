@@ -9,9 +9,10 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import URL
 
-from relmig.project.model import Column, SourceSettings, Table
+from relmig.project.model import Column, Table
 from relmig.source import postgres_types
 from relmig.source.sql import Row, SqlSource
+from relmig.source.tls import libpq_settings
 from relmig.source.values import Converter
 from relmig.timeouts import Guard, client_timeout, deadline, query_timeout
 
@@ -26,12 +27,6 @@ CONNECT_SETTINGS: dict[str, Any] = {
     "keepalives_count": 3,
     "tcp_user_timeout": 60_000,
 }
-
-
-def auth_settings(settings: SourceSettings) -> dict[str, str]:
-    """libpq refuses to send the password in clear text unless the connection allows it: a
-    server (or a look-alike at a changed address) that asks for it gets nothing."""
-    return {} if settings.allow_cleartext_password else {"require_auth": "!password"}
 
 
 class PostgresSource(SqlSource):
@@ -52,7 +47,7 @@ class PostgresSource(SqlSource):
             options=f"-c statement_timeout={int(query_timeout() * 1000)}"
             + ("" if self.writable else " -c default_transaction_read_only=on"),
             **CONNECT_SETTINGS,
-            **auth_settings(s),
+            **libpq_settings(s),
         )
         conn.execute("SET TIME ZONE 'UTC'")
         postgres_types.configure_connection(conn)
@@ -98,7 +93,7 @@ class PostgresSource(SqlSource):
             host=s.host,
             port=self.port,
             database=s.database,
-            query=auth_settings(s),
+            query=libpq_settings(s),
         )
 
     def estimate_rows(self, table: Table) -> int | None:

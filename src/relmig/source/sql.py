@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from relmig.errors import SourceError
+from relmig.errors import RelmigError, SourceError
 from relmig.project.model import Column, SourceSettings, Table
+from relmig.source.refusals import refusal
 from relmig.source.values import Converter
 from relmig.timeouts import QUERY_TIMEOUT, Guard, client_timeout
 
@@ -51,10 +52,11 @@ class SqlSource(ABC):
         if self._conn is None:
             try:
                 self._conn = self._connect()
+            except RelmigError:
+                raise
             except Exception as exc:  # every driver has its own error tree
-                raise SourceError(
-                    f"cannot connect to the {self.where}: {_first_line(exc)}"
-                ) from None
+                what = f"cannot connect to the {self.where}"
+                raise refusal(exc, what) or SourceError(f"{what}: {_first_line(exc)}") from None
         return self._conn
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from relmig.errors import RelmigError, SourceError
 from relmig.project.initial import initial_collections
-from relmig.project.model import Dialect, Project, SourceSettings
+from relmig.project.model import Dialect, Project, SourceSettings, SourceTls
 from relmig.schema.introspect import import_tables
 from relmig.server.context import Services, Svc
 from relmig.server.errors import ApiError
@@ -22,8 +22,8 @@ from relmig.source.capture import fix_script, missing_prerequisites
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 
-# The fields that decide where a password is sent and as whom.
-WHERE_IT_GOES = ("dialect", "host", "port", "database", "user")
+# The fields that decide where a password is sent, as whom and how protected.
+WHERE_IT_GOES = ("dialect", "host", "port", "database", "user", "tls", "require_auth")
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -52,6 +52,8 @@ class ConnectionIn(ConnectionFields):
     database: Name
     user: Name
     schemas: list[str] = []
+    tls: SourceTls = SourceTls()
+    require_auth: Name | None = None
 
 
 class ConnectionPatch(ConnectionFields):
@@ -64,6 +66,8 @@ class ConnectionPatch(ConnectionFields):
     database: Name | None = None
     user: Name | None = None
     schemas: list[str] | None = None
+    tls: SourceTls | None = None
+    require_auth: Name | None = None
 
 
 class ConnectionOut(BaseModel):
@@ -75,6 +79,8 @@ class ConnectionOut(BaseModel):
     database: str
     user: str
     schemas: list[str]
+    tls: SourceTls
+    require_auth: str | None
     password: Literal["stored", "env", "none"]
     password_env: str | None
     projects: int
@@ -110,6 +116,8 @@ def _out(row: dict[str, Any], svc: Services) -> ConnectionOut:
     return ConnectionOut(
         **{k: row[k] for k in ("id", "name", "dialect", "host", "port", "database", "user")},
         schemas=row["schemas"],
+        tls=SourceTls.model_validate(row["tls"] or {}),
+        require_auth=row["require_auth"],
         password=kind,
         password_env=row["password_env"],
         projects=len(svc.records.list_projects(row["id"])),
@@ -162,8 +170,9 @@ def list_connections(svc: Svc) -> list[ConnectionOut]:
 
 @router.post("", status_code=201)
 def add_connection(body: ConnectionIn, svc: Svc) -> ConnectionOut:
-    svc.check_env(body.password_env)
     values = body.model_dump(exclude={"password", "password_env"})
+    values["tls"] = body.tls.model_dump(exclude_none=True)
+    svc.source_settings({**values, "password_env": body.password_env})  # the one check
     row = svc.records.add_connection(
         {"password_sealed": None, "password_env": None, **values, **_password_values(body, svc)}
     )
@@ -190,7 +199,11 @@ def edit_connection(conn_id: str, body: ConnectionPatch, svc: Svc) -> Connection
     values = body.model_dump(exclude={"password", "password_env"}, exclude_unset=True)
     if any(values.get(k, "") is None for k in ("name", "dialect", "host", "database", "user")):
         raise ApiError(422, "name, dialect, host, database and user cannot be removed")
-    moved = [k for k in WHERE_IT_GOES if k in values and values[k] != stored[k]]
+    if "tls" in values:  # null: back to the drivers' default
+        values["tls"] = body.tls.model_dump(exclude_none=True) if body.tls else {}
+    svc.source_settings({**stored, **values})  # the one check, on the edited whole
+    before = {**stored, "tls": stored["tls"] or {}}  # rows older than TLS settings hold null
+    moved = [k for k in WHERE_IT_GOES if k in values and values[k] != before[k]]
     given = {"password", "password_env"} & body.model_fields_set
     if moved and stored["password_sealed"] and not given:
         # A stored password goes only where it was given: to another address or account,

@@ -49,6 +49,18 @@ class JobCreate(BaseModel):
         default=2, description="Kafka: sink workers the server runs."
     )
     keep_topics: bool = Field(default=False, description="Kafka: keep the topic at the end.")
+    kafka_security: Literal["plaintext", "ssl", "sasl_ssl"] = "plaintext"
+    kafka_ca_file: str | None = Field(
+        default=None, max_length=4096, description="Kafka: the CA of the brokers' certificates."
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_user: str | None = Field(default=None, max_length=200)
+    kafka_password_env: str = Field(
+        default="RELMIG_KAFKA_PASSWORD",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        max_length=200,
+        description="Kafka: the environment variable holding the SASL password.",
+    )
     parallel: Annotated[int, Field(ge=1)] | None = Field(
         default=None,
         description="Snapshot with this many worker processes, large tables split into key "
@@ -122,6 +134,8 @@ def start_job(project_id: str, body: JobCreate, svc: Svc) -> dict[str, Any]:
     project = svc.project(row)
     if not project.collections:
         raise ApiError(422, f"project {project.name} maps no collections: add a rule first")
+    if body.kafka_security == "sasl_ssl":
+        svc.check_env(body.kafka_password_env)
     target_uri = body.target_uri or svc.config.target_uri
     if not target_uri:
         raise ApiError(422, "no target: give target_uri (this server has no default target)")
@@ -136,6 +150,11 @@ def start_job(project_id: str, body: JobCreate, svc: Svc) -> dict[str, Any]:
         kafka_partitions=body.kafka_partitions,
         kafka_workers=body.kafka_workers,
         keep_topics=body.keep_topics,
+        kafka_security=body.kafka_security,
+        kafka_ca_file=body.kafka_ca_file,
+        kafka_sasl_mechanism=body.kafka_sasl_mechanism,
+        kafka_user=body.kafka_user,
+        kafka_password_env=body.kafka_password_env,
         parallel=body.parallel,
         range_rows=body.range_rows,
     )

@@ -10,6 +10,7 @@ from relmig.runtime.engine import CdcContext, CdcEngine
 from relmig.runtime.parallel import ParallelSnapshot
 from relmig.runtime.store import StateStore
 from relmig.transport.kafka.monitor import kafka_status
+from relmig.transport.kafka.security import security_problem
 from relmig.transport.kafka.snapshot_stage import DONE, KafkaSnapshotRun
 from relmig.transport.kafka.supervisor import KafkaRun, drop_topics
 
@@ -23,7 +24,7 @@ class KafkaEngine(CdcEngine):
                 "the kafka engine runs the CDC of continuous and cdc-only jobs and needs the "
                 "Kafka bootstrap servers"
             )
-        return None
+        return security_problem(options)
 
     def run(self, ctx: CdcContext) -> str:
         return KafkaRun(ctx).run()

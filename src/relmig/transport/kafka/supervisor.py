@@ -38,7 +38,12 @@ from relmig.transport.kafka.task import (
     SUPERVISOR,
     is_sink,
 )
-from relmig.transport.kafka.topics import Cluster, KafkaSettings, KafkaUnavailable
+from relmig.transport.kafka.topics import (
+    Cluster,
+    KafkaRefused,
+    KafkaSettings,
+    KafkaUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -476,7 +481,7 @@ def drop_topics(store: StateStore, job_id: str, cluster: Cluster | None = None) 
         return
     try:
         cluster.delete()
-    except KafkaUnavailable as exc:
+    except (KafkaUnavailable, KafkaRefused) as exc:
         store.add_issues(
             job_id, [IssueRecord("WARNING", None, None, None, None, f"{exc}; delete it by hand")]
         )

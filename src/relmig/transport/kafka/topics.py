@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from relmig.errors import RelmigError
 from relmig.timeouts import stream_timeout
+from relmig.transport.kafka.security import SECURITY_OPTIONS, security_config
 
 TIMEOUT = 15.0  # seconds, for one admin request
 
@@ -26,6 +27,15 @@ class KafkaUnavailable(RelmigError):
     link = "kafka"
 
 
+class KafkaRefused(RelmigError):
+    """The cluster answered and refused relmig (its certificate, the SASL credentials): a
+    setting must change, so it is not retried as a lost link."""
+
+
+# librdkafka's codes for a TLS handshake or a SASL login that failed.
+REFUSALS = (KafkaError._SSL, KafkaError._AUTHENTICATION)
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaSettings:
     """A job's Kafka options, as JobOptions stores them."""
@@ -34,6 +44,8 @@ class KafkaSettings:
     partitions: int = 6
     workers: int = 2
     keep_topics: bool = False
+    # TLS and SASL (relmig.transport.kafka.security), as the job's options hold them.
+    security: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
     def of(cls, options: dict[str, Any]) -> KafkaSettings:
@@ -42,6 +54,7 @@ class KafkaSettings:
             partitions=options["kafka_partitions"],
             workers=options["kafka_workers"],
             keep_topics=options["keep_topics"],
+            security=tuple((k, v) for k, v in options.items() if k in SECURITY_OPTIONS),
         )
 
 
@@ -77,7 +90,7 @@ def client_config(settings: KafkaSettings, client_id: str) -> dict[str, Any]:
         # notice a broker that vanished.
         "socket.timeout.ms": int(stream_timeout() * 1000),
         "socket.keepalive.enable": True,
-    }
+    } | security_config(dict(settings.security))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +116,13 @@ class Cluster:
         self.topic = topic_name(job_id)
         self.work_topic = work_topic_name(job_id)
         self.group = group_id(job_id)
-        self.admin = AdminClient(client_config(settings, f"relmig-admin-{job_id}"))
+        self._refusal: KafkaError | None = None
+        config = client_config(settings, f"relmig-admin-{job_id}")
+        self.admin = AdminClient(config | {"error_cb": self._on_error})
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.code() in REFUSALS:
+            self._refusal = err
 
     def ensure_topic(self, topic: str | None = None) -> TopicSpec:
         """Create the job's topic (or its work topic) if it is missing; an existing one must
@@ -175,5 +194,15 @@ class Cluster:
                 f"cannot delete topic {self.topic} and group {self.group}", exc
             ) from None
 
-    def _unavailable(self, what: str, exc: KafkaException) -> KafkaUnavailable:
+    def _unavailable(self, what: str, exc: KafkaException) -> RelmigError:
+        """The error for a failed admin request: a refusal if the client saw one (its error
+        callbacks say why a request found no broker), else a lost link."""
+        self.admin.poll(0)
+        if self._refusal is not None:
+            return KafkaRefused(
+                f"Kafka at {self.settings.bootstrap} refused relmig: {self._refusal.str()} "
+                "(check the job's Kafka security: --kafka-ca-file must be the CA that signed "
+                "the brokers' certificates, the bootstrap hosts names they hold, and the user "
+                "and password right)"
+            )
         return KafkaUnavailable(f"Kafka at {self.settings.bootstrap}: {what}: {exc.args[0].str()}")
