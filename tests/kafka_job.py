@@ -60,7 +60,7 @@ class KafkaJob:
         """Until the sinks have applied everything committed at the source before this call:
         the source task has published up to a fresh mark, and no partition has lag left."""
         self.rig.caught_up(self.id)
-        probe = LagProbe(KafkaSettings(self.bootstrap, PARTITIONS), self.id)
+        probe = LagProbe(KafkaSettings.of(self.rig.store.job(self.id)["options"]), self.id)
         try:
             wait_for(lambda: all(p.lag == 0 for p in probe.measure()), "the sinks to catch up")
         finally:

@@ -147,6 +147,35 @@ def shot(page: Page, name: str, doc_image: str | None = None) -> None:
         page.screenshot(path=DOC_IMAGES / doc_image)
 
 
+def test_a_connection_with_tls_from_the_form(
+    page: Page, server: Server, server_sample, services_settings, services_dir: Path
+):
+    """The form's TLS fields reach the one validator and every connection the test opens."""
+    tls = services_dir / "tls"
+    page.goto(f"{server.url}/#/connections")
+    page.get_by_role("button", name="Add connection").click()
+    fields = {
+        "name": "northwind-tls",
+        "host": "localhost",
+        "port": server_sample["connection"]["port"],
+        "database": server_sample["connection"]["database"],
+        "user": services_settings["RELMIG_PG_CERT_USER"],
+        "password": services_settings["RELMIG_PG_CERT_PASSWORD"],
+        "tls_ca_file": tls / "ca.pem",
+        "tls_cert_file": tls / "client.pem",
+        "tls_key_file": tls / "client.key",
+    }
+    for field, value in fields.items():
+        page.fill(f"input[name={field}]", str(value))
+    page.get_by_role("button", name="Save").click()  # a CA file with the driver's default mode
+    expect(page.locator(".error, .field-error").first).to_contain_text("checks nothing")
+    page.select_option("select[name=tls_mode]", "verify-full")
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator(".badge.ok").first).to_have_text("connected")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("tr[data-connection='northwind-tls']")).to_contain_text("TLS verify-full")
+
+
 def test_connection_project_and_mapping(page: Page, server: Server, server_sample):
     conn = server_sample["connection"]
     page.goto(f"{server.url}/#/connections")

@@ -16,6 +16,7 @@ from relmig.errors import SourceError
 from relmig.project.model import Column, FkAction, ForeignKey, Index, SourceSettings, Table
 from relmig.schema import pg_relations
 from relmig.source.connect import open_source
+from relmig.source.refusals import refusal
 
 
 def import_tables(
@@ -32,8 +33,11 @@ def import_tables(
             inspector = sa.inspect(engine)
             schemas = settings.schemas or [_default_schema(inspector, settings)]
         except sa.exc.SQLAlchemyError as exc:
-            msg = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-            raise SourceError(f"cannot read the schema of the {source.where}: {msg}") from None
+            cause = exc.orig if getattr(exc, "orig", None) else exc
+            what = f"cannot read the schema of the {source.where}"
+            raise refusal(cause, what) or SourceError(
+                f"{what}: {str(cause).splitlines()[0]}"
+            ) from None
         wanted = set(only) if only is not None else None
         tables = []
         for schema in schemas:

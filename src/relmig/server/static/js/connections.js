@@ -43,7 +43,8 @@ export async function renderConnections(view) {
     return h("tr", { "data-connection": c.name },
       h("td", {}, h("strong", {}, c.name)),
       h("td", {}, DIALECTS.find(([d]) => d === c.dialect)?.[1] || c.dialect),
-      h("td", { class: "mono" }, `${c.host}:${c.port || DEFAULT_PORTS[c.dialect]}`),
+      h("td", { class: "mono" }, `${c.host}:${c.port || DEFAULT_PORTS[c.dialect]}`,
+        h("span", { class: "muted small" }, ` TLS ${c.tls?.mode || "default"}`)),
       h("td", {}, c.database, c.schemas.length ? h("span", { class: "muted small" }, ` (${c.schemas.join(", ")})`) : null),
       h("td", {}, c.user),
       h("td", {}, c.password === "stored" ? "stored, encrypted" : c.password === "env" ? h("span", {}, "from ", h("code", {}, `$${c.password_env}`)) : "none"),
@@ -85,6 +86,14 @@ export async function renderConnections(view) {
       password: h("input", { name: "password", type: "password", autocomplete: "new-password",
         placeholder: existing?.password === "stored" ? "unchanged (type to replace)" : "" }),
       env: h("input", { name: "password_env", value: existing?.password_env || "", placeholder: "RELMIG_SOURCE_PASSWORD" }),
+      // TLS in libpq's words for both databases; the same checks as a project file's source.tls.
+      tlsMode: h("select", { name: "tls_mode" }, options([
+        ["", "Driver default (TLS if offered, unchecked)"], ["disable", "disable"], ["require", "require"],
+        ["verify-ca", "verify-ca"], ["verify-full", "verify-full"],
+      ], existing?.tls?.mode || "")),
+      caFile: h("input", { name: "tls_ca_file", value: existing?.tls?.ca_file || "", placeholder: "path on the server, for verify-*" }),
+      certFile: h("input", { name: "tls_cert_file", value: existing?.tls?.cert_file || "", placeholder: "client certificate (optional)" }),
+      keyFile: h("input", { name: "tls_key_file", value: existing?.tls?.key_file || "", placeholder: "its key" }),
     };
     const passwordLabel = h("label", {}, "Password", f.password);
     const envLabel = h("label", {}, "Environment variable", f.env);
@@ -101,7 +110,10 @@ export async function renderConnections(view) {
         name: f.name.value.trim(), dialect: f.dialect.value, host: f.host.value.trim(),
         port: f.port.value ? Number(f.port.value) : null, database: f.database.value.trim(),
         user: f.user.value.trim(), schemas: f.schemas.value.split(",").map((x) => x.trim()).filter(Boolean),
+        tls: {},
       };
+      const tls = { mode: f.tlsMode.value, ca_file: f.caFile.value.trim(), cert_file: f.certFile.value.trim(), key_file: f.keyFile.value.trim() };
+      for (const [k, v] of Object.entries(tls)) if (v) out.tls[k] = v;
       if (f.mode.value === "env") out.password_env = f.env.value.trim();
       else if (f.mode.value === "none") { if (!forTest) out.password = null; }
       else if (f.password.value) out.password = f.password.value;
@@ -133,7 +145,9 @@ export async function renderConnections(view) {
       h("div", { class: "form-grid" },
         h("label", {}, "Name", f.name), h("label", {}, "Type", f.dialect), h("label", {}, "Host", f.host),
         h("label", {}, "Port", f.port), h("label", {}, "Database", f.database), h("label", {}, "User", f.user),
-        h("label", {}, "Schemas", f.schemas), h("label", {}, "Password", f.mode), passwordLabel, envLabel),
+        h("label", {}, "Schemas", f.schemas), h("label", {}, "Password", f.mode), passwordLabel, envLabel,
+        h("label", {}, "TLS", f.tlsMode), h("label", {}, "CA file", f.caFile),
+        h("label", {}, "Client certificate", f.certFile), h("label", {}, "Client key", f.keyFile)),
       h("p", { class: "muted small" }, "Passwords are encrypted with this machine's relmig key and never shown again."),
       result,
       h("div", { class: "actions" },
