@@ -8,9 +8,11 @@ services' data (tests read them from there).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+_MAKING = threading.Lock()  # dev/services starts the servers side by side: one CA for all
 SERVER_NAME = "localhost"
 CLIENT_NAME = "relmig_cert"  # also the accounts' name (RELMIG_*_CERT_USER in ports.env)
 
@@ -26,6 +28,11 @@ class Certs:
 
 
 def ensure_certs(folder: Path) -> Certs:
+    with _MAKING:
+        return _ensure(folder)
+
+
+def _ensure(folder: Path) -> Certs:
     certs = Certs(
         *(folder / name for name in ("ca.pem", "server.pem", "server.key", "keystore.pem")),
         folder / "client.pem",
@@ -40,11 +47,11 @@ def ensure_certs(folder: Path) -> Certs:
         raise RuntimeError("trustme is missing: run `make venv` first") from e
     folder.mkdir(parents=True, exist_ok=True)
     # RSA: every server here reads it (Kafka's PEM keystore takes PKCS#8 RSA, DSA or EC).
-    ca = trustme.CA(key_type=trustme.KeyType.RSA)
-    leaf = ca.issue_cert(SERVER_NAME, key_type=trustme.KeyType.RSA)
+    ca = trustme.CA(key_type=trustme.KeyType.ECDSA)
+    leaf = ca.issue_cert(SERVER_NAME, key_type=trustme.KeyType.ECDSA)
     # Named by its common name (the account name), not as a host.
     client = ca.issue_cert(
-        "relmig-client.invalid", common_name=CLIENT_NAME, key_type=trustme.KeyType.RSA
+        "relmig-client.invalid", common_name=CLIENT_NAME, key_type=trustme.KeyType.ECDSA
     )
 
     def pkcs8(leaf: trustme.LeafCert) -> bytes:

@@ -113,3 +113,43 @@ def test_sigterm_pauses_a_kafka_mode_job_cleanly(
     rig.workload(rng, 10)
     KafkaJob(rig, job_id, kafka_bootstrap).applied()  # the sinks, not only the source task
     rig.verify()
+
+
+def test_sigterm_during_a_kafka_rebalance_loses_nothing(
+    pg_rig: Rig, tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    """A worker joins the job's group from another process; while the group rebalances (the
+    newcomer registered, no partition assigned to it yet), both the job's process and the
+    newcomer get SIGTERM. Both stop cleanly, and the resumed job loses nothing."""
+    rig = pg_rig
+    rng = random.Random("rebalance")
+    kafka = ["--engine", "kafka", "--kafka-bootstrap", kafka_bootstrap, "--partitions", "4"]
+    child, job_id = start_sync(rig, tmp_path, *kafka, "--workers", "2")
+    rig.streaming(job_id)
+    rig.workload(rng, 10)
+    newcomer = subprocess.Popen(
+        [sys.executable, "-m", "relmig.cli", "worker", "--job", job_id, "--name", "newcomer"],
+        env={**os.environ, "RELMIG_STATE_URL": rig.store.url, "RELMIG_TARGET_URI": rig.target_uri},
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        row = next((t for t in rig.store.kafka_tasks_of(job_id) if t["task"] == "newcomer"), None)
+        if row is not None and row["state"] == "RUNNING" and not row["assigned"]:
+            break  # joined, waiting for its share: the group is rebalancing
+        time.sleep(0.005)
+    else:
+        raise AssertionError("the newcomer never joined")
+    rig.workload(rng, 5)  # changes in flight across the rebalance
+    newcomer.send_signal(signal.SIGTERM)
+    child.send_signal(signal.SIGTERM)
+    assert newcomer.wait(WAIT) == 0
+    _, err = child.communicate(timeout=WAIT)
+    assert child.returncode == 0, err.decode()
+    job = rig.store.job(job_id)
+    assert (job["status"], job["stop_reason"]) == ("PAUSED", "stopped by SIGTERM")
+    rig.manager.resume(job_id)
+    rig.streaming(job_id)
+    rig.workload(rng, 10)
+    KafkaJob(rig, job_id, kafka_bootstrap).applied()
+    rig.verify()

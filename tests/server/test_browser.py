@@ -147,6 +147,24 @@ def shot(page: Page, name: str, doc_image: str | None = None) -> None:
         page.screenshot(path=DOC_IMAGES / doc_image)
 
 
+def test_the_api_docs_load_nothing_from_another_site(page: Page, server: Server):
+    """Swagger UI comes from relmig itself, and its page's policy refuses anything else."""
+    elsewhere: list[str] = []
+    refused: list[str] = []
+    page.on(
+        "request", lambda r: elsewhere.append(r.url) if not r.url.startswith(server.url) else None
+    )
+    page.on(
+        "console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None
+    )
+    page.goto(f"{server.url}/api/v1/docs")
+    expect(page.locator(".opblock").first).to_be_visible()  # the operations, rendered
+    expect(
+        page.locator(".opblock-summary-path", has_text="/api/v1/connections").first
+    ).to_be_visible()
+    assert elsewhere == [] and refused == [], (elsewhere, refused)
+
+
 def test_a_connection_with_tls_from_the_form(
     page: Page, server: Server, server_sample, services_settings, services_dir: Path
 ):

@@ -52,7 +52,7 @@ class Instance:
         # Short path (socket paths are limited) that the postgres OS user can reach.
         self.dir = Path(tempfile.mkdtemp(prefix="relmig-dev-", dir="/tmp"))
         self.dir.chmod(0o755)
-        ports = free_ports(13)
+        ports = free_ports(16)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("RELMIG_")}
         self.env.update(
             {
@@ -71,6 +71,9 @@ class Instance:
                 "RELMIG_FAULT_PG_REPLICATION_PORT": str(ports[10]),
                 "RELMIG_FAULT_MYSQL_PORT": str(ports[11]),
                 "RELMIG_FAULT_MONGO_PORT": str(ports[12]),
+                "RELMIG_MONGO_TLS_PORT": str(ports[13]),
+                "RELMIG_KAFKA_SSL_PORT": str(ports[14]),
+                "RELMIG_KAFKA_SASL_SSL_PORT": str(ports[15]),
             }
         )
 

@@ -23,6 +23,7 @@ from relmig.runtime.jobs import JobManager
 from relmig.runtime.stopping import pause_all, paused_by_shutdown
 from relmig.runtime.store import StateStore
 from relmig.server.api import connections, jobs, mapping, projects
+from relmig.server.api_docs import add_docs
 from relmig.server.auth import COOKIE, guard
 from relmig.server.browser import browser_rules
 from relmig.server.context import ServerConfig, Services, Svc
@@ -143,7 +144,7 @@ def create_app(
         version=__version__,
         description="Migrate relational databases into MongoDB and keep them in sync.",
         openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        docs_url=None,  # relmig.server.api_docs: the same page without a CDN
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -151,7 +152,8 @@ def create_app(
     app.middleware("http")(guard(config.host, config.token))
     # Added last, so they run first: a cross-site request or an oversized body is refused
     # before anything else.
-    app.middleware("http")(browser_rules(f"{API}/docs"))
+    docs_policy = add_docs(app, f"{API}/docs", f"{API}/openapi.json")
+    app.middleware("http")(browser_rules(f"{API}/docs", docs_policy))
     app.add_middleware(BodyLimit)
     install_handlers(app)
     for router in (about, connections.router, projects.router, mapping.router, jobs.router):

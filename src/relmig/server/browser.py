@@ -27,12 +27,6 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
-# FastAPI's API docs page loads Swagger UI from its CDN and starts it with an inline script.
-DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "frame-ancestors 'none'"
-)
 
 
 def same_origin(request: Request) -> bool:
@@ -43,7 +37,11 @@ def same_origin(request: Request) -> bool:
     return request.headers.get("sec-fetch-site") in (None, "same-origin", "none")
 
 
-def browser_rules(docs_path: str) -> Callable[[Request, Handler], Awaitable[Response]]:
+def browser_rules(
+    docs_path: str, docs_policy: str
+) -> Callable[[Request, Handler], Awaitable[Response]]:
+    """`docs_policy`: the API docs page's own Content-Security-Policy (relmig.server.api_docs)."""
+
     async def middleware(request: Request, call_next: Handler) -> Response:
         if request.method in CHANGES and not same_origin(request):
             response: Response = JSONResponse(
@@ -57,7 +55,7 @@ def browser_rules(docs_path: str) -> Callable[[Request, Handler], Awaitable[Resp
             response = await call_next(request)
         response.headers.update(HEADERS)
         if request.url.path == docs_path:
-            response.headers["Content-Security-Policy"] = DOCS_POLICY
+            response.headers["Content-Security-Policy"] = docs_policy
         return response
 
     return middleware

@@ -57,7 +57,7 @@ from relmig.source.changes import (
     Transaction,
     last_change,
 )
-from relmig.source.mysql import MySqlSource, security_settings
+from relmig.source.mysql import Connection, MySqlSource, security_settings
 from relmig.source.refusals import refusal
 from relmig.source.spool import SpooledChanges
 from relmig.source.values import Unconvertible
@@ -519,7 +519,7 @@ class _ConnectionLost(Exception):
     does not reconnect from its stale start position."""
 
 
-class _StreamConnection(pymysql.connections.Connection):
+class _StreamConnection(Connection):
     def _read_packet(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super()._read_packet(*args, **kwargs)

@@ -110,7 +110,7 @@ def pymysql_settings(tls: SourceTls) -> dict[str, Any]:
     if tls.mode in (None, "prefer"):
         return {}  # PyMySQL's default: TLS when the server offers it, unchecked
     check_files(tls)
-    if tls.mode == "require":
+    if tls.mode == "require":  # encrypted, unchecked (libpq's require)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
