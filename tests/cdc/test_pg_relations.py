@@ -12,6 +12,7 @@ and the target equals a fresh snapshot after each round.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -137,3 +138,68 @@ def test_an_unlogged_table_is_refused_for_cdc_with_the_reason(rig: Rig) -> None:
     )
     script = rig.manager.check(project) or ""
     assert "UNLOGGED" in script and "ALTER TABLE" in script and "SET LOGGED;" in script
+
+
+def equal_within(rig: Rig, seconds: float) -> None:
+    """A partition moved by DDL is seen by the stream's next poll (every few seconds)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            rig.verify()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_a_partition_attached_or_detached_during_cdc_is_followed(rig: Rig) -> None:
+    """ATTACH and DETACH PARTITION move rows in and out without a change event: the stream
+    finds the partitions that came and went and applies their rows, and a resumed job finds an
+    attachment it had not applied yet."""
+    job_id = rig.start("continuous")
+    rig.streaming(job_id)
+    filled_outside = [
+        ("CREATE TABLE payment_2026 (LIKE payment INCLUDING DEFAULTS)", ()),
+        ("ALTER TABLE payment_2026 ADD PRIMARY KEY (payment_id, paid)", ()),
+        *[("INSERT INTO payment_2026 VALUES (%s, '2026-05-01', 7)", (500 + i,)) for i in range(8)],
+    ]
+    assert rig.execute(filled_outside)
+    assert rig.execute(
+        [
+            (
+                "ALTER TABLE payment ATTACH PARTITION payment_2026 "
+                "FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+                (),
+            )
+        ]
+    )
+    equal_within(rig, 30)
+    assert rig.execute([("UPDATE payment SET amount = 9 WHERE payment_id = 501", ())])
+    rig.caught_up(job_id)
+    rig.verify()  # the attached partition's rows now stream like the others
+
+    assert rig.execute([("ALTER TABLE payment DETACH PARTITION payment_2025", ())])
+    equal_within(rig, 30)  # its rows left the table: their documents are gone
+
+    # While the job is paused, one partition comes and one of the project's goes: the
+    # resumed stream finds both.
+    rig.manager.pause(job_id)
+    rig.manager.wait(job_id, 60)
+    assert rig.execute(
+        [
+            ("CREATE TABLE payment_2027 (LIKE payment INCLUDING DEFAULTS)", ()),
+            ("ALTER TABLE payment_2027 ADD PRIMARY KEY (payment_id, paid)", ()),
+            ("INSERT INTO payment_2027 VALUES (700, '2027-02-01', 1), (701, '2027-03-01', 2)", ()),
+            (
+                "ALTER TABLE payment ATTACH PARTITION payment_2027 "
+                "FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')",
+                (),
+            ),
+            ("ALTER TABLE payment DETACH PARTITION payment_2024", ()),
+        ]
+    )
+    rig.manager.resume(job_id)
+    rig.streaming(job_id)
+    equal_within(rig, 30)
+    assert rig.store.job(job_id)["status"] == "RUNNING"

@@ -8,7 +8,6 @@ from typing import Any
 import typer
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     Task,
@@ -39,16 +38,59 @@ class RateColumn(ProgressColumn):
         return Text(f"{task.speed:,.0f} rows/s" if task.speed else "", style="cyan")
 
 
+class CountColumn(ProgressColumn):
+    """Rows done of rows expected, and the share; nothing for the summary line (no total)."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        return Text(f"{int(task.completed):,}/{int(task.total):,} {task.percentage:>5.1f}%")
+
+
 def progress_bars() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
+        CountColumn(),
         RateColumn(),
         TimeRemainingColumn(),
         console=console,
     )
+
+
+class CollectionBars:
+    """A bar per collection being copied, and one summary line; a finished collection leaves
+    the display for the summary (`relmig jobs show` lists them all). So an update, and each
+    redraw, costs the same whatever the number of collections: with one bar per collection a
+    snapshot of a thousand small tables spent most of its time redrawing bars."""
+
+    def __init__(self, bars: Progress) -> None:
+        self.bars = bars
+        self.active: dict[str, TaskID] = {}
+        self.finished = 0
+        self.rows = 0
+        self.summary = bars.add_task("", total=None)
+        self._describe()
+
+    def _describe(self) -> None:
+        self.bars.update(
+            self.summary,
+            description=f"{self.finished:,} collection(s) copied, {self.rows:,} rows",
+        )
+
+    def update(self, name: str, done: int, total: int | None, finished: bool) -> None:
+        task = self.active.get(name)
+        if finished:
+            if task is not None:
+                self.bars.remove_task(task)
+                del self.active[name]
+            self.finished += 1
+            self.rows += done
+            self._describe()
+            return
+        if task is None:
+            task = self.active[name] = self.bars.add_task(name, total=total)
+        self.bars.update(task, completed=done, total=max(total or 0, done) or None)
 
 
 STOP_TIMEOUT = typer.Option(
@@ -65,20 +107,14 @@ def run_with_progress(
     call: Callable[[ProgressCallback], str],
     stop_timeout: float = STOP_SECONDS,
 ) -> dict[str, Any]:
-    """Run `call` (which runs the job) with a bar per collection; the job's final description.
+    """Run `call` (which runs the job) with its progress (CollectionBars); the job's final
+    description.
 
     SIGTERM and Ctrl-C pause the job (relmig.runtime.stopping). A FAILED job becomes a
     RelmigError that says why and whether it can be resumed.
     """
     with progress_bars() as bars, pause_on_signals(manager.store, lambda: [job_id], stop_timeout):
-        tasks: dict[str, TaskID] = {}
-
-        def on_progress(name: str, done: int, total: int | None) -> None:
-            if name not in tasks:
-                tasks[name] = bars.add_task(name, total=total)
-            bars.update(tasks[name], completed=done, total=max(total or 0, done) or None)
-
-        status = call(on_progress)
+        status = call(CollectionBars(bars).update)
     job = manager.describe(job_id)
     if status == "PAUSED":
         why = f" ({job['stop_reason']})" if job.get("stop_reason") else ""

@@ -31,7 +31,12 @@ from relmig.runtime.gate import IssueGate
 from relmig.runtime.parallel import ParallelSnapshot
 from relmig.runtime.policy import ErrorPolicy, OnError
 from relmig.runtime.retry import LinkRetry
-from relmig.runtime.snapshot import SnapshotOptions, SnapshotRun, snapshot_plans
+from relmig.runtime.snapshot import (
+    ProgressCallback,
+    SnapshotOptions,
+    SnapshotRun,
+    snapshot_plans,
+)
 from relmig.runtime.store import (
     CAPTURE_STARTED,
     CDC_DRAINED,
@@ -94,9 +99,6 @@ class JobOptions:
     kafka_sasl_mechanism: str = "SCRAM-SHA-512"
     kafka_user: str | None = None
     kafka_password_env: str = "RELMIG_KAFKA_PASSWORD"
-
-
-ProgressCallback = Callable[[str, int, int | None], None]
 
 
 class JobManager:

@@ -62,7 +62,7 @@ class ParallelSnapshot:
     on_progress: ProgressCallback = field(default=lambda *_: None)
     stop: Callable[[], str | None] = field(default=lambda: None)
     issues_before: int = 0
-    _shown: dict[str, int] = field(default_factory=dict)
+    _shown: dict[str, tuple[int, bool]] = field(default_factory=dict)
 
     # --- the coordinator's part, whatever runs the ranges --------------------------------------
 
@@ -91,10 +91,10 @@ class ParallelSnapshot:
     def report(self) -> None:
         """Progress per collection, summed from its ranges' checkpoints."""
         for p in self.store.progress_of(self.job_id):
-            done = int(p["rows_done"])
-            if self._shown.get(p["collection"]) != done:
-                self._shown[p["collection"]] = done
-                self.on_progress(p["collection"], done, p["rows_total"])
+            shown = (int(p["rows_done"]), bool(p["done"]))
+            if self._shown.get(p["collection"]) != shown:
+                self._shown[p["collection"]] = shown
+                self.on_progress(p["collection"], shown[0], p["rows_total"], shown[1])
 
     def finish(self) -> None:
         """The job's budget goes on from what every process recorded."""

@@ -26,7 +26,8 @@ from relmig.runtime.policy import ErrorPolicy, OnError
 from relmig.runtime.store import StateStore
 from relmig.source.sql import SqlSource
 
-ProgressCallback = Callable[[str, int, int | None], None]
+# (collection, rows done, rows expected or None, whether the collection is finished)
+ProgressCallback = Callable[[str, int, int | None, bool], None]
 
 
 def pipeline(
@@ -166,21 +167,21 @@ class SnapshotRun:
             after, done_rows = None, 0
         else:
             if saved["done"]:
-                self.on_progress(name, saved["rows_done"], saved["rows_total"])
+                self.on_progress(name, saved["rows_done"], saved["rows_total"], True)
                 return int(saved["rows_done"])
             after = loads_key(saved["last_key"]) if saved["last_key"] else None
             done_rows = int(saved["rows_done"])
-        self.on_progress(name, done_rows, total)
+        self.on_progress(name, done_rows, total, False)
         builder = DocumentBuilder(plan, self.source)
         copied = pipeline(
             builder.scan(after, self.options.batch_size),
             lambda page: self._write_page(name, page),
             writer,
             self.stop or _never,
-            lambda rows: self.on_progress(name, done_rows + rows, total),
+            lambda rows: self.on_progress(name, done_rows + rows, total, False),
         )
         self.store.checkpoint(self.job_id, name, None, 0, done=True)
-        self.on_progress(name, done_rows + copied, total)
+        self.on_progress(name, done_rows + copied, total, True)
         return done_rows + copied
 
     def _write_page(self, collection: str, page: Page) -> int:

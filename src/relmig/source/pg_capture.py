@@ -37,6 +37,7 @@ from relmig.source.changes import (
     TableTruncate,
     Transaction,
 )
+from relmig.source.pg_partitions import PartitionWatch
 from relmig.source.postgres import CONNECT_SETTINGS, PostgresSource
 from relmig.source.refusals import refusal
 from relmig.source.spool import SpooledChanges
@@ -523,6 +524,10 @@ class PgOutputStream(ChangeStream):
         # loader turns tuple text into the same values.
         self._queries = PostgresSource(capture.project.source, capture.password, writable=True)
         self._context = self._queries.conn
+        # Before the stream starts: a partition attached from here on is seen as new.
+        self._partitions = PartitionWatch(
+            self._queries, [capture.project.table(t) for t in capture.tables]
+        )
         # Silence longer than this means a stalled stream: while idle, our heartbeat message
         # comes back every heartbeat_seconds, and while the walsender decodes something it
         # does not send, it sends keepalives every wal_sender_timeout / 2 (set to this).
@@ -625,9 +630,15 @@ class PgOutputStream(ChangeStream):
         xid: int | None = None
         last_yield = last_beat = heard = time.monotonic()
         wal_end = self.cur.wal_end
+        between = True  # no transaction half read: a partition's rows may go in here
         try:
             while True:
                 self._feedback()
+                moved = self._partitions.changes() if between and top_xid is None else None
+                if moved is not None:
+                    # At the last position: a resume re-reads the leaves and, finding the
+                    # same ones, adds nothing; the rows' roots are rebuilt from the source.
+                    yield Transaction(self._last_position, dt.datetime.now(dt.UTC), moved)
                 msg = self.cur.read_message()
                 if msg is None:
                     now = time.monotonic()
@@ -649,7 +660,9 @@ class PgOutputStream(ChangeStream):
                 if kind is pg.Begin:
                     pending = SpooledChanges()
                     xid = m.xid
+                    between = False
                 elif kind is pg.Commit:
+                    between = True
                     if m.end_lsn > self.start_lsn:
                         last_yield = time.monotonic()
                         self._last_position = lsn_to_str(m.end_lsn)
