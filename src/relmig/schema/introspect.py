@@ -7,7 +7,8 @@ estimates and, on MariaDB, which LONGTEXT columns are really JSON.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import cast, get_args
+from dataclasses import dataclass
+from typing import Any, cast, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, Inspector
@@ -44,15 +45,18 @@ def import_tables(
             kinds = (
                 pg_relations.relations(engine, schema) if settings.dialect == "postgresql" else {}
             )
-            for name in sorted(inspector.get_table_names(schema=schema)):
-                kind = kinds.get(name)
-                if (wanted is not None and f"{schema}.{name}" not in wanted) or (
-                    kind is not None and kind.is_partition
-                ):
-                    continue  # a partition is part of its table, not a table of its own
-                table = _table(inspector, engine, schema, name)
-                if kind is not None:
-                    pg_relations.describe(table, kind, inspector)
+            names = [
+                name
+                for name in sorted(inspector.get_table_names(schema=schema))
+                if (wanted is None or f"{schema}.{name}" in wanted)
+                # a partition is part of its table, not a table of its own
+                and not (name in kinds and kinds[name].is_partition)
+            ]
+            catalog = _Catalog.read(inspector, schema, names)
+            for name in names:
+                table = _table(catalog, engine, schema, name)
+                if name in kinds:
+                    pg_relations.describe(table, kinds[name], inspector)
                 tables.append(table)
         # A foreign key to a table left out (or in another schema) links nothing here.
         chosen = {t.id for t in tables}
@@ -71,7 +75,35 @@ def _default_schema(inspector: Inspector, settings: SourceSettings) -> str:
     return inspector.default_schema_name or settings.database
 
 
-def _table(inspector: Inspector, engine: Engine, schema: str, name: str) -> Table:
+@dataclass(frozen=True, slots=True)
+class _Catalog:
+    """A schema's tables as the catalog describes them, read for all of them at once: on
+    PostgreSQL a few queries whatever the table count (one per kind of object), where reading
+    table by table took 10 s for a thousand tables. (SQLAlchemy's MySQL dialect still reads
+    each table's SHOW CREATE TABLE, once.)"""
+
+    columns: dict[Any, list[Any]]
+    pks: dict[Any, Any]
+    fks: dict[Any, list[Any]]
+    uniques: dict[Any, list[Any]]
+    indexes: dict[Any, list[Any]]
+
+    @classmethod
+    def read(cls, inspector: Inspector, schema: str, names: list[str]) -> _Catalog:
+        if not names:
+            return cls({}, {}, {}, {}, {})
+        where = {"schema": schema, "filter_names": names}
+        return cls(
+            inspector.get_multi_columns(**where),
+            inspector.get_multi_pk_constraint(**where),
+            inspector.get_multi_foreign_keys(**where),
+            inspector.get_multi_unique_constraints(**where),
+            inspector.get_multi_indexes(**where),
+        )
+
+
+def _table(catalog: _Catalog, engine: Engine, schema: str, name: str) -> Table:
+    key = (schema, name)
     columns = [
         Column(
             name=col["name"],
@@ -80,9 +112,9 @@ def _table(inspector: Inspector, engine: Engine, schema: str, name: str) -> Tabl
             default=None if col.get("default") is None else str(col["default"]),
             generated=bool((col.get("computed") or {}).get("persisted")),
         )
-        for col in inspector.get_columns(name, schema=schema)
+        for col in catalog.columns.get(key, [])
     ]
-    pk = inspector.get_pk_constraint(name, schema=schema).get("constrained_columns") or []
+    pk = (catalog.pks.get(key) or {}).get("constrained_columns") or []
     fks = [
         ForeignKey(
             name=fk.get("name") or f"fk_{name}_{'_'.join(fk['constrained_columns'])}",
@@ -92,15 +124,15 @@ def _table(inspector: Inspector, engine: Engine, schema: str, name: str) -> Tabl
             on_delete=_action(fk.get("options", {}).get("ondelete")),
             on_update=_action(fk.get("options", {}).get("onupdate")),
         )
-        for fk in inspector.get_foreign_keys(name, schema=schema)
+        for fk in catalog.fks.get(key, [])
     ]
     indexes: list[Index] = []
     seen: set[str] = set()
     partial: set[str] = set()
-    for uc in inspector.get_unique_constraints(name, schema=schema):
+    for uc in catalog.uniques.get(key, []):
         indexes.append(Index(name=uc["name"], columns=uc["column_names"], unique=True))
         seen.add(uc["name"])
-    for ix in inspector.get_indexes(name, schema=schema):
+    for ix in catalog.indexes.get(key, []):
         if (ix.get("dialect_options") or {}).get("postgresql_where") is not None:
             partial.add(ix["name"])
         if ix["name"] in seen or any(c is None for c in ix["column_names"]):
