@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from relmig.runtime.store import StateStore
 
 
 class Stopped(Exception):
@@ -13,8 +13,8 @@ class Stopped(Exception):
         self.request = request
 
 
-def stop_request(job: dict[str, Any] | None) -> str | None:
-    """The pause or cancel a job's row asks for, if any (a complete is carried out by the
+def stop_request(store: StateStore, job_id: str) -> str | None:
+    """The pause or cancel the job's row asks for, if any (a complete is carried out by the
     stream, which must run to drain)."""
-    request = (job or {}).get("request")
+    request = store.request(job_id)
     return request if request in ("PAUSE", "CANCEL") else None

@@ -686,7 +686,7 @@ class JobManager:
         A lost link is retried from the checkpoints (each range's, in parallel), as in CDC."""
         job_id = ctx.job_id
         opts = self.job(job_id)["options"]
-        stop = lambda: self._stop_request(job_id)  # noqa: E731
+        stop = lambda: stop_request(self.store, job_id)  # noqa: E731
         retry = LinkRetry(self.store, job_id, stop)
 
         def parallel() -> None:
@@ -734,9 +734,6 @@ class JobManager:
         except Stopped as stopped:
             return stopped.request
         return None
-
-    def _stop_request(self, job_id: str) -> str | None:
-        return stop_request(self.job(job_id))
 
     def _finish(self, job_id: str, project: Project, source: Any, target: MongoTarget) -> str:
         options = self.job(job_id)["options"]

@@ -307,6 +307,13 @@ class StateStore:
             row = conn.execute(jobs.select().where(jobs.c.id == job_id)).mappings().first()
         return dict(row) if row else None
 
+    def request(self, job_id: str) -> str | None:
+        """The job's pending request alone: it is read between pages and batches, where the
+        whole row (the project with it, a megabyte at a thousand tables) cost more than the
+        page."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(jobs.c.request).where(jobs.c.id == job_id)).scalar()
+
     def list_jobs(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(jobs.select().order_by(jobs.c.created_at.desc())).mappings()

@@ -56,7 +56,7 @@ class CdcRun:
         self._lag_warned = False
         self._mark: str | None = None
         self.retry = LinkRetry(
-            self.store, self.job_id, lambda: stop_request(self.store.job(self.job_id)), sleep
+            self.store, self.job_id, lambda: stop_request(self.store, self.job_id), sleep
         )
 
     def run(self) -> str:
