@@ -56,7 +56,6 @@ from bench.snapshot import (  # noqa: E402
     RssSampler,
     Services,
     Watchdog,
-    _first_line,
     _mb,
     _mb_signed,
     _relmig_home,
@@ -149,23 +148,9 @@ class ErpServices(Services):
 
     def admin_connect(self) -> psycopg.Connection[Any]:
         s = dev_settings()
-        user = s["RELMIG_PG_ADMIN_USER"]
-        try:
-            return psycopg.connect(
-                host=self.host,
-                port=self.pg_port,
-                user=user,
-                password=s["RELMIG_PG_ADMIN_PASSWORD"],
-                dbname=self.pg_admin_db,
-                autocommit=True,
-                connect_timeout=10,
-                application_name="relmig-bench",
-            )
-        except psycopg.Error as exc:
-            raise BenchError(
-                f"cannot connect to PostgreSQL {user}@{self.host}:{self.pg_port}/"
-                f"{self.pg_admin_db}: {_first_line(exc)} (is it up? `dev/services status`)"
-            ) from None
+        return Services.pg_connect(
+            self, self.pg_admin_db, s["RELMIG_PG_ADMIN_USER"], s["RELMIG_PG_ADMIN_PASSWORD"]
+        )
 
 
 def load(svc: ErpServices, tables: int, rows: int, reload: bool) -> None:

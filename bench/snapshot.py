@@ -137,13 +137,17 @@ class Services:
             mongo_uri=mongo_uri or f"mongodb://{s['RELMIG_HOST']}:{s['RELMIG_MONGO_PORT']}/",
         )
 
-    def pg_connect(self, dbname: str = BENCH_DB) -> psycopg.Connection[Any]:
+    def pg_connect(
+        self, dbname: str = BENCH_DB, user: str | None = None, password: str | None = None
+    ) -> psycopg.Connection[Any]:
+        """As the bench's user, or as `user` (e.g. the admin, to create a database)."""
+        user = user or self.pg_user
         try:
             conn = psycopg.connect(
                 host=self.host,
                 port=self.pg_port,
-                user=self.pg_user,
-                password=self.pg_password,
+                user=user,
+                password=password or self.pg_password,
                 dbname=dbname,
                 autocommit=True,
                 connect_timeout=10,
@@ -151,7 +155,7 @@ class Services:
             )
         except psycopg.Error as exc:
             raise BenchError(
-                f"cannot connect to PostgreSQL {self.pg_user}@{self.host}:{self.pg_port}/{dbname}: "
+                f"cannot connect to PostgreSQL {user}@{self.host}:{self.pg_port}/{dbname}: "
                 f"{_first_line(exc)} (is it up? `dev/services status`)"
             ) from None
         conn.execute("SET TIME ZONE 'UTC'")
