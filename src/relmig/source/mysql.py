@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL
 from relmig.project.model import Column, SourceSettings, Table
 from relmig.source import mysql_types
 from relmig.source.sql import Row, SqlSource
-from relmig.source.tls import pymysql_settings
+from relmig.source.tls import pymysql_settings, unverified_context
 from relmig.source.values import Converter
 from relmig.timeouts import client_timeout, query_timeout
 
@@ -32,15 +32,8 @@ class _RefuseClearText:
         )
 
 
-def _unverified_context() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 # PyMySQL's "preferred" TLS (its default) checks nothing, so one context serves every connection.
-_PREFERRED = _unverified_context()
+_PREFERRED = unverified_context()
 
 
 class Connection(pymysql.connections.Connection):

@@ -636,8 +636,8 @@ class PgOutputStream(ChangeStream):
                 self._feedback()
                 moved = self._partitions.changes() if between and top_xid is None else None
                 if moved is not None:
-                    # At the last position: a resume re-reads the leaves and, finding the
-                    # same ones, adds nothing; the rows' roots are rebuilt from the source.
+                    # At the last position: a resume finds the move again (the watch starts
+                    # from the project's list), and the rows' roots are rebuilt from the source.
                     yield Transaction(self._last_position, dt.datetime.now(dt.UTC), moved)
                 msg = self.cur.read_message()
                 if msg is None:

@@ -102,6 +102,14 @@ def libpq_settings(settings: SourceSettings) -> dict[str, str]:
     return out
 
 
+def unverified_context() -> ssl.SSLContext:
+    """Encryption without a certificate check: `require`, and PyMySQL's default."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def pymysql_settings(tls: SourceTls) -> dict[str, Any]:
     """PyMySQL's TLS arguments. Its own ssl_* arguments check no host name unless told and no
     certificate without a CA, so relmig builds the context itself: one meaning per mode."""
@@ -111,9 +119,7 @@ def pymysql_settings(tls: SourceTls) -> dict[str, Any]:
         return {}  # PyMySQL's default: TLS when the server offers it, unchecked
     check_files(tls)
     if tls.mode == "require":  # encrypted, unchecked (libpq's require)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+        context = unverified_context()
     else:
         context = ssl.create_default_context(cafile=tls.ca_file)
         context.check_hostname = tls.mode == "verify-full"

@@ -22,6 +22,7 @@ from relmig.runtime.store import utcnow
 from relmig.runtime.waiting import waiting
 from relmig.server.context import Services, Svc
 from relmig.server.errors import ApiError
+from relmig.transport.kafka.security import Mechanism, Protocol
 
 router = APIRouter(tags=["jobs"])
 
@@ -49,11 +50,11 @@ class JobCreate(BaseModel):
         default=2, description="Kafka: sink workers the server runs."
     )
     keep_topics: bool = Field(default=False, description="Kafka: keep the topic at the end.")
-    kafka_security: Literal["plaintext", "ssl", "sasl_ssl"] = "plaintext"
+    kafka_security: Protocol = "plaintext"
     kafka_ca_file: str | None = Field(
         default=None, max_length=4096, description="Kafka: the CA of the brokers' certificates."
     )
-    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_sasl_mechanism: Mechanism = "SCRAM-SHA-512"
     kafka_user: str | None = Field(default=None, max_length=200)
     kafka_password_env: str = Field(
         default="RELMIG_KAFKA_PASSWORD",
