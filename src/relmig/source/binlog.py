@@ -892,6 +892,13 @@ class BinlogCapture(ChangeCapture):
         }
 
 
+# The server ends a binlog dump whose writes block for net_write_timeout (60 s by default),
+# and the protocol has no status message a busy reader could send instead: while the applier
+# works the reader does not read, so the dump session may wait this long (seconds). A dead
+# reader's dump is replaced when its job reconnects with the same server id.
+DUMP_WRITE_TIMEOUT = 3600
+
+
 class BinlogStream(ChangeStream):
     """One job's binlog reader. Reconnects after a dropped connection, from the position
     after the last transaction it fully read (a partly read one is read again)."""
@@ -924,6 +931,9 @@ class BinlogStream(ChangeStream):
     def confirm(self, position: str) -> None:
         self._confirmed = position
 
+    def keepalive(self) -> None:
+        """Nothing to send: a busy reader's dump waits DUMP_WRITE_TIMEOUT instead."""
+
     def close(self) -> None:
         self._closed = True
         reader = self._reader  # events() may drop it meanwhile, on its own thread
@@ -936,7 +946,8 @@ class BinlogStream(ChangeStream):
         options: dict[str, Any] = {
             # The server sends a heartbeat every `beat` seconds when it has nothing else, so
             # a read that waits the stream timeout (PyMySQL's socket timeout) means a stall.
-            "connection_settings": self._capture._connection_settings(stream_timeout()),
+            "connection_settings": self._capture._connection_settings(stream_timeout())
+            | {"init_command": f"SET SESSION net_write_timeout = {DUMP_WRITE_TIMEOUT}"},
             "server_id": self._capture._reader_server_id(),
             "blocking": True,
             "only_events": _STREAM_EVENTS,

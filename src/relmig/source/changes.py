@@ -104,4 +104,9 @@ class ChangeStream(ABC):
         """Everything up to ``position`` is durably in the target; the source may forget it."""
 
     @abstractmethod
+    def keepalive(self) -> None:
+        """Called on the reading thread while it cannot read (the applier is busy): tell the
+        source the reader is alive, so it does not end the stream for silence."""
+
+    @abstractmethod
     def close(self) -> None: ...

@@ -518,6 +518,7 @@ class PgOutputStream(ChangeStream):
         self.start_lsn = start_lsn
         self._confirmed = start_lsn
         self._sent = -1
+        self._heard = time.monotonic()  # when the server was last heard from
         self._lock = threading.Lock()
         self._columns = self._catalog_columns()
         # The stream's own query connection, set up as the snapshot reader's is, so the row
@@ -623,12 +624,24 @@ class PgOutputStream(ChangeStream):
         else:
             self.cur.send_feedback()
 
+    def keepalive(self) -> None:
+        """A standby status update with the confirmed position: the walsender's timeout
+        counts from the last one it received, not from the last read."""
+        with self._lock:
+            confirmed = self._confirmed
+        try:
+            self.cur.send_feedback(flush_lsn=confirmed, force=True)
+        except psycopg2.Error as exc:
+            raise self._lost(exc) from None
+        self._sent = confirmed
+        self._heard = time.monotonic()  # the server's silence counts only while we read
+
     def events(self, idle_seconds: float = 1.0) -> Iterator[Transaction | Heartbeat]:
         pending = SpooledChanges()
         streamed: dict[int, SpooledChanges] = {}
         top_xid: int | None = None
         xid: int | None = None
-        last_yield = last_beat = heard = time.monotonic()
+        last_yield = last_beat = self._heard = time.monotonic()
         wal_end = self.cur.wal_end
         between = True  # no transaction half read: a partition's rows may go in here
         try:
@@ -643,9 +656,9 @@ class PgOutputStream(ChangeStream):
                 if msg is None:
                     now = time.monotonic()
                     if self.cur.wal_end != wal_end:  # a keepalive
-                        wal_end, heard = self.cur.wal_end, now
-                    elif now - heard > self.silence:
-                        raise self._stalled(now - heard)
+                        wal_end, self._heard = self.cur.wal_end, now
+                    elif now - self._heard > self.silence:
+                        raise self._stalled(now - self._heard)
                     if now - last_beat >= self.heartbeat_seconds:
                         last_beat = now
                         self._emit_heartbeat()
@@ -654,7 +667,7 @@ class PgOutputStream(ChangeStream):
                         yield Heartbeat(self._last_position, dt.datetime.now(dt.UTC))
                     select.select([self._conn], [], [], min(idle_seconds, 0.5))
                     continue
-                heard = time.monotonic()
+                self._heard = time.monotonic()
                 m = self.decoder.decode(msg.payload)
                 kind = type(m)
                 if kind is pg.Begin:

@@ -22,7 +22,7 @@ from relmig.runtime.engine import CdcContext, CdcEngine
 from relmig.runtime.retry import LinkRetry
 from relmig.runtime.store import IssueRecord, utcnow
 from relmig.source.changes import Transaction
-from relmig.transport.inprocess import InProcessTransport
+from relmig.transport.inprocess import BatchBudget, InProcessTransport
 
 
 @dataclass(slots=True)
@@ -72,8 +72,10 @@ class CdcRun:
         transport = InProcessTransport(
             self.capture.stream(position), idle_seconds=self.settings.idle_seconds
         )
+        budget = BatchBudget()
         try:
-            for batch in transport.batches():
+            for batch in transport.batches(budget):
+                started = time.monotonic()
                 txns = [e for e in batch if isinstance(e, Transaction)]
                 if txns:
                     self.capture.wait_visible(txns)
@@ -86,6 +88,7 @@ class CdcRun:
                 self.store.save_position(self.job_id, position, events, last_commit)
                 if txns:
                     crash_point("cdc-checkpointed")
+                budget.record(events, time.monotonic() - started)
                 transport.confirm(position)
                 self.retry.healthy()
                 self._observe(position, last_commit)

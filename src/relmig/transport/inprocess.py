@@ -5,23 +5,48 @@ than the source: at most `capacity` events, and at most `max_changes` changes in
 of large transactions cannot fill memory (one larger than the whole bound still passes alone,
 its changes spooled: relmig.source.spool). Order is kept, so the applier sees transactions in
 commit order and a position is confirmed only after everything before it was applied.
+
+A batch is what has queued up while the previous one was applied (no wait for more: a lone
+commit is applied at once), bounded by a `BatchBudget` in apply time rather than in events, so
+a resumed job checkpoints within about a second whatever its backlog. While the applier is busy
+and the queue full, the reader thread keeps the stream alive (`ChangeStream.keepalive`): a
+source that hears nothing from its reader for its timeout ends the stream.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Iterator
 
 from relmig.source.changes import ChangeStream, Heartbeat, Transaction
 
 Event = Transaction | Heartbeat
 
+KEEPALIVE_SECONDS = 1.0  # how often a reader blocked on a full queue keeps the stream alive
 
-class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
+
+class BatchBudget:
+    """How many changes the next batch may take, so that applying it takes about `seconds`.
+
+    It starts small (a resumed job's first checkpoint comes quickly, before the rate is known)
+    and follows the measured apply rate: doubling at most per batch, shrinking at once when a
+    batch ran long (a slower target, or a fan-out).
+    """
+
+    def __init__(
+        self, seconds: float = 1.0, first: int = 200, least: int = 10, most: int = 20_000
+    ) -> None:
+        self.seconds = seconds
+        self.least = least
+        self.most = most
+        self.limit = first
+
+    def record(self, changes: int, seconds: float) -> None:
+        if changes < self.limit // 2 and seconds < self.seconds:
+            return  # a small batch says little about the rate
+        fits = changes * self.seconds / max(seconds, 1e-3)
+        self.limit = int(min(max(fits, self.least), 2 * self.limit, self.most))
 
 
 class InProcessTransport:
@@ -49,14 +74,15 @@ class InProcessTransport:
                 size = _size(event)
                 with self._room:
                     while not self._stop.is_set() and not self._fits(size):
-                        self._room.wait(0.2)
+                        if not self._room.wait(KEEPALIVE_SECONDS):
+                            self.stream.keepalive()
                     self._queued += size
                 while not self._stop.is_set():
                     try:
-                        self._queue.put(event, timeout=0.2)
+                        self._queue.put(event, timeout=KEEPALIVE_SECONDS)
                         break
                     except queue.Full:
-                        continue
+                        self.stream.keepalive()
                 if self._stop.is_set():
                     return
         except BaseException as exc:  # handed to the applier's thread, which fails the job
@@ -65,26 +91,29 @@ class InProcessTransport:
     def _fits(self, size: int) -> bool:
         return self._queued == 0 or self._queued + size <= self._max_changes
 
-    def batches(self, max_events: int = 5000, max_wait: float = 0.2) -> Iterator[list[Event]]:
-        """Batches in order; a batch ends at `max_events` changes or after `max_wait`."""
+    def batches(self, budget: BatchBudget | None = None) -> Iterator[list[Event]]:
+        """Batches in order: the first waiting event and whatever queued behind it, up to the
+        budget's changes (a transaction larger than that passes alone)."""
+        budget = budget or BatchBudget()
+        held: Event | None = None  # taken from the queue, too large for the batch before
         while True:
-            first = self._queue.get()
-            batch = [self._unwrap(first)]
-            size = _size(batch[0])
-            deadline = time.monotonic() + max_wait
-            while size < max_events:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
+            first = held if held is not None else self._take(self._queue.get())
+            held = None
+            batch = [first]
+            size = _size(first)
+            while size < budget.limit:
                 try:
-                    event = self._unwrap(self._queue.get(timeout=timeout))
+                    event = self._take(self._queue.get_nowait())
                 except queue.Empty:
+                    break
+                if size + _size(event) > budget.limit:
+                    held = event
                     break
                 batch.append(event)
                 size += _size(event)
             yield batch
 
-    def _unwrap(self, item: Event | _Failed) -> Event:
+    def _take(self, item: Event | _Failed) -> Event:
         if isinstance(item, _Failed):
             raise item.error
         size = _size(item)
@@ -99,8 +128,15 @@ class InProcessTransport:
 
     def close(self) -> None:
         self._stop.set()
+        with self._room:
+            self._room.notify_all()
         self._thread.join(timeout=5)
         self.stream.close()
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 def _size(event: Event) -> int:

@@ -25,7 +25,7 @@ from relmig.source.capture import open_capture
 from relmig.source.changes import RowChange, TableTruncate, Transaction
 from relmig.source.connect import open_source
 from relmig.source.sql import Row
-from relmig.transport.inprocess import InProcessTransport
+from relmig.transport.inprocess import BatchBudget, InProcessTransport
 from relmig.transport.kafka import envelope
 from relmig.transport.kafka.lag import LagProbe
 from relmig.transport.kafka.task import Reporter, TaskContext
@@ -79,9 +79,11 @@ class SourceTask:
             source.close()
 
     def _loop(self, transport: InProcessTransport) -> None:
-        for batch in transport.batches():
+        budget = BatchBudget()
+        for batch in transport.batches(budget):
             if self.stop.is_set():
                 return
+            started = time.monotonic()
             txns = [e for e in batch if isinstance(e, Transaction)]
             if txns:
                 self.capture.wait_visible(txns)  # routing reads the source's current rows
@@ -96,6 +98,7 @@ class SourceTask:
             newest = txns[-1].commit_time if txns else None
             # Kafka has every message up to here: now, and only now, the position may move on.
             self.ctx.store.save_position(self.ctx.job_id, position, events, newest)
+            budget.record(events, time.monotonic() - started)
             transport.confirm(position)
             lag = (utcnow() - newest).total_seconds() if newest else 0.0
             self.reporter.progress(events, newest, lag)
