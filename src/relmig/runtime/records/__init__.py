@@ -1,0 +1,1 @@
+"""The state store's record kinds, one module each."""
