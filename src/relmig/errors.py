@@ -1,5 +1,13 @@
 """User-facing errors. The CLI prints their message and exits non-zero, without a traceback."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from relmig.source.drift import Drift
+
 
 class RelmigError(Exception):
     """A problem the user can fix: bad input, an unreachable server, a missing prerequisite."""
@@ -48,9 +56,14 @@ class TargetRefused(TargetError):
 
 
 class SchemaChanged(SourceError):
-    """DDL changed a mapped table during CDC: retrying cannot help, the project must change."""
+    """DDL changed a mapped table during CDC: retrying cannot help, the project must change.
+    The job pauses there (nothing after the change is applied with the old mapping)."""
 
     link = None
+
+    def __init__(self, message: str, drifts: Sequence[Drift] = ()) -> None:
+        super().__init__(message)
+        self.drifts = list(drifts)
 
 
 class PositionLost(SourceError):

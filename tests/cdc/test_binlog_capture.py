@@ -29,6 +29,7 @@ from relmig.schema.introspect import import_tables
 from relmig.source.binlog import BinlogCapture, BinlogStream, GtidPosition
 from relmig.source.capture import SourceLag, fix_script
 from relmig.source.changes import Heartbeat, RowChange, TableTruncate, Transaction
+from relmig.source.drift import Drift
 from relmig.source.values import Unconvertible
 
 pytestmark = [
@@ -519,21 +520,38 @@ def test_an_unreachable_server_fails_the_stream_after_a_few_attempts(db, make_ca
             read(stream, lambda *_: False)
 
 
-def test_ddl_on_a_mapped_table_fails_the_stream(db, capture):
+def test_ddl_on_a_mapped_table_is_drift(db, capture):
+    """A new column is reported and read past (row images by name); a mapped column renamed
+    stops the stream at the statement, with the drift."""
     start = capture.start()
-    sql(db, "ALTER TABLE audit ADD y INT", "ALTER TABLE altered ADD COLUMN note TEXT")
-    with opened(capture, start) as stream, pytest.raises(SchemaChanged) as failure:
-        read(stream, lambda *_: False)
-    message = str(failure.value)
-    assert f"DDL on mapped table {db.name}.altered" in message
-    assert "ALTER TABLE altered ADD COLUMN note TEXT" in message
-    assert "start a new job" in message
+    sql(
+        db,
+        "ALTER TABLE audit ADD y INT",
+        "ALTER TABLE altered ADD COLUMN note TEXT",
+        "INSERT INTO altered VALUES (1, 'x')",
+    )
+    reported: list[Drift] = []
+    try:
+        with contextlib.closing(capture.stream(start, reported.extend)) as stream:
+            [txn] = read(stream, lambda txns, _: len(txns) == 1)
+        assert [c.after["id"] for c in txn.changes] == [1]
+        # Seen in the catalog as the stream opens, and again at the statement.
+        assert {(d.table, d.kind, d.column) for d in reported} == {
+            (f"{db.name}.altered", "new column", "note")
+        }
 
-    # Streaming from after the DDL, the project's columns no longer match the binlog's.
-    after_ddl = capture.start()
-    sql(db, "INSERT INTO altered VALUES (1, 'x')")
-    with opened(capture, after_ddl) as stream, pytest.raises(SchemaChanged, match="columns"):
-        read(stream, lambda *_: False)
+        # Renamed after the stream opened: the statement stops it (before, the catalog would).
+        with opened(capture, capture.start()) as stream, pytest.raises(SchemaChanged) as stopped:
+            sql(
+                db, "ALTER TABLE altered CHANGE id ident INT", "INSERT INTO altered VALUES (2, 'y')"
+            )
+            read(stream, lambda *_: False)
+        assert [(d.kind, d.column) for d in stopped.value.drifts if d.breaking] == [
+            ("column gone", "id")
+        ]
+        assert f"{db.name}.altered.id, a column of the mapping" in str(stopped.value)
+    finally:  # the other tests stream this table
+        sql(db, "DELETE FROM altered", "ALTER TABLE altered CHANGE ident id INT, DROP note")
 
 
 # --- positions --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from cdc_rig import Rig, cleanup_rig
 from kafka_cluster import wait_for
 from kafka_job import PARTITIONS, KafkaJob
 from relmig.cli.app import app
+from relmig.mongo.writer import MongoTarget
 from relmig.source.spool import SPILL_ENV
 from relmig.transport.kafka.topics import topic_name
 
@@ -165,3 +166,21 @@ def test_a_transaction_spooled_to_disk_is_published_in_pieces(any_rig, kafka3, m
     job.applied()
     rig.verify()
     assert rig.query(f"SELECT count(*) FROM orders WHERE order_id >= {BASE}")[0][0] == 290
+
+
+def test_a_breaking_schema_change_pauses_a_kafka_job(rig, kafka3):
+    """The source task meets the renamed column, records the drift and exits; the supervisor
+    pauses the job (not a failure, not a restart loop) before anything after the DDL."""
+    job = KafkaJob.start(rig, kafka3, workers=1)
+    rig.execute([("ALTER TABLE shippers RENAME COLUMN phone TO telephone", ())])
+    rig.execute([("UPDATE shippers SET company_name = 'after-ddl'", ())])
+    paused = rig.wait_for(job.id, lambda j: j["status"] == "PAUSED")
+    assert paused["cdc_status"] == "PAUSED" and not paused["failure"]
+    described = rig.manager.describe(job.id)
+    assert [(d["kind"], d["column"]) for d in described["drift"]] == [("column gone", "phone")]
+    assert described["resumable"] and described["resume_deadline"] is not None
+    target = MongoTarget(rig.target_uri, rig.target_db)
+    try:
+        assert not target.db["orders"].count_documents({"shipper.company_name": "after-ddl"})
+    finally:
+        target.close()

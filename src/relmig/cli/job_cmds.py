@@ -282,11 +282,14 @@ def jobs_show(
             f"({count(c['attempts'])} attempts{retry}); last error:",
             c["last_error"],
         )
+    for d in job["drift"]:
+        label = "schema change (paused the job)" if d["breaking"] else "schema drift"
+        block(f"{label} since {when(d['since'])}:", d["text"])
     if job["failure"]:
         block("failure:", job["failure"])
     elif job["status"] == "PAUSED" and job.get("stop_reason"):
         block("paused:", job["stop_reason"])
-    if job["resumable"] and job["status"] == "FAILED":
+    if job["resumable"] and (job["status"] == "FAILED" or job["resume_deadline"]):
         deadline = job["resume_deadline"]
         until = f" until {when(deadline)}" if deadline else ""
         console.print(f"resumable{until}: relmig jobs resume {job_id}", highlight=False)

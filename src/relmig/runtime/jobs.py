@@ -19,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from relmig.errors import PositionLost, RelmigError, TargetError, TargetLost
+from relmig.errors import PositionLost, RelmigError, SchemaChanged, TargetError, TargetLost
 from relmig.failpoints import crash_point
 from relmig.links import link_name
 from relmig.mongo.names import database_name_problem
 from relmig.mongo.writer import MongoTarget, display_uri
 from relmig.project.model import Project
 from relmig.runtime.control import Stopped, stop_request
+from relmig.runtime.drift import drift_entries, drift_paused_since, pause_for_drift
 from relmig.runtime.engine import CdcContext, engine
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.parallel import ParallelSnapshot
@@ -139,6 +140,7 @@ class JobManager:
         }
         out["progress"] = self.store.progress_of(job_id)
         out["conditions"] = self.conditions(job)
+        out["drift"] = drift_entries(self.store, job_id)
         resumable, deadline, reason = self._resumability(job, now)
         out.update(resumable=resumable, resume_deadline=deadline, not_resumable_reason=reason)
         out["pending_request"] = job["request"]
@@ -170,15 +172,26 @@ class JobManager:
     ) -> tuple[bool, dt.datetime | None, str | None]:
         status = job["status"]
         if status == "PAUSED":
-            return True, None, None
-        if status != "FAILED":
+            # A pause by the user waits as long as they like; one by breaking DDL (recorded
+            # drift) keeps the source's WAL for a fix, so its window counts as a failure's.
+            since = drift_paused_since(self.store, job["id"])
+            if since is None:
+                return True, None, None
+        elif status != "FAILED":
             return False, None, f"the job is {status}"
-        if job["mode"] == "snapshot" or CDC_DRAINED in self.store.steps(job["id"]):
+        elif job["mode"] == "snapshot" or CDC_DRAINED in self.store.steps(job["id"]):
             return True, None, None  # a drained cutover only has its release left to finish
+        else:
+            since = aware(job["failed_at"] or job["ended_at"] or job["created_at"])
         if job["slot_dropped"]:
             return False, None, "its replication position was released; start a new job"
-        failed_at = aware(job["failed_at"] or job["ended_at"] or job["created_at"])
-        deadline = failed_at + dt.timedelta(hours=job["options"].get("recovery_hours", 24.0))
+        return self._window(job, since, now)
+
+    def _window(
+        self, job: dict[str, Any], since: dt.datetime, now: dt.datetime
+    ) -> tuple[bool, dt.datetime | None, str | None]:
+        """Resumable until the recovery window from `since` (a failure, a drift pause) ends."""
+        deadline = since + dt.timedelta(hours=job["options"].get("recovery_hours", 24.0))
         if now > deadline:
             return (
                 False,
@@ -539,6 +552,9 @@ class JobManager:
         try:
             return self._execute(job_id, target_uri, password, on_progress)
         except BaseException as exc:
+            if isinstance(exc, SchemaChanged) and self.job(job_id)["mode"] != "snapshot":
+                pause_for_drift(self.store, job_id, exc, utcnow(), password)
+                return "PAUSED"
             failure = str(exc) or type(exc).__name__
             job = self.store.job(job_id) or {}
             self.store.fail(job_id, failure, utcnow())

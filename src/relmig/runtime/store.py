@@ -1,4 +1,4 @@
-"""The state store: jobs, per-collection snapshot checkpoints and the Issues list.
+"""The state store: jobs, per-collection snapshot checkpoints, the Issues list, schema drift.
 
 SQLAlchemy Core keeps one code path for the default SQLite file and for a shared PostgreSQL
 database (`RELMIG_STATE_URL`).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from relmig.runtime.records.base import relmig_home
 from relmig.runtime.records.conditions import ConditionRecords
+from relmig.runtime.records.drift import DriftRecords
 from relmig.runtime.records.issues import IssueRecord, IssueRecords
 from relmig.runtime.records.jobs import JobRecords
 from relmig.runtime.records.kafka import KafkaRecords
@@ -46,5 +47,7 @@ __all__ = [
 ]
 
 
-class StateStore(JobRecords, ProgressRecords, IssueRecords, ConditionRecords, KafkaRecords):
+class StateStore(
+    JobRecords, ProgressRecords, IssueRecords, ConditionRecords, DriftRecords, KafkaRecords
+):
     """The job state of one database, every record kind over the same engine."""

@@ -57,6 +57,14 @@ from relmig.source.changes import (
     Transaction,
     last_change,
 )
+from relmig.source.drift import (
+    COLUMN_GONE,
+    TABLE_GONE,
+    Drift,
+    DriftSink,
+    breaking_message,
+    current_drift,
+)
 from relmig.source.mysql import Connection, MySqlSource, security_settings
 from relmig.source.refusals import refusal
 from relmig.source.spool import SpooledChanges
@@ -740,11 +748,11 @@ class BinlogCapture(ChangeCapture):
     def start(self) -> str:
         return str(self._current())
 
-    def stream(self, position: str) -> BinlogStream:
+    def stream(self, position: str, on_drift: DriftSink | None = None) -> BinlogStream:
         problem = self.position_problem(position)
         if problem:
             raise PositionLost(problem)
-        return BinlogStream(self, parse_position(position))
+        return BinlogStream(self, parse_position(position), on_drift)
 
     def wait_visible(self, transactions: list[Transaction]) -> None:
         """A locking read of a row the batch's last transaction changed: InnoDB holds that
@@ -905,8 +913,14 @@ class BinlogStream(ChangeStream):
 
     RECONNECT_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds, then give up
 
-    def __init__(self, capture: BinlogCapture, position: FilePosition | GtidPosition) -> None:
+    def __init__(
+        self,
+        capture: BinlogCapture,
+        position: FilePosition | GtidPosition,
+        on_drift: DriftSink | None = None,
+    ) -> None:
         self._capture = capture
+        self._on_drift = on_drift
         self._position = position  # after the last transaction fully read
         self._confirmed = str(position)
         self._closed = False
@@ -922,6 +936,17 @@ class BinlogStream(ChangeStream):
         self._file: str | None = position.file if isinstance(position, FilePosition) else None
         self._offset = position.offset if isinstance(position, FilePosition) else 0
         self._last_commit: dt.datetime | None = None
+        self._drift([t.id for t in capture.tables])  # since the import, or while paused
+
+    def _drift(self, table_ids: list[str], found: list[Drift] | None = None) -> None:
+        """The tables' drift from the catalog now: breaking drift stops the stream here,
+        additive drift is reported and read past."""
+        project, password = self._capture.project, self._capture.password
+        drifts = (found or []) + current_drift(project, password, table_ids)
+        if any(d.breaking for d in drifts):
+            raise SchemaChanged(breaking_message(drifts), drifts)
+        if drifts and self._on_drift is not None:
+            self._on_drift(drifts)
 
     @property
     def confirmed(self) -> str:
@@ -1075,11 +1100,7 @@ class BinlogStream(ChangeStream):
         types = self._types[table]
         logged = [c.name for c in event.columns]
         if logged != self._columns[table]:
-            raise SchemaChanged(
-                f"the binlog rows of mapped table {table} have columns {logged}, the project "
-                f"{self._columns[table]} (binlog_row_metadata must be FULL, and the table must "
-                "not change during CDC); start a new job after updating the project"
-            )
+            self._shape_changed(table, logged)
         if isinstance(event, UpdateRowsEvent):
             return [
                 RowChange(
@@ -1095,9 +1116,18 @@ class BinlogStream(ChangeStream):
             return [RowChange(table, "c", None, after) for after in image]
         return [RowChange(table, "d", before, None) for before in image]
 
+    def _shape_changed(self, table: str, logged: list[str]) -> None:
+        """Rows with other columns than the project's: new columns are left out (the images
+        are read by name), a mapped column missing stops the stream here."""
+        missing = set(self._columns[table]) - set(logged)
+        if missing:
+            gone = [Drift(table, COLUMN_GONE, c, self._types[table][c]) for c in sorted(missing)]
+            self._drift([table], gone)
+        self._columns[table] = logged
+
     def _check_statement(self, event: QueryEvent) -> TableTruncate | None:
-        """TRUNCATE of mapped tables → their TableTruncate; other DDL on them fails the job,
-        since the project's model of the table no longer holds."""
+        """TRUNCATE of mapped tables → their TableTruncate; other DDL on them is compared
+        with the project: breaking drift stops the stream at the statement."""
         schema = event.schema.decode("utf-8", "replace") if event.schema else ""
         found = ddl_targets(event.query, schema)
         if found is None:
@@ -1113,10 +1143,8 @@ class BinlogStream(ChangeStream):
             return None
         if verb == "TRUNCATE":
             return TableTruncate(hit)
-        statement = " ".join(event.query.split())
-        if len(statement) > 300:
-            statement = statement[:300] + "…"
-        raise SchemaChanged(
-            f"DDL on mapped table {', '.join(hit)} during CDC: {statement}; "
-            "start a new job after updating the project"
-        )
+        if verb in ("DROP", "RENAME"):
+            # A renamed table's old name is gone, whatever the catalog holds by now.
+            self._drift([], [Drift(t, TABLE_GONE) for t in hit])
+        self._drift(hit)
+        return None

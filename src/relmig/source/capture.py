@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from relmig.project.model import EmbedRule, Project, Table
 from relmig.source.changes import ChangeStream, Transaction
+from relmig.source.drift import DriftSink
 
 
 @dataclass(slots=True)
@@ -57,8 +58,10 @@ class ChangeCapture(ABC):
         snapshot's reads is missed; changes that overlap the snapshot only cause recomputes."""
 
     @abstractmethod
-    def stream(self, position: str) -> ChangeStream:
-        """Changes committed after `position`, for the project's mapped tables."""
+    def stream(self, position: str, on_drift: DriftSink | None = None) -> ChangeStream:
+        """Changes committed after `position`, for the project's mapped tables; additive
+        schema drift met on the way is reported to `on_drift` (breaking drift raises
+        `SchemaChanged` where it occurs)."""
 
     @abstractmethod
     def position_problem(self, position: str) -> str | None:

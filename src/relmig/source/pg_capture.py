@@ -37,6 +37,7 @@ from relmig.source.changes import (
     TableTruncate,
     Transaction,
 )
+from relmig.source.drift import COLUMN_GONE, Drift, DriftSink, breaking_message, current_drift
 from relmig.source.pg_partitions import PartitionWatch
 from relmig.source.postgres import CONNECT_SETTINGS, PostgresSource
 from relmig.source.refusals import refusal
@@ -471,11 +472,11 @@ class PostgresCapture(ChangeCapture):
     def reached(self, position: str, mark: str) -> bool:
         return str_to_lsn(position) >= str_to_lsn(mark)
 
-    def stream(self, position: str) -> ChangeStream:
+    def stream(self, position: str, on_drift: DriftSink | None = None) -> ChangeStream:
         problem = self.position_problem(position)
         if problem:
             raise PositionLost(problem)
-        return PgOutputStream(self, str_to_lsn(position), self.heartbeat_seconds)
+        return PgOutputStream(self, str_to_lsn(position), self.heartbeat_seconds, on_drift)
 
 
 VISIBLE_TIMEOUT = 30.0
@@ -508,9 +509,14 @@ class PgOutputStream(ChangeStream):
     """
 
     def __init__(
-        self, capture: PostgresCapture, start_lsn: int, heartbeat_seconds: float = 10.0
+        self,
+        capture: PostgresCapture,
+        start_lsn: int,
+        heartbeat_seconds: float = 10.0,
+        on_drift: DriftSink | None = None,
     ) -> None:
         self.capture = capture
+        self.on_drift = on_drift
         self.heartbeat_seconds = heartbeat_seconds
         self._last_position = lsn_to_str(start_lsn)
         self.source = capture.source
@@ -520,7 +526,7 @@ class PgOutputStream(ChangeStream):
         self._sent = -1
         self._heard = time.monotonic()  # when the server was last heard from
         self._lock = threading.Lock()
-        self._columns = self._catalog_columns()
+        self._shapes = self._catalog_shapes()
         # The stream's own query connection, set up as the snapshot reader's is, so the row
         # loader turns tuple text into the same values.
         self._queries = PostgresSource(capture.project.source, capture.password, writable=True)
@@ -586,23 +592,30 @@ class PgOutputStream(ChangeStream):
             f"{str(exc).strip().splitlines()[0]}"
         )
 
-    def _catalog_columns(self) -> dict[str, set[str]]:
-        """Mapped columns that exist now; a project column missing means DDL since import."""
-        out: dict[str, set[str]] = {}
-        for table_id in self.table_ids:
-            table = self.capture.project.table(table_id)
-            rows = self.source.fetch(
-                "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
-                "AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
-                (table.schema_, table.name),
-            )
-            present = {r[0] for r in rows}
-            gone = [c.name for c in table.columns if c.name not in present]
-            if gone:
-                raise SchemaChanged(_ddl_message(table_id, f"column(s) {', '.join(gone)} are gone"))
-            out[table_id] = present
+    def _catalog_shapes(self) -> dict[str, frozenset[tuple[str, int, int]]]:
+        """Each mapped table's published columns now, and the drift since import: a Relation
+        message that differs from its table's shape means DDL in the stream. The shapes are
+        read first, so DDL between the two reads is met again in the stream, never missed."""
+        out: dict[str, frozenset[tuple[str, int, int]]] = {t: frozenset() for t in self.table_ids}
+        rows = self.source.fetch(
+            "SELECT n.nspname || '.' || c.relname, a.attname, a.atttypid::int, a.atttypmod "
+            "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname || '.' || c.relname = ANY(%s) AND a.attnum > 0 "
+            "AND NOT a.attisdropped AND a.attgenerated = ''",
+            (sorted(self.table_ids),),
+        )
+        for table_id, name, oid, modifier in rows:
+            out[table_id] = out[table_id] | {(name, oid, modifier)}
+        self._drift(current_drift(self.capture.project, self.capture.password, self.table_ids))
         return out
+
+    def _drift(self, drifts: list[Drift]) -> None:
+        """Breaking drift stops the stream here; additive drift is reported and read past."""
+        if any(d.breaking for d in drifts):
+            raise SchemaChanged(breaking_message(drifts), drifts)
+        if drifts and self.on_drift is not None:
+            self.on_drift(drifts)
 
     def confirm(self, position: str) -> None:
         with self._lock:
@@ -729,15 +742,19 @@ class PgOutputStream(ChangeStream):
 
     def _relation(self, rel: pg.Relation) -> None:
         table_id = f"{rel.namespace}.{rel.name}"
-        if table_id in self.table_ids:
+        shape = frozenset((c.name, c.type_oid, c.type_modifier) for c in rel.columns)
+        if table_id in self.table_ids and shape != self._shapes[table_id]:
             table = self.capture.project.table(table_id)
-            now = {c.name for c in rel.columns}
+            sent = {c.name for c in rel.columns}
             # pgoutput leaves stored generated columns out (before PostgreSQL 18).
-            gone = [c.name for c in table.columns if c.name not in now and not c.generated]
-            if gone:
-                raise SchemaChanged(
-                    _ddl_message(table_id, f"column(s) {', '.join(gone)} dropped or renamed")
-                )
+            gone = [
+                Drift(table_id, COLUMN_GONE, c.name, c.type)
+                for c in table.columns
+                if c.name not in sent and not c.generated
+            ]
+            now = current_drift(self.capture.project, self.capture.password, [table_id])
+            self._drift(gone + [d for d in now if d not in gone])
+            self._shapes[table_id] = shape
         self.relations.add(rel)
 
     def _change(self, m: Any) -> RowChange | TableTruncate | None:
@@ -773,10 +790,3 @@ class PgOutputStream(ChangeStream):
     @staticmethod
     def _table_id(rel: pg.Relation) -> str:
         return f"{rel.namespace}.{rel.name}"
-
-
-def _ddl_message(table_id: str, what: str) -> str:
-    return (
-        f"DDL on mapped table {table_id} during CDC: {what}; update the project "
-        "(relmig import) and start a new job"
-    )

@@ -24,6 +24,7 @@ from typing import Any
 from relmig.errors import SchemaChanged, SourceError
 from relmig.project.model import Table
 from relmig.source.changes import RowChange
+from relmig.source.drift import PARTITION_GONE, Drift
 from relmig.source.postgres import PostgresSource
 from relmig.source.spool import SpooledChanges
 
@@ -86,6 +87,7 @@ class PartitionWatch:
             raise SchemaChanged(
                 f"partition {leaf[0]}.{leaf[1]} was {moved} mapped table {table.id} and cannot "
                 f"be read ({exc}); the documents of its rows may be out of date: update the "
-                "project (relmig import) and start a new job"
+                "project (relmig import) and start a new job",
+                [Drift(table.id, PARTITION_GONE, f"{leaf[0]}.{leaf[1]}")],
             ) from None
         return [dict(zip(names, row, strict=True)) for row in rows]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from relmig.errors import RelmigError, SourceError
+from relmig.errors import RelmigError, SchemaChanged, SourceError
 from relmig.project.model import Column, SourceSettings, Table
 from relmig.source.refusals import refusal
 from relmig.source.values import Converter
@@ -147,6 +147,11 @@ class SqlSource(ABC):
                     f"no answer from the {self.where} within {client_timeout():.0f} s: the "
                     f"connection stalled (or a statement ran past {QUERY_TIMEOUT})"
                 ) from None
+            if _schema_gone(exc):
+                raise SchemaChanged(
+                    f"query failed on the {self.where}: {_first_line(exc)}: a column or table "
+                    "of the mapping is gone (DDL at the source)"
+                ) from None
             raise SourceError(f"query failed on the {self.where}: {_first_line(exc)}") from None
 
     def _execute(self, cur: Any, sql: str, params: Sequence[Any]) -> None:
@@ -253,3 +258,12 @@ def user_text(sql: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def _schema_gone(exc: BaseException) -> bool:
+    """A mapped column or table missing: PostgreSQL's undefined column or table, MariaDB's
+    unknown column (1054) or missing table (1146)."""
+    if getattr(exc, "sqlstate", None) in ("42703", "42P01"):
+        return True
+    args = getattr(exc, "args", ())
+    return bool(args) and args[0] in (1054, 1146)

@@ -22,6 +22,7 @@ from relmig.runtime.engine import CdcContext, CdcEngine
 from relmig.runtime.retry import LinkRetry
 from relmig.runtime.store import IssueRecord, utcnow
 from relmig.source.changes import Transaction
+from relmig.source.drift import Drift
 from relmig.transport.inprocess import BatchBudget, InProcessTransport
 
 
@@ -69,9 +70,8 @@ class CdcRun:
 
     def _session(self) -> str:
         position = self.store.job(self.job_id)["position"]
-        transport = InProcessTransport(
-            self.capture.stream(position), idle_seconds=self.settings.idle_seconds
-        )
+        stream = self.capture.stream(position, self._drifted)
+        transport = InProcessTransport(stream, idle_seconds=self.settings.idle_seconds)
         budget = BatchBudget()
         try:
             for batch in transport.batches(budget):
@@ -96,6 +96,9 @@ class CdcRun:
         finally:
             transport.close()
         raise AssertionError("the change stream ended")
+
+    def _drifted(self, drifts: list[Drift]) -> None:
+        self.store.record_drift(self.job_id, drifts, utcnow())
 
     def _observe(self, position: str, last_commit: dt.datetime | None) -> None:
         lag = (utcnow() - last_commit).total_seconds() if last_commit else 0.0

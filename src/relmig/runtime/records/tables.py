@@ -149,6 +149,22 @@ job_conditions = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Schema drift a running job met at its source (relmig.source.drift): one row per table, kind
+# and column, first and last seen. Breaking drift paused the job; its recovery window counts
+# from the first one.
+job_drift = sa.Table(
+    "job_drift",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("table_id", sa.String(400), primary_key=True),
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("column", sa.String(200), primary_key=True),  # "" for a whole table
+    sa.Column("breaking", sa.Boolean, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+)
+
 # Kafka mode: one row per task (the source task, each sink worker), written by the task
 # (progress) and by the supervisor (restarts, health checks); and consumer lag per partition.
 kafka_tasks = sa.Table(

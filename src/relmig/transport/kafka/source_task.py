@@ -17,6 +17,7 @@ import time
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from relmig.apply.applier import ChangeApplier, cdc_plans
+from relmig.errors import SchemaChanged
 from relmig.failpoints import crash_point
 from relmig.mongo.writer import MongoTarget
 from relmig.runtime.gate import IssueGate
@@ -68,9 +69,15 @@ class SourceTask:
             gate = IssueGate(ctx.project, target, ctx.store, ctx.job_id, ctx.policy())
             self.applier = ChangeApplier(cdc_plans(ctx.project, source, target), source, gate)
             position = ctx.store.job(ctx.job_id)["position"]
-            transport = InProcessTransport(capture.stream(position))
+            stream = capture.stream(
+                position, lambda d: ctx.store.record_drift(ctx.job_id, d, utcnow())
+            )
+            transport = InProcessTransport(stream)
             try:
                 self._loop(transport)
+            except SchemaChanged as exc:  # the job pauses: its supervisor reads why from here
+                ctx.store.record_drift(ctx.job_id, exc.drifts, utcnow())
+                raise
             finally:
                 transport.close()
         finally:

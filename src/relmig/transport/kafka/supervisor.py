@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from relmig.errors import PositionLost, RelmigError
+from relmig.errors import PositionLost, RelmigError, SchemaChanged
 from relmig.failpoints import crash_point
 from relmig.runtime.engine import CdcContext
 from relmig.runtime.store import IssueRecord, StateStore, aware, utcnow
@@ -34,6 +34,7 @@ from relmig.transport.kafka.lag import LagProbe, PartitionLag
 from relmig.transport.kafka.task import (
     EXIT_FATAL,
     EXIT_POSITION_LOST,
+    EXIT_SCHEMA_CHANGED,
     SOURCE,
     SUPERVISOR,
     is_sink,
@@ -241,6 +242,8 @@ class KafkaRun:
                 raise PositionLost(error or "the source lost the job's position")
             if code == EXIT_FATAL:
                 raise TaskFailed(f"{child.name}: {error}")
+            if code == EXIT_SCHEMA_CHANGED:  # its drift is recorded: the job pauses
+                raise SchemaChanged(error or "a mapped table changed at the source")
             how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
             how += f": {error}" if error else ""
             return self._failed(child, how, last.get("error_link"))

@@ -41,7 +41,8 @@ def is_sink(task: str) -> bool:
 
 
 EXIT_RETRY = 1  # something failed that a restart may fix (a lost connection, a rebalance)
-EXIT_FATAL = 3  # the job must fail: DDL on a mapped table, the error policy's limit
+EXIT_FATAL = 3  # the job must fail: the error policy's limit
+EXIT_SCHEMA_CHANGED = 5  # breaking DDL on a mapped table: the job pauses
 EXIT_POSITION_LOST = 4  # the source no longer has the job's position
 
 
@@ -187,7 +188,10 @@ def run_task(task: Task, reporter: Reporter) -> int:
     except PositionLost as exc:
         reporter.ended("FAILED", str(exc))
         return EXIT_POSITION_LOST
-    except (SchemaChanged, JobFailed) as exc:
+    except SchemaChanged as exc:
+        reporter.ended("FAILED", str(exc))
+        return EXIT_SCHEMA_CHANGED
+    except JobFailed as exc:
         reporter.ended("FAILED", str(exc))
         return EXIT_FATAL
     except Exception as exc:

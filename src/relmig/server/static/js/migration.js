@@ -262,6 +262,14 @@ export async function renderJob(view, jobId) {
       h("ul", {}, job.conditions.map((c) => h("li", { "data-condition": c.link },
         `The ${c.name} link is failing since ${when(c.since)} (${count(c.attempts)} attempts${c.retry_at ? `, next retry at ${when(c.retry_at)}` : ""}): ${c.last_error}`)))) : null;
 
+    // Schema drift at the source: a new column (the job goes on) or a breaking change (paused).
+    const drift = (job.drift || []).length ? h("div", { class: `notice ${job.drift.some((d) => d.breaking) ? "error" : "warn"}`, role: "status", "data-slot": "drift" },
+      h("strong", {}, job.drift.some((d) => d.breaking) ? "Paused by a schema change at the source" : "Schema drift at the source"),
+      h("ul", {}, job.drift.map((d) => h("li", { "data-drift": d.kind }, `${when(d.since)}: ${d.text}`))),
+      job.status === "PAUSED" && job.resume_deadline
+        ? h("div", {}, `The source keeps this job's changes until ${when(job.resume_deadline)} (${duration((new Date(job.resume_deadline) - Date.now()) / 1000)} left).`)
+        : null) : null;
+
     keepFocus(head, () => clear(head,
       h("div", { class: "job-head" },
         h("h2", { style: "margin:0" }, `Job ${job.id}`), h("span", { "data-status": job.status }, badge(job.status)),
@@ -277,7 +285,7 @@ export async function renderJob(view, jobId) {
         job.options?.parallel ? [h("dt", {}, "Snapshot"), h("dd", { "data-slot": "parallel" }, `${job.options.parallel} worker process${job.options.parallel > 1 ? "es" : ""}, tables split into key ranges`)] : null,
         h("dt", {}, "Created"), h("dd", {}, when(job.created_at)), h("dt", {}, "Started"), h("dd", {}, when(job.started_at)),
         h("dt", {}, "Ended"), h("dd", {}, when(job.ended_at)), h("dt", {}, "Heartbeat"), h("dd", {}, when(job.heartbeat_at))),
-      conditions, failed));
+      conditions, drift, failed));
 
     const rows = job.progress || [];
     const done = rows.filter((p) => p.done).length;
