@@ -22,6 +22,11 @@ ceiling      in this process, the same transition written straight with pymongo:
              burst's distinct roots are replaced by their final documents (read back from
              relmig's collection), 1000 per `delete_many({_id: {$in}})` + `insert_many`, the
              cheapest idempotent replace FerretDB v1 has (its replace/update commands stall).
+end-to-end   the ceiling above after reading the burst's WAL from a slot of its own (created
+             before the burst, read after relmig caught up) with the least code that can:
+             psycopg2's replication connection, each pgoutput message decoded into tuples of
+             text by relmig's decoder, up to a logical message emitted after the burst. Read +
+             write in sequence on one clock: the physical limit of this machine for the burst.
 $set         (flat only) the issue's naive baseline: each change as an `UpdateOne($set,
              upsert=True)` (a `DeleteOne` for a delete), no routing, ≤ 50 per command (100+
              matching updates per command wedge FerretDB v1), timed on the first `--set-events`.
@@ -53,6 +58,7 @@ import io
 import os
 import pstats
 import random
+import select
 import signal
 import statistics
 import subprocess
@@ -67,6 +73,8 @@ from typing import Any
 
 import psutil
 import psycopg
+import psycopg2
+from psycopg2.extras import LogicalReplicationConnection
 from pymongo import DeleteOne, MongoClient, UpdateOne
 from pymongo.write_concern import WriteConcern
 
@@ -92,6 +100,7 @@ from cdc_rig import Rig, cleanup_rig, fk, make_rig  # noqa: E402
 from relmig.project.file import save_project  # noqa: E402
 from relmig.project.model import CollectionRule, EmbedRule, Project  # noqa: E402
 from relmig.schema.introspect import import_tables  # noqa: E402
+from relmig.source import pgoutput  # noqa: E402
 from relmig.source.capture import ChangeCapture, open_capture  # noqa: E402
 from relmig.source.pg_capture import slot_name  # noqa: E402
 
@@ -101,6 +110,7 @@ PASSWORD_ENV = "RELMIG_TEST_PG_PASSWORD"  # what the rig's SourceSettings name
 GENERATED = 100_000  # first key of the generated orders (the sample's are below)
 NEW = 10_000_000  # first key of rows the workload inserts
 FANOUT_SHIPPER = 100  # fan-out shipper i has key FANOUT_SHIPPER + i
+E2E = "end-to-end ceiling"  # the burst's WAL read and decoded, then the write-only ceiling
 CEILING_CHUNK = 1000  # documents per ceiling write, as relmig's CHUNK of roots
 # The files of relmig's CDC path, for the profile's cumulative listing.
 RELMIG_FILES = r"(writer|applier|builder|router|cdc|store|gate|pg_capture|pgoutput|inprocess)\.py"
@@ -664,6 +674,64 @@ class Lab:
 # --- measurements ---------------------------------------------------------------------------
 
 
+class WalSlot:
+    """The read half of the end-to-end ceiling: a slot of its own, created before the burst,
+    read by the least code that can (psycopg2's replication connection, each pgoutput message
+    decoded into tuples of text by relmig's decoder, no value conversion) up to a logical
+    message emitted after the burst."""
+
+    PREFIX = "bench.ceiling"
+
+    def __init__(self, lab: Lab, publication: str) -> None:
+        self.lab, self.publication = lab, publication
+        self.name = f"bench_wal_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+        with lab.connect() as conn:
+            conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (self.name,))
+        self.messages = 0
+
+    def mark(self) -> None:
+        with self.lab.connect() as conn:
+            conn.execute("SELECT pg_logical_emit_message(true, %s, '')", (self.PREFIX,))
+
+    def read(self) -> None:
+        svc = self.lab.svc
+        conn = psycopg2.connect(
+            host=svc.host,
+            port=svc.pg_port,
+            dbname=self.lab.rig.target_db,
+            user=svc.pg_user,
+            password=svc.pg_password,
+            connection_factory=LogicalReplicationConnection,
+        )
+        try:
+            cur = conn.cursor()
+            cur.start_replication(
+                slot_name=self.name,
+                decode=False,
+                options={
+                    "proto_version": "1",
+                    "publication_names": self.publication,
+                    "messages": "true",
+                },
+            )
+            decoder = pgoutput.Decoder()
+            while True:
+                msg = cur.read_message()
+                if msg is None:
+                    select.select([conn], [], [], 0.01)
+                    continue
+                m = decoder.decode(msg.payload)
+                self.messages += 1
+                if isinstance(m, pgoutput.LogicalMessage) and m.prefix == self.PREFIX:
+                    return
+        finally:
+            conn.close()
+
+    def drop(self) -> None:
+        with self.lab.connect() as conn:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (self.name,))
+
+
 @dataclass(slots=True)
 class Throughput:
     case: str
@@ -728,14 +796,17 @@ class Bench:
 
     # -- throughput --------------------------------------------------------------------------
 
-    def burst(self, case: Case, run: int, engine: str) -> tuple[dict[Any, Any], list[Any]]:
-        """Load `--events` changes, time relmig until caught up; the state before and the keys."""
-        assert case.job is not None
+    def burst(self, case: Case, run: int, engine: str) -> tuple[dict[Any, Any], list[Any], WalSlot]:
+        """Load `--events` changes, time relmig until caught up; the state before, the keys
+        and a slot that holds the burst's WAL for the end-to-end ceiling."""
+        assert case.job is not None and case.capture is not None
         before = {d["_id"]: d for d in self.db[case.collection].find({})}
+        wal = WalSlot(self.lab, case.capture.publication)
         start = time.monotonic()
         wall = time.time()
         keys = case.workload.burst(self.args.events, self.args.txn_min, self.args.txn_max)
         loaded = time.monotonic()
+        wal.mark()
         end = self.lab.caught_up(case, f"the burst ({engine})")
         applied = [(c, a) for c, a, _ in self.lab.lag_lines() if c >= wall]
         lags = [a - c for c, a in applied]
@@ -753,7 +824,7 @@ class Bench:
         )
         self.throughput.append(row)
         self.report(row)
-        return before, keys
+        return before, keys, wal
 
     def scratch(self, case: Case, docs: list[dict[str, Any]]) -> Any:
         """A copy of `docs` in `<collection>_ceiling`, with the collection's indexes."""
@@ -768,13 +839,22 @@ class Bench:
         return coll
 
     def ceiling(
-        self, case: Case, run: int, before: dict[Any, Any], keys: list[Any], final: dict[Any, Any]
+        self,
+        case: Case,
+        run: int,
+        before: dict[Any, Any],
+        keys: list[Any],
+        final: dict[Any, Any],
+        wal: WalSlot | None = None,
     ) -> Throughput:
-        """The burst's distinct roots, final documents only, 1000 per delete + insert."""
+        """The burst's distinct roots, final documents only, 1000 per delete + insert; with
+        `wal`, after reading and decoding the burst's WAL (the end-to-end ceiling)."""
         coll = self.scratch(case, list(before.values()))
         roots = list(dict.fromkeys(keys))
         written = 0
         start = time.monotonic()
+        if wal is not None:
+            wal.read()
         for i in range(0, len(roots), CEILING_CHUNK):
             chunk = roots[i : i + CEILING_CHUNK]
             coll.delete_many({"_id": {"$in": chunk}})
@@ -782,7 +862,8 @@ class Bench:
             if docs:
                 coll.insert_many(docs, ordered=False)
             written += len(docs)
-        row = Throughput(case.key, run, "ceiling", len(keys), written, time.monotonic() - start)
+        name = E2E if wal is not None else "ceiling"
+        row = Throughput(case.key, run, name, len(keys), written, time.monotonic() - start)
         self.db.drop_collection(coll.name)
         self.throughput.append(row)
         self.report(row)
@@ -820,11 +901,15 @@ class Bench:
     def throughput_runs(self, case: Case) -> None:
         print(f"  throughput: {self.args.repeat} x {self.args.events:,} events", flush=True)
         for run in range(1, self.args.repeat + 1):
-            before, keys = self.burst(case, run, "relmig")
+            before, keys, wal = self.burst(case, run, "relmig")
             final = {
                 d["_id"]: d
                 for d in self.db[case.collection].find({"_id": {"$in": list(set(keys))}})
             }
+            try:
+                self.ceiling(case, run, before, keys, final, wal)
+            finally:
+                wal.drop()
             self.ceiling(case, run, before, keys, final)
             if case.key == "flat" and self.args.set_events and run == 1:  # slow: one run
                 self.set_upserts(case, run, before, keys, final)
@@ -1074,9 +1159,11 @@ def summary(bench: Bench, cases: list[Case]) -> str:
     for case in cases:
         rows = [t for t in bench.throughput if t.case == case.key]
 
-        def rates(engine: str, rows: list[Throughput] = rows) -> tuple[float, list[float]]:
+        def rates(
+            engine: str, against: str = E2E, rows: list[Throughput] = rows
+        ) -> tuple[float, list[float]]:
             """The median events/s of an engine, and its ratios to the same run's ceiling."""
-            ceilings = {t.run: t.rate for t in rows if t.engine == "ceiling"}
+            ceilings = {t.run: t.rate for t in rows if t.engine == against}
             mine = [t for t in rows if t.engine == engine]
             ratios = [t.rate / ceilings[t.run] for t in mine if ceilings.get(t.run)]
             return _median([t.rate for t in mine]), ratios
@@ -1085,11 +1172,13 @@ def summary(bench: Bench, cases: list[Case]) -> str:
         if ratios:
             peak = max(t.rss_peak or 0 for t in rows if t.engine == "relmig")
             lag99 = _median([t.lag_p99 or 0 for t in rows if t.engine == "relmig"])
+            _, write_ratios = rates("relmig", "ceiling")
             lines.append(
                 f"- {case.label}: relmig applies **{relmig:,.0f} events/s** = "
-                f"**{_median(ratios):.3f}** of the ceiling ({rates('ceiling')[0]:,.0f} events/s"
-                f"{_spread(ratios, '{:.3f}')}); lag p99 during the bursts {_ms(lag99)}; job "
-                f"peak RSS {_mb(peak)}"
+                f"**{_median(ratios):.3f}** of the end-to-end ceiling ({rates(E2E)[0]:,.0f} "
+                f"events/s{_spread(ratios, '{:.3f}')}), {_median(write_ratios):.3f} of the "
+                f"write-only ceiling ({rates('ceiling')[0]:,.0f} events/s); lag p99 during the "
+                f"bursts {_ms(lag99)}; job peak RSS {_mb(peak)}"
             )
         naive, _ = rates("$set")
         if naive:
@@ -1132,14 +1221,18 @@ def summary(bench: Bench, cases: list[Case]) -> str:
 def tables(bench: Bench, cases: list[Case]) -> str:
     label = {c.key: c.key for c in cases}
     out = [
-        "| case | run | engine | events | docs written | batches | s | events/s | vs ceiling "
-        "| load s | lag p99 | job peak RSS |",
-        "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| case | run | engine | events | docs written | batches | s | events/s | vs end-to-end "
+        "| vs write-only | load s | lag p99 | job peak RSS |",
+        "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    ceilings = {(t.case, t.run): t for t in bench.throughput if t.engine == "ceiling"}
     for t in bench.throughput:
-        c = ceilings.get((t.case, t.run))
-        ratio = f"{t.rate / c.rate:.3f}" if c and c.rate else "-"
+        ratio = " | ".join(
+            f"{t.rate / c.rate:.3f}" if c and c.rate else "-"
+            for c in (
+                next((c for c in bench.throughput if (c.case, c.run, c.engine) == key), None)
+                for key in ((t.case, t.run, E2E), (t.case, t.run, "ceiling"))
+            )
+        )
         docs = f"{t.docs:,}" if t.docs else "-"
         out.append(
             f"| {label[t.case]} | {t.run} | {t.engine} | {t.events:,} | {docs} | "
