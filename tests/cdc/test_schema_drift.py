@@ -17,6 +17,8 @@ from cdc_rig import Rig
 from relmig.cli.app import app
 from relmig.mongo.writer import MongoTarget
 
+pytestmark = pytest.mark.services
+
 
 def shipper_values(rig: Rig) -> str:
     """Every shipper sub-document in the orders collection, as text."""
