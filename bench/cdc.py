@@ -14,9 +14,12 @@ nested    `orders` → collection `orders` with `order_details` as the array `li
 Per case one `relmig sync --mode continuous` runs in a child process (snapshot, then CDC), and:
 
 throughput   a burst of `--events` row changes (transactions of 10-100: updates, inserts and as
-             many deletes, so the collection keeps its size) loaded as fast as the source takes
-             them; events/s = events / (caught up - burst start). "Caught up" is when the job's
-             saved position passes a `capture.mark()` emitted after the burst, as the rig does.
+             many deletes, so the collection keeps its size) committed while the job process is
+             stopped (SIGSTOP: the pipeline paused, nothing read; "load s" is how long the
+             source took), then timed from the job's release (SIGCONT) until caught up:
+             events/s = events / (caught up - release), apply throughput on one clock with the
+             ceilings. "Caught up" is when the job's saved position passes a `capture.mark()`
+             emitted after the burst, as the rig does. Its lag p99 counts from the release.
 ceiling      in this process, the same transition written straight with pymongo: the target
              collection as it was before the burst is copied to a scratch collection, then the
              burst's distinct roots are replaced by their final documents (read back from
@@ -688,14 +691,17 @@ class WalSlot:
         with lab.connect() as conn:
             conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (self.name,))
         self.messages = 0
+        self.conn: Any = None
+        self.cur: Any = None
 
     def mark(self) -> None:
         with self.lab.connect() as conn:
             conn.execute("SELECT pg_logical_emit_message(true, %s, '')", (self.PREFIX,))
 
-    def read(self) -> None:
+    def start(self) -> None:
+        """Connect and start replication: start-up, outside the clock."""
         svc = self.lab.svc
-        conn = psycopg2.connect(
+        self.conn = conn = psycopg2.connect(
             host=svc.host,
             port=svc.pg_port,
             dbname=self.lab.rig.target_db,
@@ -703,17 +709,20 @@ class WalSlot:
             password=svc.pg_password,
             connection_factory=LogicalReplicationConnection,
         )
+        self.cur = cur = conn.cursor()
+        cur.start_replication(
+            slot_name=self.name,
+            decode=False,
+            options={
+                "proto_version": "1",
+                "publication_names": self.publication,
+                "messages": "true",
+            },
+        )
+
+    def read(self) -> None:
+        conn, cur = self.conn, self.cur
         try:
-            cur = conn.cursor()
-            cur.start_replication(
-                slot_name=self.name,
-                decode=False,
-                options={
-                    "proto_version": "1",
-                    "publication_names": self.publication,
-                    "messages": "true",
-                },
-            )
             decoder = pgoutput.Decoder()
             while True:
                 msg = cur.read_message()
@@ -775,6 +784,7 @@ class Recovery:
     down: float
     backlog: int
     claimed: float  # resume → the new process owns the job
+    checkpoint: float  # resume → the first position the resumed job saved
     caught_up: float  # resume → position past the mark emitted at resume
     rss_peak: int
 
@@ -797,19 +807,27 @@ class Bench:
     # -- throughput --------------------------------------------------------------------------
 
     def burst(self, case: Case, run: int, engine: str) -> tuple[dict[Any, Any], list[Any], WalSlot]:
-        """Load `--events` changes, time relmig until caught up; the state before, the keys
-        and a slot that holds the burst's WAL for the end-to-end ceiling."""
+        """Load `--events` changes while the job process is stopped (SIGSTOP: the pipeline
+        paused, nothing read), then time relmig from its release (SIGCONT) until caught up:
+        apply throughput, not the source's load speed. Returns the state before, the keys and
+        a slot that holds the burst's WAL for the end-to-end ceiling."""
         assert case.job is not None and case.capture is not None
         before = {d["_id"]: d for d in self.db[case.collection].find({})}
         wal = WalSlot(self.lab, case.capture.publication)
-        start = time.monotonic()
         wall = time.time()
-        keys = case.workload.burst(self.args.events, self.args.txn_min, self.args.txn_max)
-        loaded = time.monotonic()
-        wal.mark()
+        case.job.popen.send_signal(signal.SIGSTOP)
+        try:
+            load_start = time.monotonic()
+            keys = case.workload.burst(self.args.events, self.args.txn_min, self.args.txn_max)
+            loaded = time.monotonic() - load_start
+            wal.mark()
+        finally:
+            released = time.time()
+            start = time.monotonic()
+            case.job.popen.send_signal(signal.SIGCONT)
         end = self.lab.caught_up(case, f"the burst ({engine})")
         applied = [(c, a) for c, a, _ in self.lab.lag_lines() if c >= wall]
-        lags = [a - c for c, a in applied]
+        lags = [a - max(c, released) for c, a in applied]  # from the release
         row = Throughput(
             case.key,
             run,
@@ -817,7 +835,7 @@ class Bench:
             len(keys),
             0,  # not known from outside the job process
             end - start,
-            loaded - start,
+            loaded,
             case.job.rss.peak(start, end),
             _quantile(lags, 0.99),
             len({a for _, a in applied}),
@@ -852,6 +870,8 @@ class Bench:
         coll = self.scratch(case, list(before.values()))
         roots = list(dict.fromkeys(keys))
         written = 0
+        if wal is not None:
+            wal.start()
         start = time.monotonic()
         if wal is not None:
             wal.read()
@@ -1007,6 +1027,7 @@ class Bench:
                 case.job.kill()
                 killed = time.monotonic()
                 time.sleep(a.down)
+                saved = self.lab.rig.store.job(case.job_id)["position"]
                 assert case.capture is not None
                 mark = case.capture.mark()
                 resumed = time.monotonic()
@@ -1020,6 +1041,9 @@ class Bench:
                     ),
                     "the resumed job",
                     failed_ok=True,  # the new process marks the dead one's job FAILED first
+                )
+                checkpoint = self.lab.until(
+                    case, lambda j, p=saved: j["position"] != p, "the first checkpoint"
                 )
                 capture = case.capture
                 caught = self.lab.until(
@@ -1037,13 +1061,15 @@ class Bench:
                 resumed - killed,
                 writer.events_between(killed, resumed),
                 claimed - resumed,
+                checkpoint - resumed,
                 caught - resumed,
                 case.job.rss.peak(resumed, caught),
             )
             self.recoveries.append(row)
             print(
                 f"    #{run}: {row.backlog} events while down {row.down:.1f} s; resumed: job "
-                f"claimed in {row.claimed:.2f} s, caught up in {row.caught_up:.2f} s, "
+                f"claimed in {row.claimed:.2f} s, first checkpoint in {row.checkpoint:.2f} s, "
+                f"caught up in {row.caught_up:.2f} s, "
                 f"peak RSS {_mb(row.rss_peak)}",
                 flush=True,
             )
@@ -1177,8 +1203,8 @@ def summary(bench: Bench, cases: list[Case]) -> str:
                 f"- {case.label}: relmig applies **{relmig:,.0f} events/s** = "
                 f"**{_median(ratios):.3f}** of the end-to-end ceiling ({rates(E2E)[0]:,.0f} "
                 f"events/s{_spread(ratios, '{:.3f}')}), {_median(write_ratios):.3f} of the "
-                f"write-only ceiling ({rates('ceiling')[0]:,.0f} events/s); lag p99 during the "
-                f"bursts {_ms(lag99)}; job peak RSS {_mb(peak)}"
+                f"write-only ceiling ({rates('ceiling')[0]:,.0f} events/s); lag p99 of the "
+                f"bursts from their release {_ms(lag99)}; job peak RSS {_mb(peak)}"
             )
         naive, _ = rates("$set")
         if naive:
@@ -1201,7 +1227,8 @@ def summary(bench: Bench, cases: list[Case]) -> str:
                 f"  - recovery after kill -9: resume → caught up in "
                 f"**{_median([r.caught_up for r in recs]):.1f} s** (median of {len(recs)}; "
                 f"{_median([r.claimed for r in recs]):.1f} s of it until the new process owns "
-                f"the job; backlog {_median([r.backlog for r in recs]):.0f} events from "
+                f"the job, {_median([r.checkpoint for r in recs]):.1f} s until its first "
+                f"checkpoint; backlog {_median([r.backlog for r in recs]):.0f} events from "
                 f"{_median([r.down for r in recs]):.0f} s down)"
             )
     sizes = sorted({f.roots for f in bench.fanouts})
@@ -1268,14 +1295,14 @@ def tables(bench: Bench, cases: list[Case]) -> str:
             )
     out += [
         "",
-        "| case | run | down s | backlog events | resume → job owned | resume → caught up "
-        "| peak RSS of the resumed job |",
-        "|---|--:|--:|--:|--:|--:|--:|",
+        "| case | run | down s | backlog events | resume → job owned | resume → first "
+        "checkpoint | resume → caught up | peak RSS of the resumed job |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in bench.recoveries:
         out.append(
             f"| {label[r.case]} | {r.run} | {r.down:.1f} | {r.backlog:,} | {r.claimed:.2f} s | "
-            f"{r.caught_up:.2f} s | {_mb(r.rss_peak)} |"
+            f"{r.checkpoint:.2f} s | {r.caught_up:.2f} s | {_mb(r.rss_peak)} |"
         )
     return "\n".join(out) + "\n"
 

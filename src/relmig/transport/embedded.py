@@ -84,14 +84,15 @@ class CdcRun:
                 position = batch[-1].position
                 events = sum(len(t.changes) for t in txns)
                 last_commit = txns[-1].commit_time if txns else None
-                # Durable in the target: now, and only now, the position may move on.
-                self.store.save_position(self.job_id, position, events, last_commit)
+                # Durable in the target: now, and only now, the position may move on. The
+                # statistics go in the same transaction (one commit per batch).
+                stats = self._observe(position, last_commit)
+                self.store.save_position(self.job_id, position, events, last_commit, **stats)
                 if txns:
                     crash_point("cdc-checkpointed")
                 budget.record(events, time.monotonic() - started)
                 transport.confirm(position)
                 self.retry.healthy()
-                self._observe(position, last_commit)
                 self._requests(position)
         finally:
             transport.close()
@@ -100,7 +101,9 @@ class CdcRun:
     def _drifted(self, drifts: list[Drift]) -> None:
         self.store.record_drift(self.job_id, drifts, utcnow())
 
-    def _observe(self, position: str, last_commit: dt.datetime | None) -> None:
+    def _observe(self, position: str, last_commit: dt.datetime | None) -> dict[str, object]:
+        """The job's lag, and every few seconds the source's retained bytes (warned about
+        once past the threshold)."""
         lag = (utcnow() - last_commit).total_seconds() if last_commit else 0.0
         values: dict[str, object] = {"lag_seconds": max(lag, 0.0)}
         if time.monotonic() - self._lag_checked >= self.settings.lag_check_seconds:
@@ -124,10 +127,10 @@ class CdcRun:
                         )
                     ],
                 )
-        self.store.update_job(self.job_id, **values)
+        return values
 
     def _requests(self, position: str) -> None:
-        request = self.store.job(self.job_id)["request"]
+        request = self.store.request(self.job_id)
         if request in ("PAUSE", "CANCEL"):
             raise Stopped(request)
         if request == "COMPLETE":

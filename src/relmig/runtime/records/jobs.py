@@ -193,13 +193,20 @@ class JobRecords(Records):
         return {step: aware(at) for step, at in rows}
 
     def save_position(
-        self, job_id: str, position: str, events: int, last_event_at: dt.datetime | None
+        self,
+        job_id: str,
+        position: str,
+        events: int,
+        last_event_at: dt.datetime | None,
+        **statistics: Any,
     ) -> None:
-        """Record that every change up to `position` is durably in the target."""
+        """Record that every change up to `position` is durably in the target (with the job's
+        `statistics`, such as its lag, in the same transaction)."""
         now = utcnow()
         minute = now.replace(second=0, microsecond=0)
         with self._tx() as conn:
             values: dict[str, Any] = {
+                **statistics,
                 "position": position,
                 "heartbeat_at": now,
                 "events_total": jobs.c.events_total + events,
