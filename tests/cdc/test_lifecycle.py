@@ -239,10 +239,10 @@ CRASH_BEFORE_CHECKPOINT = """
 import os, signal, sys
 from relmig.runtime.store import StateStore
 original = StateStore.save_position
-def crash(self, job_id, position, events, last_event_at):
+def crash(self, job_id, position, events, last_event_at, **statistics):
     if events:  # this batch is in the target now; die before its checkpoint
         os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, job_id, position, events, last_event_at)
+    return original(self, job_id, position, events, last_event_at, **statistics)
 StateStore.save_position = crash
 from relmig.cli.app import app
 app(sys.argv[1:], prog_name="relmig")
