@@ -942,7 +942,7 @@ class BinlogStream(ChangeStream):
         """The tables' drift from the catalog now: breaking drift stops the stream here,
         additive drift is reported and read past."""
         project, password = self._capture.project, self._capture.password
-        drifts = (found or []) + current_drift(project, password, table_ids)
+        drifts = list(dict.fromkeys((found or []) + current_drift(project, password, table_ids)))
         if any(d.breaking for d in drifts):
             raise SchemaChanged(breaking_message(drifts), drifts)
         if drifts and self._on_drift is not None:
