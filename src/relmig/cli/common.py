@@ -7,16 +7,19 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from relmig.errors import RelmigError
-from relmig.mongo.writer import MongoTarget, has_password
-from relmig.project.model import SourceSettings
-from relmig.source.connect import open_source
-from relmig.source.sql import SqlSource
+
+# The commands' dependencies (SQLAlchemy, pymongo, pydantic) are imported where they are used:
+# `relmig --help` and the commands that need none of them do not pay for them.
+if TYPE_CHECKING:
+    from relmig.mongo.writer import MongoTarget
+    from relmig.project.model import SourceSettings
+    from relmig.source.sql import SqlSource
 
 console = Console()
 err_console = Console(stderr=True)
@@ -58,6 +61,8 @@ def source_password(settings: SourceSettings) -> str | None:
 
 @contextmanager
 def connected_source(settings: SourceSettings) -> Iterator[SqlSource]:
+    from relmig.source.connect import open_source
+
     source = open_source(settings, source_password(settings))
     try:
         source.conn  # noqa: B018 - connect now, so a bad source fails before any work
@@ -67,6 +72,8 @@ def connected_source(settings: SourceSettings) -> Iterator[SqlSource]:
 
 
 def target_uri(uri: str | None) -> str:
+    from relmig.mongo.writer import has_password
+
     if uri and has_password(uri):
         warn_password_in_argument("--target", TARGET_ENV)
     uri = uri or os.environ.get(TARGET_ENV)
@@ -88,6 +95,8 @@ def warn_password_in_argument(where: str, variable: str) -> None:
 
 @contextmanager
 def connected_target(uri: str | None, database: str) -> Iterator[MongoTarget]:
+    from relmig.mongo.writer import MongoTarget
+
     target = MongoTarget(target_uri(uri), database)
     try:
         yield target

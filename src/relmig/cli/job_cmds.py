@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,13 +21,11 @@ from relmig.cli.kafka_cmds import print_kafka
 from relmig.cli.output import AS_JSON, UNKNOWN, block, count, emit_json, seconds, size, table, when
 from relmig.cli.running import STOP_TIMEOUT, check_on_error, run_with_progress
 from relmig.errors import RelmigError
-from relmig.mongo.names import database_name_for
-from relmig.project.file import load_project
-from relmig.project.model import Project
-from relmig.runtime.jobs import JobManager, JobOptions
-from relmig.runtime.store import StateStore
-from relmig.runtime.waiting import waiting
-from relmig.verify.compare import verify
+
+# The runtime, the project model and the target are imported by the commands that use them
+# (relmig.cli.common says why).
+if TYPE_CHECKING:
+    from relmig.runtime.store import StateStore
 
 TARGET_HELP = "MongoDB URI (default: $RELMIG_TARGET_URI)."
 BATCH_SIZE = typer.Option(1000, "--batch-size", min=1, help="Root rows per snapshot batch.")
@@ -86,6 +84,11 @@ def snapshot(
     stop_timeout: float = STOP_TIMEOUT,
 ) -> None:
     """Copy the source into MongoDB with the project's mapping (a snapshot job)."""
+    from relmig.mongo.names import database_name_for
+    from relmig.project.file import load_project
+    from relmig.runtime.jobs import JobManager, JobOptions
+    from relmig.runtime.store import StateStore
+
     on_error = check_on_error(on_error)
     project = load_project(project_file)
     uri = target_uri(target)
@@ -153,6 +156,10 @@ def verify_cmd(
     as_json: bool = AS_JSON,
 ) -> None:
     """Compare the target with a fresh snapshot computed from the source; exit 0 only if equal."""
+    from relmig.mongo.names import database_name_for
+    from relmig.project.file import load_project
+    from relmig.verify.compare import verify
+
     project = load_project(project_file)
     with (
         connected_source(project.source) as source,
@@ -198,6 +205,9 @@ def _waiting(job: dict[str, Any]) -> dict[str, Any] | None:
     """A paused job's backlog, read with the password from its environment variable."""
     if job.get("status") != "PAUSED" or not job.get("project_doc"):
         return None
+    from relmig.project.model import Project
+    from relmig.runtime.waiting import waiting
+
     project = Project.model_validate(job["project_doc"])
     return waiting(job, os.environ.get(project.source.password_env))
 
@@ -231,6 +241,9 @@ def resolve_job(store: StateStore, given: str) -> str:
 @user_errors
 def jobs_list(as_json: bool = AS_JSON) -> None:
     """All jobs, newest first (jobs whose process died are marked FAILED first)."""
+    from relmig.runtime.jobs import JobManager
+    from relmig.runtime.store import StateStore
+
     jobs = JobManager(StateStore()).list()
     if as_json:
         emit_json(jobs)
@@ -259,6 +272,9 @@ def jobs_show(
     as_json: bool = AS_JSON,
 ) -> None:
     """A job's status, progress per collection, verification and its Issues list."""
+    from relmig.runtime.jobs import JobManager
+    from relmig.runtime.store import StateStore
+
     manager = JobManager(StateStore())
     job_id = resolve_job(manager.store, job_id)
     job = manager.describe(job_id)

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table as RichTable
 
 from relmig.cli.common import TARGET_ENV, console, user_errors
-from relmig.runtime.store import StateStore
 
 
 @user_errors
@@ -37,6 +36,8 @@ def worker(
     The job comes from the state store (RELMIG_STATE_URL), the source password from the
     variable the project names. Ctrl-C stops after the current batch.
     """
+    from relmig.runtime.store import StateStore
+
     store = StateStore()
     name = name or f"{socket.gethostname()}:{os.getpid()}"
     # Imported here: every other command would pay for Kafka's client on startup.

@@ -6,16 +6,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from bson import json_util
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from relmig.analysis.report import analyze
 from relmig.cli.common import (
     TARGET_ENV,
     connected_source,
@@ -27,19 +23,15 @@ from relmig.cli.common import (
     warn_password_in_argument,
 )
 from relmig.cli.output import AS_JSON, block, count, emit_json, seconds, size, table
-from relmig.documents.builder import DocumentBuilder
-from relmig.documents.plan import compile_collection
 from relmig.errors import RelmigError
-from relmig.project.casing import Casing
-from relmig.project.file import load_project, save_project
-from relmig.project.initial import InitialMapping, initial_collections
-from relmig.project.model import Project, Relationship, SourceSettings
-from relmig.project.validate import source_problems, warnings
-from relmig.runtime.keys import show_key
-from relmig.schema.infer import Proposal, propose
-from relmig.schema.introspect import import_tables
-from relmig.source.connect import open_source
-from relmig.source.tls import tls_from_url, url_options
+
+# SQLAlchemy, pymongo's bson, the project model and the source are imported by the commands
+# that use them (relmig.cli.common says why).
+if TYPE_CHECKING:
+    from relmig.project.casing import Casing
+    from relmig.project.initial import InitialMapping
+    from relmig.project.model import Relationship, SourceSettings
+    from relmig.schema.infer import Proposal
 
 DIALECTS = {
     "postgresql": "postgresql",
@@ -52,6 +44,13 @@ DIALECTS = {
 def parse_source_url(url: str, password_env: str) -> tuple[SourceSettings, str | None]:
     """`postgresql://user[:password]@host[:port]/database?schema=a,b&sslmode=…`, TLS options in
     each dialect's own spelling (relmig.source.tls); the password is not kept."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from relmig.project.model import SourceSettings
+    from relmig.project.validate import source_problems
+    from relmig.source.tls import tls_from_url, url_options
+
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -126,6 +125,14 @@ def import_schema(
     ),
 ) -> None:
     """Import a live schema into a new project file with an initial mapping."""
+    from relmig.project.file import save_project
+    from relmig.project.initial import initial_collections
+    from relmig.project.model import Project
+    from relmig.project.validate import warnings
+    from relmig.schema.infer import propose
+    from relmig.schema.introspect import import_tables
+    from relmig.source.connect import open_source
+
     if mapping not in ("recommended", "one-to-one", "empty"):
         raise RelmigError(f"--mapping must be recommended, one-to-one or empty, not {mapping!r}")
     if casing not in ("keep", "camel", "pascal", "snake", "lower", "upper"):
@@ -230,6 +237,13 @@ def preview(
     limit: int = typer.Option(1, help="How many documents."),
 ) -> None:
     """Print sample documents built from real source rows."""
+    from bson import json_util
+
+    from relmig.documents.builder import DocumentBuilder
+    from relmig.documents.plan import compile_collection
+    from relmig.project.file import load_project
+    from relmig.runtime.keys import show_key
+
     project = load_project(project_file)
     if not project.collections:
         raise RelmigError(f"{project_file} maps no collections")
@@ -258,6 +272,10 @@ def analyze_cmd(
 ) -> None:
     """Before any job: keys, indexes, array and document sizes, unstorable values, renames and
     an estimated snapshot time, measured on the source."""
+    from relmig.analysis.report import analyze
+    from relmig.project.file import load_project
+    from relmig.schema.introspect import import_tables
+
     project = load_project(project_file)
     uri = target or os.environ.get(TARGET_ENV)
     profile = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import (
@@ -19,9 +19,11 @@ from rich.text import Text
 
 from relmig.cli.common import console
 from relmig.errors import RelmigError
-from relmig.runtime.jobs import JobManager, ProgressCallback
 from relmig.runtime.stopping import STOP_TIMEOUT as STOP_SECONDS
 from relmig.runtime.stopping import pause_on_signals
+
+if TYPE_CHECKING:
+    from relmig.runtime.jobs import JobManager, ProgressCallback
 
 
 def check_on_error(value: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -29,17 +29,17 @@ from relmig.cli.job_cmds import (
 from relmig.cli.output import AS_JSON, emit_json
 from relmig.cli.running import STOP_TIMEOUT, check_on_error, run_with_progress
 from relmig.errors import RelmigError
-from relmig.mongo.names import database_name_for
-from relmig.project.file import load_project
-from relmig.project.model import Project
-from relmig.route.cascades import followed_cascades
-from relmig.runtime.jobs import JobManager, JobOptions
-from relmig.runtime.store import StateStore
-from relmig.schema.link_indexes import unindexed_links
-from relmig.source.capture import fix_script, missing_prerequisites
+
+# The runtime, the project model and the source are imported by the commands that use them
+# (relmig.cli.common says why).
+if TYPE_CHECKING:
+    from relmig.runtime.jobs import JobManager
 
 
 def _manager() -> JobManager:
+    from relmig.runtime.jobs import JobManager
+    from relmig.runtime.store import StateStore
+
     return JobManager(StateStore())
 
 
@@ -50,6 +50,11 @@ def check(
     as_json: bool = AS_JSON,
 ) -> None:
     """Check the source's CDC prerequisites; print the SQL that fixes what is missing."""
+    from relmig.project.file import load_project
+    from relmig.route.cascades import followed_cascades
+    from relmig.schema.link_indexes import unindexed_links
+    from relmig.source.capture import fix_script, missing_prerequisites
+
     project = load_project(project_file)
     password = source_password(project.source)
     missing = missing_prerequisites(project, password)
@@ -133,6 +138,10 @@ def sync(
         raise RelmigError(f"--mode must be continuous or cdc-only, not {mode!r}")
     if engine not in ("embedded", "kafka"):
         raise RelmigError(f"--engine must be embedded or kafka, not {engine!r}")
+    from relmig.mongo.names import database_name_for
+    from relmig.project.file import load_project
+    from relmig.runtime.jobs import JobOptions
+
     on_error = check_on_error(on_error)
     project = load_project(project_file)
     uri = target_uri(target)
@@ -179,6 +188,8 @@ def _report(job: dict[str, Any]) -> None:
 
 
 def _password_of(manager: JobManager, job_id: str) -> str | None:
+    from relmig.project.model import Project
+
     project = Project.model_validate(manager.job(job_id)["project_doc"])
     return source_password(project.source)
 

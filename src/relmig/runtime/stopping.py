@@ -23,10 +23,9 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from relmig.runtime.store import StateStore
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # this module stays light: the CLI reads STOP_TIMEOUT for its help
     from relmig.runtime.jobs import JobManager
+    from relmig.runtime.store import StateStore
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 STOP_TIMEOUT = 30.0  # seconds; a service manager's stop timeout should be above it
