@@ -590,6 +590,7 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
     conn = server.api("POST", "/connections", json=server_sample["connection"])
     body = {"name": "northwind", "connection_id": conn["id"], "tables": TABLES, "casing": "camel"}
     project = server.api("POST", "/projects", json=body)
+    added = False
     try:
         page.goto(f"{server.url}/#/projects/{project['id']}/mapping")
         expect(page.locator("svg.relational g[data-box='public.orders']")).to_be_visible()
@@ -653,6 +654,18 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
         expect(head).to_contain_text("CDC RUNNING", timeout=90_000)
         expect(page).to_have_title(re.compile(rf"^Job {job['id']} \(RUNNING\)"))
         expect(head.locator("button[data-action]")).to_have_count(3)  # pause, cancel, complete
+        # Schema drift: a new column is listed on the job page while the job goes on.
+        with psycopg.connect(server_sample["dsn"], autocommit=True) as source:
+            source.execute("ALTER TABLE customers ADD COLUMN nickname text")
+            added = True
+            source.execute(
+                "UPDATE customers SET nickname = 'n' "
+                "WHERE customer_id = (SELECT min(customer_id) FROM customers)"
+            )
+        drift = page.locator("[data-slot=drift]")
+        expect(drift).to_contain_text("customers has a new column nickname", timeout=30_000)
+        expect(drift).to_contain_text("Schema drift at the source")
+        expect(head.locator("[data-status=RUNNING]")).to_be_visible()
         pause = head.locator("[data-action=pause]")
         pause.focus()
         time.sleep(2.5)  # two refreshes
@@ -702,6 +715,9 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
         expect(head.locator("[data-status=CANCELLED]")).to_be_visible(timeout=60_000)
     finally:
         context.close()
+        if added:  # the sample is shared with the other tests
+            with psycopg.connect(server_sample["dsn"], autocommit=True) as source:
+                source.execute("ALTER TABLE customers DROP COLUMN nickname")
     assert not errors, errors
 
 
