@@ -152,3 +152,15 @@ def test_invalid_project_file_names_the_path(tmp_path: Path, pg_sample) -> None:
     assert out.returncode == 2
     assert str(path) in out.stderr and "unknown table 'public.nowhere'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_missing_password_says_where_it_should_come_from(pg_sample, tmp_path: Path) -> None:
+    """Not a lost link to retry: the job would fail the same way every time."""
+    path = _project(tmp_path, pg_sample)
+    env = {"RELMIG_HOME": str(tmp_path), "RELMIG_TEST_PG_PASSWORD": ""}
+    out = relmig("verify", str(path), "--target", "mongodb://127.0.0.1:27017/", env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    message = " ".join(out.stderr.split())
+    assert "no password was given: set it in the environment variable RELMIG_TEST_PG_PASSWORD" in (
+        message
+    )

@@ -36,7 +36,7 @@ def import_tables(
         except sa.exc.SQLAlchemyError as exc:
             cause = exc.orig if getattr(exc, "orig", None) else exc
             what = f"cannot read the schema of the {source.where}"
-            raise refusal(cause, what) or SourceError(
+            raise refusal(cause, what, settings.password_env) or SourceError(
                 f"{what}: {str(cause).splitlines()[0]}"
             ) from None
         wanted = set(only) if only is not None else None

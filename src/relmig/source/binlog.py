@@ -1011,7 +1011,7 @@ class BinlogStream(ChangeStream):
                 what = f"the {self._capture.where} refused the binlog connection"
                 if code in _REFUSED:
                     raise SourceRefused(f"{what}: {reason}") from None
-                refused = refusal(exc, what)
+                refused = refusal(exc, what, self._capture.project.source.password_env)
                 if refused is not None:
                     raise refused from None
                 if failures >= len(self.RECONNECT_DELAYS):

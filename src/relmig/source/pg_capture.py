@@ -581,7 +581,7 @@ class PgOutputStream(ChangeStream):
         except psycopg2.Error as exc:
             self._queries.close()
             what = f"cannot open a replication connection to the {s.where} (at {host}:{port})"
-            raise refusal(exc, what) or StreamError(
+            raise refusal(exc, what, s.settings.password_env) or StreamError(
                 f"{what}: {str(exc).strip().splitlines()[0]}"
             ) from None
 

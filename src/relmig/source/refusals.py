@@ -29,19 +29,30 @@ _AUTH = (
     "access denied",  # MariaDB/MySQL 1044, 1045, 1698
     "mysql_clear_password",  # relmig's refusal of a clear-text password
 )
+# No password was given at all (libpq; MariaDB says "using password: NO"): the variable unset.
+_NO_PASSWORD = ("no password supplied", "using password: no")
 _TLS_HINT = (
     " (check source.tls: ca_file must be the CA that signed the server's certificate, and "
     "source.host a name that certificate holds)"
 )
 
 
-def refusal(exc: BaseException, what: str) -> SourceRefused | None:
-    """`what` failed because the source refused relmig: the error to fail with, else None."""
+def refusal(
+    exc: BaseException, what: str, password_env: str = "RELMIG_SOURCE_PASSWORD"
+) -> SourceRefused | None:
+    """`what` failed because the source refused relmig: the error to fail with, else None.
+    `password_env` is where the source's password should have come from (the next step when
+    none was given)."""
     text = str(exc).strip()
     lowered = text.lower()
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
     if any(marker in lowered for marker in _TLS):
         return SourceRefused(f"{what}: {line}{_TLS_HINT}")
+    if any(marker in lowered for marker in _NO_PASSWORD):
+        return SourceRefused(
+            f"{what}: {line} (no password was given: set it in the environment variable "
+            f"{password_env}, the project's source.password_env)"
+        )
     if any(marker in lowered for marker in _AUTH):
         return SourceRefused(f"{what}: {line}")
     return None

@@ -56,7 +56,8 @@ class SqlSource(ABC):
                 raise
             except Exception as exc:  # every driver has its own error tree
                 what = f"cannot connect to the {self.where}"
-                raise refusal(exc, what) or SourceError(f"{what}: {_first_line(exc)}") from None
+                refused = refusal(exc, what, self.settings.password_env)
+                raise refused or SourceError(f"{what}: {_first_line(exc)}") from None
         return self._conn
 
     def close(self) -> None:
