@@ -122,6 +122,8 @@ def test_bad_input_gets_a_clear_message(args: list[str], message: str, tmp_path:
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
+    if "--json" in args:  # a script parsing stdout gets the error too
+        assert message in json.loads(out.stdout)["error"]
 
 
 def test_unreachable_servers_are_named(pg_sample, tmp_path: Path, mongo_uri: str) -> None:

@@ -30,7 +30,9 @@ TARGET_ENV = "RELMIG_TARGET_URI"
 
 
 def user_errors(func: F) -> F:
-    """Turn RelmigError into a clear message and exit code 2, never a traceback."""
+    """Turn RelmigError into a clear message and exit code 2, never a traceback. Under
+    `--json` the message is also a JSON object on stdout (`{"error": …}`), so a script that
+    parses the output gets an answer either way."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -38,6 +40,10 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except RelmigError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            if kwargs.get("as_json"):
+                from relmig.cli.output import emit_json  # output imports this module
+
+                emit_json({"error": str(exc)})
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted")
