@@ -195,6 +195,16 @@ def test_rules_add_edit_delete_and_preview(client, make_project):
     assert client.delete(f"{API}/projects/{pid}/collections/orders").status_code == 404
 
 
+def test_a_custom_id_the_rows_repeat_is_refused_at_save(client, make_project):
+    pid = make_project(mapping="empty")["id"]
+    rule = {"name": "customers", "table": "public.customers", "id": {"columns": ["country"]}}
+    refused = client.post(f"{API}/projects/{pid}/collections", json=rule)
+    assert refused.status_code == 422
+    assert "custom _id (country) is not unique in public.customers" in refused.json()["detail"]
+    rule["id"] = {"columns": ["customer_id", "country"]}  # the primary key among them
+    assert client.post(f"{API}/projects/{pid}/collections", json=rule).status_code == 201
+
+
 def test_invalid_rules_are_explained_where_they_are(client, make_project):
     pid = make_project(mapping="recommended", casing="camel")["id"]
     saved = client.get(f"{API}/projects/{pid}").json()["project"]["collections"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import bson
 
+from relmig.analysis.custom_ids import duplicate_ids
 from relmig.analysis.edges import count_edges, edge_checks
 from relmig.analysis.sizes import children_per_parent, largest_roots
 from relmig.documents.builder import DocumentBuilder
@@ -32,7 +33,7 @@ LARGE_ARRAY = 1000  # children per parent past which a document grows with every
 @dataclass(slots=True)
 class Finding:
     kind: str  # no_primary_key | unindexed_link | large_array | document_too_large |
-    #            unstorable_values | renamed | collection_name | cascade
+    #            unstorable_values | renamed | collection_name | cascade | custom_id
     severity: str  # error (the job will fail or lose data), warning (slow, risky), info
     subject: str  # the table, column, collection or field it is about
     message: str
@@ -69,6 +70,8 @@ def analyze(
     )
     _primary_keys(current, out)
     _link_indexes(current, source, out)
+    for dup in duplicate_ids(current, source):
+        out.findings.append(Finding("custom_id", "error", dup.collection, dup.message()))
     for line, followed in cascade_report(project, source):
         subject, message = line.split(": ", 1)
         out.findings.append(

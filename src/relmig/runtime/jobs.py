@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from relmig.analysis.custom_ids import duplicate_ids, unproven
 from relmig.errors import PositionLost, RelmigError, SchemaChanged, TargetError, TargetLost
 from relmig.failpoints import crash_point
 from relmig.links import link_name
@@ -277,6 +278,7 @@ class JobManager:
                     "invalid",
                 )
         self._refuse_overlap(project, target_uri, target_db)
+        self._refuse_duplicate_ids(project, password)
         job_id = self.store.create_job(
             project.name,
             options.mode,
@@ -294,6 +296,19 @@ class JobManager:
         )
         self.store.update_job(job_id, stage="SNAPSHOT" if options.mode != "cdc-only" else "CDC")
         return job_id
+
+    def _refuse_duplicate_ids(self, project: Project, password: str | None) -> None:
+        """A custom `_id` the rows repeat would merge their documents: refused before any
+        copy (the source is asked only where no unique key proves the `_id` unique)."""
+        if not unproven(project):
+            return
+        source = open_source(project.source, password)
+        try:
+            found = duplicate_ids(project, source)
+        finally:
+            source.close()
+        if found:
+            raise JobError("; ".join(d.message() for d in found), "invalid")
 
     def _refuse_overlap(self, project: Project, target_uri: str, target_db: str) -> None:
         """Two live jobs writing the same collections would undo each other's work."""

@@ -15,9 +15,10 @@ from bson import json_util
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from relmig.analysis.custom_ids import duplicate_ids, unproven
 from relmig.documents.builder import DocumentBuilder
 from relmig.documents.plan import compile_collection
-from relmig.errors import ProjectFileError
+from relmig.errors import ProjectFileError, RelmigError
 from relmig.project.file import parse_project
 from relmig.project.initial import new_collection, new_embed
 from relmig.project.model import CollectionRule, Project, TableFilter
@@ -96,8 +97,18 @@ def _with_item(
 
 
 def _save(svc: Services, project_id: str, project: Project) -> ProjectOut:
-    """Store the project once the one validator passed it (a changed filter is checked here)."""
+    """Store the project once the one validator passed it (a changed filter is checked here),
+    and a custom `_id` the source's rows repeat is refused (relmig.analysis.custom_ids)."""
     project = parse_project(project_json(project), "the mapping")
+    if unproven(project):
+        row = svc.project_record(project_id)
+        try:
+            with svc.source(project.source, svc.project_password(row)) as source:
+                found = duplicate_ids(project, source)
+        except RelmigError:
+            found = []  # the source is away: a job's creation asks it again
+        if found:
+            raise ApiError(422, "; ".join(d.message() for d in found))
     svc.records.update_project(project_id, {"body": project_json(project)})
     return detail(svc.project_record(project_id), svc)
 
