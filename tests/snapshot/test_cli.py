@@ -166,3 +166,16 @@ def test_a_missing_password_says_where_it_should_come_from(pg_sample, tmp_path: 
     assert "no password was given: set it in the environment variable RELMIG_TEST_PG_PASSWORD" in (
         message
     )
+
+
+def test_a_database_name_the_target_refuses_is_refused_with_its_words(
+    pg_sample, tmp_path: Path
+) -> None:
+    """FerretDB v1 refuses non-ASCII database names; the job is refused before it starts."""
+    path = _project(tmp_path, pg_sample)
+    env = {"RELMIG_HOME": str(tmp_path)}
+    target = "mongodb://127.0.0.1:27017/"
+    out = relmig("snapshot", str(path), "--target", target, "--database", "café", env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    message = " ".join(out.stderr.split())
+    assert "refuses the database name 'café': Invalid namespace specified" in message

@@ -56,6 +56,7 @@ class MongoTarget:
             ) from None
         try:
             self.client.admin.command("ping")
+            _check_database(self.client, database, uri)
             self.profile = TargetProfile.probe(self.client.get_database(database))
         except PyMongoError as exc:
             self.client.close()
@@ -292,6 +293,20 @@ def _indexes(plan: RootPlan) -> list[tuple[list[tuple[str, int]], bool]]:
 
 _DUPLICATE = "duplicate key"
 AUTHENTICATION_FAILED = 18
+
+
+def _check_database(client: MongoClient[dict[str, Any]], database: str, uri: str) -> None:
+    """A database name the server refuses (FerretDB v1: any non-ASCII name) fails here, with
+    the server's own words, instead of every write failing later. Listing collections is the
+    one read that every server checks the name for."""
+    try:
+        client.get_database(database).list_collection_names()
+    except OperationFailure as exc:
+        said = (exc.details or {}).get("errmsg") or str(exc)
+        raise TargetRefused(
+            f"the MongoDB target {display_uri(uri)} refuses the database name {database!r}: "
+            f"{said}; choose another (--database, or the job's target database)"
+        ) from None
 
 
 def _refusal(exc: PyMongoError, uri: str) -> TargetRefused | None:
