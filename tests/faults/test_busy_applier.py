@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import random
+import time
 
 import pytest
 from test_slow_links import no_retries
 
+from cdc_rig import CATCH_UP_SECONDS
 from faults import latency
 from relmig.source.pg_capture import PostgresCapture, slot_name
 from relmig.transport import embedded
@@ -21,11 +23,17 @@ from relmig.transport.inprocess import InProcessTransport
 pytestmark = pytest.mark.services
 
 
-def walsender(rig, job_id: str) -> int | None:
-    rows = rig.query(
-        f"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{slot_name(job_id)}'"
-    )
-    return rows[0][0]
+def walsender(rig, job_id: str) -> int:
+    """The pid of the walsender streaming the job's slot, once the job has connected."""
+    deadline = time.monotonic() + CATCH_UP_SECONDS
+    while time.monotonic() < deadline:
+        rows = rig.query(
+            f"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{slot_name(job_id)}'"
+        )
+        if rows and rows[0][0] is not None:
+            return rows[0][0]
+        time.sleep(0.05)
+    raise AssertionError(f"no walsender streams the slot of {job_id}")
 
 
 def test_a_batch_longer_than_the_stream_timeout_keeps_the_stream(routed_rig, faults, monkeypatch):
@@ -42,7 +50,6 @@ def test_a_batch_longer_than_the_stream_timeout_keeps_the_stream(routed_rig, fau
     job_id = rig.start("continuous")
     rig.streaming(job_id)
     pid = walsender(rig, job_id)
-    assert pid is not None
     with faults.proxy("ferretdb").toxic(latency(1200)):
         assert rig.workload(random.Random(2), 3) == 3
         rig.caught_up(job_id)

@@ -61,7 +61,7 @@ class Drift:
 
 
 # Where a running job reports additive drift (the state store's drift records).
-DriftSink = Callable[[list["Drift"]], None]
+DriftSink = Callable[[list[Drift]], None]
 
 
 def compare(wanted: Table, now: Table | None) -> list[Drift]:
