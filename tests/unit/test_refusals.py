@@ -21,4 +21,4 @@ def test_no_password_names_the_variable_to_set(text: str) -> None:
 
 
 def test_a_lost_link_is_not_a_refusal() -> None:
-    assert refusal(RuntimeError("connection refused"), "cannot connect") is None
+    assert refusal(RuntimeError("connection refused"), "cannot connect", "PW") is None

@@ -44,7 +44,7 @@ from pymysqlreplication.row_event import (
     WriteRowsEvent,
 )
 
-from relmig.errors import PositionLost, SchemaChanged, SourceError, SourceRefused, StreamError
+from relmig.errors import PositionLost, SourceError, SourceRefused, StreamError
 from relmig.project.cascades import binlog_cascades
 from relmig.project.model import Project, Table
 from relmig.source.capture import Backlog, ChangeCapture, Prerequisite, SourceLag, mapped_tables
@@ -62,7 +62,7 @@ from relmig.source.drift import (
     TABLE_GONE,
     Drift,
     DriftSink,
-    breaking_message,
+    act_on,
     current_drift,
 )
 from relmig.source.mysql import Connection, MySqlSource, security_settings
@@ -942,11 +942,7 @@ class BinlogStream(ChangeStream):
         """The tables' drift from the catalog now: breaking drift stops the stream here,
         additive drift is reported and read past."""
         project, password = self._capture.project, self._capture.password
-        drifts = list(dict.fromkeys((found or []) + current_drift(project, password, table_ids)))
-        if any(d.breaking for d in drifts):
-            raise SchemaChanged(breaking_message(drifts), drifts)
-        if drifts and self._on_drift is not None:
-            self._on_drift(drifts)
+        act_on((found or []) + current_drift(project, password, table_ids), self._on_drift)
 
     @property
     def confirmed(self) -> str:

@@ -12,9 +12,10 @@ so that type names compare with the project's exactly, and sorts what changed:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
+from relmig.errors import SchemaChanged
 from relmig.project.model import Project, Table
 
 NEW_COLUMN = "new column"
@@ -100,5 +101,12 @@ def current_drift(
     return [d for table in wanted for d in compare(table, found.get(table.id))]
 
 
-def breaking_message(drifts: list[Drift]) -> str:
-    return "schema change during CDC: " + "; ".join(d.text() for d in drifts if d.breaking)
+def act_on(drifts: Iterable[Drift], on_drift: DriftSink | None) -> None:
+    """What a stream does with the drift it met, each once: breaking drift stops it here
+    (`SchemaChanged` carrying the drift), additive drift is reported and read past."""
+    found = list(dict.fromkeys(drifts))
+    if any(d.breaking for d in found):
+        text = "; ".join(d.text() for d in found if d.breaking)
+        raise SchemaChanged(f"schema change during CDC: {text}", found)
+    if found and on_drift is not None:
+        on_drift(found)

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg2
 from psycopg2.extras import LogicalReplicationConnection
 
-from relmig.errors import PositionLost, SchemaChanged, SourceError, StreamError
+from relmig.errors import PositionLost, SourceError, StreamError
 from relmig.project.model import Project, Table
 from relmig.route.images import before_image_columns
 from relmig.source import pgoutput as pg
@@ -37,7 +37,7 @@ from relmig.source.changes import (
     TableTruncate,
     Transaction,
 )
-from relmig.source.drift import COLUMN_GONE, Drift, DriftSink, breaking_message, current_drift
+from relmig.source.drift import COLUMN_GONE, Drift, DriftSink, act_on, current_drift
 from relmig.source.pg_partitions import PartitionWatch
 from relmig.source.postgres import CONNECT_SETTINGS, PostgresSource
 from relmig.source.refusals import refusal
@@ -607,15 +607,11 @@ class PgOutputStream(ChangeStream):
         )
         for table_id, name, oid, modifier in rows:
             out[table_id] = out[table_id] | {(name, oid, modifier)}
-        self._drift(current_drift(self.capture.project, self.capture.password, self.table_ids))
+        act_on(
+            current_drift(self.capture.project, self.capture.password, self.table_ids),
+            self.on_drift,
+        )
         return out
-
-    def _drift(self, drifts: list[Drift]) -> None:
-        """Breaking drift stops the stream here; additive drift is reported and read past."""
-        if any(d.breaking for d in drifts):
-            raise SchemaChanged(breaking_message(drifts), drifts)
-        if drifts and self.on_drift is not None:
-            self.on_drift(drifts)
 
     def confirm(self, position: str) -> None:
         with self._lock:
@@ -753,7 +749,7 @@ class PgOutputStream(ChangeStream):
                 if c.name not in sent and not c.generated
             ]
             now = current_drift(self.capture.project, self.capture.password, [table_id])
-            self._drift(gone + [d for d in now if d not in gone])
+            act_on(gone + now, self.on_drift)
             self._shapes[table_id] = shape
         self.relations.add(rel)
 

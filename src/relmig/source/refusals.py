@@ -37,9 +37,7 @@ _TLS_HINT = (
 )
 
 
-def refusal(
-    exc: BaseException, what: str, password_env: str = "RELMIG_SOURCE_PASSWORD"
-) -> SourceRefused | None:
+def refusal(exc: BaseException, what: str, password_env: str) -> SourceRefused | None:
     """`what` failed because the source refused relmig: the error to fail with, else None.
     `password_env` is where the source's password should have come from (the next step when
     none was given)."""
