@@ -94,7 +94,10 @@ class MySqlSource(SqlSource):
             self._conn = None
 
     def sqlalchemy_connect_args(self) -> dict[str, Any]:
-        return security_settings(self.settings)
+        # The catalog read is on a running job's path too (schema drift at each stream start):
+        # a stalled link must end it like any query's, not block it for ever.
+        timeouts = {"read_timeout": client_timeout(), "write_timeout": client_timeout()}
+        return security_settings(self.settings) | timeouts
 
     def sqlalchemy_url(self) -> URL:
         s = self.settings
