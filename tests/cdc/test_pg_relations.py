@@ -2,11 +2,13 @@
 unlogged tables, tables keyed by a unique index, against the real server.
 
 The schema has a table with a legacy INHERITS child that has no key (mapped: the parent), a
-table partitioned by range with a default partition and one partitioned by list (keys declared
-per partition, as pagila does), and a table with a stored generated column. While a continuous
-job runs, the application's own UPDATEs and DELETEs on every table keep working, rows move
-between partitions, a partition is attached, the generated column changes through its input,
-and the target equals a fresh snapshot after each round.
+table partitioned by range with a default partition and one partitioned by list (keys and
+foreign keys declared per partition, as pagila does), and a table with a stored generated column
+(and a virtual one on PostgreSQL 18, where a column is virtual unless it says STORED). Every test
+runs on PostgreSQL 15 and 18 (dev/services up --pg18). While a continuous job runs, the
+application's own UPDATEs and DELETEs on every table keep working, rows move between
+partitions, a partition is attached, the generated columns change through their input, and the
+target equals a fresh snapshot after each round.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ CREATE TABLE payment_other PARTITION OF payment DEFAULT;
 ALTER TABLE payment_2024 ADD PRIMARY KEY (payment_id, paid);
 ALTER TABLE payment_2025 ADD PRIMARY KEY (payment_id, paid);
 ALTER TABLE payment_other ADD PRIMARY KEY (payment_id, paid);
+ALTER TABLE payment ADD COLUMN store_id int, ADD COLUMN base_id int;
+ALTER TABLE payment_2024 ADD FOREIGN KEY (base_id) REFERENCES base (id) ON DELETE SET NULL;
+ALTER TABLE payment_2025 ADD FOREIGN KEY (base_id) REFERENCES base (id) ON DELETE SET NULL;
+ALTER TABLE payment_other ADD FOREIGN KEY (base_id) REFERENCES base (id) ON DELETE SET NULL;
+ALTER TABLE payment_2024 ADD FOREIGN KEY (store_id) REFERENCES base (id);
 CREATE TABLE store (store_id int, region text, city text, PRIMARY KEY (store_id, region))
     PARTITION BY LIST (region);
 CREATE TABLE store_eu PARTITION OF store FOR VALUES IN ('eu');
@@ -46,9 +53,15 @@ CREATE UNIQUE INDEX keyed_code ON keyed (code);
 """
 
 
+# PostgreSQL 18's default kind of generated column: computed when read, never in the WAL.
+VIRTUAL = "ALTER TABLE film ADD COLUMN half numeric GENERATED ALWAYS AS (length / 2.0) VIRTUAL"
+
+
 def load(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SCHEMA)
+        if conn.info.server_version >= 180000:
+            conn.execute(VIRTUAL)
         for i in range(1, 21):
             conn.execute("INSERT INTO base VALUES (%s, %s)", (i, f"b{i}"))
             conn.execute("INSERT INTO child VALUES (%s, %s, 'x')", (100 + i, f"c{i}"))
@@ -70,10 +83,11 @@ def collections(project: Project) -> list[CollectionRule]:
     ]
 
 
-@pytest.fixture
-def rig(services_settings, mongo_uri: str, tmp_path, monkeypatch) -> Iterator[Rig]:
+@pytest.fixture(params=["RELMIG_PG_PORT", "RELMIG_PG18_PORT"], ids=["pg15", "pg18"])
+def rig(request, services_settings, mongo_uri: str, tmp_path, monkeypatch) -> Iterator[Rig]:
     monkeypatch.setenv("RELMIG_TEST_PG_PASSWORD", services_settings["RELMIG_PG_PASSWORD"])
-    r = make_pg_rig(services_settings, mongo_uri, tmp_path, load, collections)
+    server = {**services_settings, "RELMIG_PG_PORT": services_settings[request.param]}
+    r = make_pg_rig(server, mongo_uri, tmp_path, load, collections)
     yield r
     cleanup_rig(r)
 
@@ -109,8 +123,18 @@ def test_the_sources_writes_keep_working_and_the_target_follows(rig: Rig) -> Non
     assert "public.payment_2024" not in tables  # a partition is part of its table
     assert tables["public.payment"].partitions == ["payment_2024", "payment_2025", "payment_other"]
     assert tables["public.payment"].primary_key == ["payment_id", "paid"]  # its partitions' key
+    # The foreign key every partition declares is the table's; one that only one has is not.
+    [fk] = tables["public.payment"].foreign_keys
+    assert (fk.columns, fk.ref_table, fk.ref_columns, fk.on_delete) == (
+        ["base_id"],
+        "public.base",
+        ["id"],
+        "SET NULL",
+    )
     assert tables["public.base"].inherited_by == ["child"]
-    assert [c.name for c in tables["public.film"].columns if c.generated] == ["hours"]
+    generated = [c.name for c in tables["public.film"].columns if c.generated]
+    pg18 = int(rig.query("SHOW server_version_num")[0][0]) >= 180000
+    assert generated == (["hours", "half"] if pg18 else ["hours"])
     assert tables["public.scratch"].unlogged
     # No primary key: the unique index over NOT NULL columns is the key (note may be NULL).
     assert (tables["public.keyed"].primary_key, tables["public.keyed"].key_index) == (

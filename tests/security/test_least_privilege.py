@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 
 import psycopg
+import pymysql
 import pytest
 
 from cdc_rig import Rig, cleanup_rig, make_rig
@@ -85,3 +86,93 @@ def test_a_reader_role_and_the_dbas_publication_are_enough(rig: Rig, reader: str
     )
     pubs = rig.query("SELECT pubname FROM pg_publication")
     assert slots == [(0,)] and pubs == [("dba_pub",)]
+
+
+def as_role(project, role: str, publication: str | None = None):
+    source = project.source.model_copy(
+        update={"user": role, "password_env": PASSWORD_ENV, "publication": publication}
+    )
+    return project.model_copy(update={"source": source})
+
+
+def failure_of(rig: Rig, job_id: str) -> str:
+    """The job's failure, which came at once: retried as a lost link, the job would have
+    waited 1, 2, 4, … 32 s between attempts (about two minutes) before failing."""
+    rig.manager.wait(job_id, 20)
+    job = rig.store.job(job_id)
+    assert job["status"] == "FAILED", job
+    return str(job["failure"])
+
+
+def test_a_privilege_the_job_lacks_is_named_with_its_grant(rig: Rig, reader: str) -> None:
+    """Issue 30 §5: a job is never the first to find a missing privilege without saying which
+    and how to grant it; a snapshot job is told only what reading needs."""
+    owner = rig.project  # the rig's cleanup drops the job's slot as the owner
+    try:
+        named_with_its_grant(rig, reader)
+    finally:
+        rig.project = owner
+
+
+def named_with_its_grant(rig: Rig, reader: str) -> None:
+    rig.execute([(f"REVOKE SELECT ON categories FROM {reader}", ())])
+    rig.project = as_role(rig.project, reader)
+    failure = failure_of(rig, rig.start("snapshot"))
+    assert "permission denied for table categories" in failure, failure
+    assert f'GRANT SELECT ON "public"."categories" TO "{reader}";' in failure, failure
+    assert "PUBLICATION" not in failure  # a snapshot job needs none
+
+    # Granted again, a continuous job starts; the privilege is revoked under it and a change
+    # makes it read the table: it fails at once with the GRANT, never retried as a lost link.
+    rig.execute([(f"GRANT SELECT ON categories TO {reader}", ())])
+    published = ", ".join(sorted(f'"{t.name}"' for t in rig.project.tables))
+    rig.execute([(f"CREATE PUBLICATION dba_pub FOR TABLE {published}", ())])
+    rig.project = as_role(rig.project, reader, "dba_pub")
+    job_id = rig.start("continuous")
+    rig.streaming(job_id)
+    rig.execute(
+        [
+            (f"REVOKE SELECT ON categories FROM {reader}", ()),
+            ("UPDATE categories SET description = 'revoked' WHERE category_id = 1", ()),
+        ]
+    )
+    failure = failure_of(rig, job_id)
+    assert f'GRANT SELECT ON "public"."categories" TO "{reader}";' in failure, failure
+
+
+@pytest.fixture
+def mysql_rig(services_settings, mongo_uri, tmp_path, monkeypatch) -> Iterator[Rig]:
+    monkeypatch.setenv("RELMIG_TEST_MYSQL_PASSWORD", services_settings["RELMIG_MYSQL_PASSWORD"])
+    r = make_rig("mysql", services_settings, mongo_uri, tmp_path, scale=0.2)
+    yield r
+    cleanup_rig(r)
+
+
+def test_a_mariadb_account_without_select_is_told_its_grant(
+    mysql_rig: Rig, services_dir, monkeypatch
+) -> None:
+    rig = mysql_rig
+    account = f"relmig_t_{uuid.uuid4().hex[:8]}"
+    database = rig.settings.database
+    # Root over the socket: the dev account has no GRANT OPTION.
+    root = pymysql.connect(
+        unix_socket=str(services_dir / "run" / "mariadb.sock"), user="root", autocommit=True
+    )
+    with root.cursor() as cur:
+        cur.execute(f"CREATE USER '{account}'@'127.0.0.1' IDENTIFIED BY 'reader-pw'")
+        # It may read one table of the database (so it connects), not the others.
+        cur.execute(f"GRANT SELECT ON `{database}`.`categories` TO '{account}'@'127.0.0.1'")
+    monkeypatch.setenv(PASSWORD_ENV, "reader-pw")
+    owner = rig.project
+    try:
+        rig.project = as_role(rig.project, account)
+        failure = failure_of(rig, rig.start("snapshot"))
+    finally:
+        rig.project = owner
+        with root.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{account}'@'127.0.0.1'")
+        root.close()
+    assert "command denied" in failure, failure
+    grant = f"GRANT SELECT ON `{database}`.* TO '{account}'@'127.0.0.1';"
+    assert grant in failure, failure
+    assert "REPLICATION" not in failure  # a snapshot job reads the tables only

@@ -272,3 +272,15 @@ def test_a_yaml_bomb_or_deep_nesting_is_refused_before_it_expands():
         parse_project_text("name: " + "[" * 500 + "]" * 500, "deep.yaml")
     with pytest.raises(ProjectFileError, match=r"larger than 16 MiB"):
         parse_project_text("#" * (16 * 2**20 + 1), "huge.yaml")
+
+
+def test_a_table_no_rule_can_map_is_named_with_what_would_make_it_mappable() -> None:
+    """Issue 30 §4: a key-less table is not left out of the mapping without a word."""
+    from relmig.project.validate import warnings
+
+    project = sample_project()
+    log = Table(schema="public", name="log", columns=[Column(name="line", type="text")])
+    project = project.model_copy(update={"tables": [*project.tables, log]})
+    [warning] = warnings(project)
+    assert warning.startswith("tables[2] (public.log): not mapped: it has no primary key")
+    assert "ALTER TABLE public.log ADD PRIMARY KEY (...)" in warning

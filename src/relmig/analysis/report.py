@@ -19,7 +19,7 @@ from relmig.documents.builder import DocumentBuilder
 from relmig.documents.plan import compile_collection
 from relmig.mongo.profile import TargetProfile
 from relmig.project.model import CollectionRule, EmbedRule, Project, Table
-from relmig.project.validate import warnings
+from relmig.project.validate import dotted_names
 from relmig.route.cascades import cascade_report
 from relmig.runtime.keys import show_key
 from relmig.schema.link_indexes import advice, unindexed
@@ -97,7 +97,7 @@ def analyze(
                 )
             )
     _renames(project, out)
-    for warning in warnings(project):
+    for warning in dotted_names(project):  # key-less tables: _primary_keys
         out.findings.append(Finding("collection_name", "warning", *warning.split(": ", 1)))
     times = [c["estimated_seconds"] for c in out.collections]
     out.snapshot_seconds = sum(times) if times and None not in times else None

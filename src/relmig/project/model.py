@@ -37,8 +37,9 @@ class Column(Strict):
     type: str
     nullable: bool = True
     default: str | None = None
-    # A stored generated column (GENERATED ALWAYS AS … STORED): pgoutput leaves it out before
-    # PostgreSQL 18; documents read it from the source like every column.
+    # A generated column, stored or virtual (PostgreSQL 18's default, MariaDB's VIRTUAL): pgoutput
+    # leaves it out (PostgreSQL 18 sends stored ones only if published), so documents read it
+    # from the source like every column.
     generated: bool = False
 
 

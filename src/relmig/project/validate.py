@@ -84,12 +84,34 @@ def collection_name_problem(name: str) -> str | None:
 
 def warnings(project: Project) -> list[str]:
     """What the project allows but may hurt later, each as `path: message`."""
+    return dotted_names(project) + _unkeyed(project)
+
+
+def dotted_names(project: Project) -> list[str]:
     return [
         f"collections[{i}] ({c.name}).name: the collection name {c.name} contains '.', which "
         "some tools (mongodump, mongoexport, drivers' getCollection by attribute) read as a "
         "sub-collection; consider '_' instead"
         for i, c in enumerate(project.collections)
         if "." in c.name
+    ]
+
+
+def _unkeyed(project: Project) -> list[str]:
+    """Tables no rule can map, said once each rather than left out without a word (a rule
+    that maps one is an error of its own)."""
+    mapped: set[str] = set()
+    rules: list[CollectionRule | EmbedRule] = list(project.collections)
+    while rules:
+        rule = rules.pop()
+        mapped.add(rule.table)
+        rules += rule.embeds
+    return [
+        f"tables[{i}] ({t.id}): not mapped: it has no primary key and no unique index over "
+        "NOT NULL columns, so its rows cannot be addressed in the target; add one (ALTER "
+        f"TABLE {t.id} ADD PRIMARY KEY (...)) and import the table again to map it"
+        for i, t in enumerate(project.tables)
+        if not t.primary_key and t.id not in mapped
     ]
 
 

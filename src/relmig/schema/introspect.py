@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast, get_args
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, Inspector
 
 from relmig.errors import SourceError
-from relmig.project.model import Column, FkAction, ForeignKey, Index, SourceSettings, Table
+from relmig.project.model import Column, Index, SourceSettings, Table
 from relmig.schema import pg_relations
+from relmig.schema.reflected import foreign_key
 from relmig.source.connect import open_source
 from relmig.source.refusals import refusal
+from relmig.source.sql import SqlSource
+from relmig.timeouts import Guard, client_timeout
 
 
 def import_tables(
@@ -29,46 +32,83 @@ def import_tables(
         source.sqlalchemy_url(),
         connect_args={"connect_timeout": 10, **source.sqlalchemy_connect_args()},
     )
+    guards = _bounded_statements(engine, source)
     try:
-        try:
-            inspector = sa.inspect(engine)
-            schemas = settings.schemas or [_default_schema(inspector, settings)]
-        except sa.exc.SQLAlchemyError as exc:
-            cause = exc.orig if getattr(exc, "orig", None) else exc
-            what = f"cannot read the schema of the {source.where}"
-            raise refusal(cause, what, settings.password_env) or SourceError(
-                f"{what}: {str(cause).splitlines()[0]}"
+        return _read(engine, settings, set(only) if only is not None else None)
+    except sa.exc.SQLAlchemyError as exc:
+        cause = exc.orig if getattr(exc, "orig", None) else exc
+        what = f"cannot read the schema of the {source.where}"
+        if any(g.fired for g in guards):
+            raise SourceError(
+                f"{what}: no answer within {client_timeout():.0f} s: the connection stalled"
             ) from None
-        wanted = set(only) if only is not None else None
-        tables = []
-        for schema in schemas:
-            kinds = (
-                pg_relations.relations(engine, schema) if settings.dialect == "postgresql" else {}
-            )
-            names = [
-                name
-                for name in sorted(inspector.get_table_names(schema=schema))
-                if (wanted is None or f"{schema}.{name}" in wanted)
-                # a partition is part of its table, not a table of its own
-                and not (name in kinds and kinds[name].is_partition)
-            ]
-            catalog = _Catalog.read(inspector, schema, names)
-            for name in names:
-                table = _table(catalog, engine, schema, name)
-                if name in kinds:
-                    pg_relations.describe(table, kinds[name], inspector)
-                tables.append(table)
-        # A foreign key to a table left out (or in another schema) links nothing here.
-        chosen = {t.id for t in tables}
-        for table in tables:
-            table.foreign_keys = [fk for fk in table.foreign_keys if fk.ref_table in chosen]
-        _attach_estimates(engine, settings, tables)
-        _name_unknown_types(engine, settings, tables)
-        if settings.dialect == "mysql":
-            _mark_mariadb_json(engine, tables)
-        return tables
+        raise refusal(cause, what, settings.password_env) or SourceError(
+            f"{what}: {str(cause).splitlines()[0]}"
+        ) from None
     finally:
         engine.dispose()
+
+
+def _bounded_statements(engine: Engine, source: SqlSource) -> list[Guard]:
+    """Each catalog statement under the source's client deadline, as its queries are: the
+    catalog is read on a running job's path too (schema drift at each stream start), where a
+    stalled link must end the read, not block the job for ever. Returns the guards used, to
+    tell a stall from another error."""
+    guards: list[Guard] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def start(conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: Any) -> None:
+        bound = source.deadline(conn.connection.dbapi_connection)
+        guard = bound.__enter__()
+        if guard is not None:
+            guards.append(guard)
+        conn.info["relmig_deadline"] = bound
+
+    def end(conn: Any) -> None:
+        bound = conn.info.pop("relmig_deadline", None)
+        if bound is not None:
+            bound.__exit__(None, None, None)
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def done(conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: Any) -> None:
+        end(conn)
+
+    @sa.event.listens_for(engine, "handle_error")
+    def failed(context: Any) -> None:
+        if context.connection is not None:
+            end(context.connection)
+
+    return guards
+
+
+def _read(engine: Engine, settings: SourceSettings, wanted: set[str] | None) -> list[Table]:
+    inspector = sa.inspect(engine)
+    schemas = settings.schemas or [_default_schema(inspector, settings)]
+    tables = []
+    for schema in schemas:
+        kinds = pg_relations.relations(engine, schema) if settings.dialect == "postgresql" else {}
+        names = [
+            name
+            for name in sorted(inspector.get_table_names(schema=schema))
+            if (wanted is None or f"{schema}.{name}" in wanted)
+            # a partition is part of its table, not a table of its own
+            and not (name in kinds and kinds[name].is_partition)
+        ]
+        catalog = _Catalog.read(inspector, schema, names)
+        for name in names:
+            table = _table(catalog, engine, schema, name)
+            if name in kinds:
+                pg_relations.describe(table, kinds[name], inspector)
+            tables.append(table)
+    # A foreign key to a table left out (or in another schema) links nothing here.
+    chosen = {t.id for t in tables}
+    for table in tables:
+        table.foreign_keys = [fk for fk in table.foreign_keys if fk.ref_table in chosen]
+    _attach_estimates(engine, settings, tables)
+    _name_unknown_types(engine, settings, tables)
+    if settings.dialect == "mysql":
+        _mark_mariadb_json(engine, tables)
+    return tables
 
 
 def _default_schema(inspector: Inspector, settings: SourceSettings) -> str:
@@ -110,22 +150,12 @@ def _table(catalog: _Catalog, engine: Engine, schema: str, name: str) -> Table:
             type=_type_name(col["type"], engine),
             nullable=bool(col.get("nullable", True)),
             default=None if col.get("default") is None else str(col["default"]),
-            generated=bool((col.get("computed") or {}).get("persisted")),
+            generated="computed" in col,  # stored or virtual (PostgreSQL 18, MariaDB)
         )
         for col in catalog.columns.get(key, [])
     ]
     pk = (catalog.pks.get(key) or {}).get("constrained_columns") or []
-    fks = [
-        ForeignKey(
-            name=fk.get("name") or f"fk_{name}_{'_'.join(fk['constrained_columns'])}",
-            columns=fk["constrained_columns"],
-            ref_table=f"{fk.get('referred_schema') or schema}.{fk['referred_table']}",
-            ref_columns=fk["referred_columns"],
-            on_delete=_action(fk.get("options", {}).get("ondelete")),
-            on_update=_action(fk.get("options", {}).get("onupdate")),
-        )
-        for fk in catalog.fks.get(key, [])
-    ]
+    fks = [foreign_key(fk, schema, name) for fk in catalog.fks.get(key, [])]
     indexes: list[Index] = []
     seen: set[str] = set()
     partial: set[str] = set()
@@ -162,12 +192,6 @@ def _table(catalog: _Catalog, engine: Engine, schema: str, name: str) -> Table:
         foreign_keys=fks,
         indexes=indexes,
     )
-
-
-def _action(text: str | None) -> FkAction:
-    """SQLAlchemy reports an action only when it is not the default (NO ACTION)."""
-    action = " ".join((text or "NO ACTION").upper().split())
-    return cast(FkAction, action) if action in get_args(FkAction) else "NO ACTION"
 
 
 UNKNOWN_TYPE = "?"

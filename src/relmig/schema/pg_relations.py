@@ -2,21 +2,23 @@
 unlogged tables.
 
 A partition is a piece of its partitioned table, not a table of the project: it is left out at
-import and listed on its table, which takes the primary key its partitions share when it
-declares none (pagila declares keys per partition). A table with INHERITS children is read and
-published with ONLY, so its children's rows are never copied into its collection nor its
-children published without a replica identity. An unlogged table never reaches the WAL:
+import and listed on its table, which takes the primary key and the foreign keys its partitions
+share when it declares none (pagila declares them per partition). A table with INHERITS children
+is read and published with ONLY, so its children's rows are never copied into its collection nor
+its children published without a replica identity. An unlogged table never reaches the WAL:
 marked, and `relmig check` refuses CDC on it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, Inspector
 
-from relmig.project.model import Table
+from relmig.project.model import ForeignKey, Table
+from relmig.schema.reflected import foreign_key
 
 _RELATIONS = sa.text(
     """
@@ -51,19 +53,36 @@ def relations(engine: Engine, schema: str) -> dict[str, Relation]:
 
 
 def describe(table: Table, relation: Relation, inspector: Inspector) -> None:
-    """Mark the table with what it is; a partitioned one without a key of its own takes the one
-    all its partitions declare."""
+    """Mark the table with what it is; a partitioned one without a key or foreign keys of its
+    own takes those all its partitions declare."""
     table.partitioned = relation.partitioned
     table.partitions = relation.partitions
     table.inherited_by = relation.inherited_by
     table.unlogged = relation.unlogged
-    if table.partitioned and not table.primary_key and relation.partitions:
+    if not (table.partitioned and relation.partitions):
+        return
+    where = {"schema": table.schema_, "filter_names": relation.partitions}
+    if not table.primary_key:
         keys = {
-            tuple(
-                inspector.get_pk_constraint(p, schema=table.schema_).get("constrained_columns")
-                or ()
-            )
-            for p in relation.partitions
+            tuple(pk.get("constrained_columns") or ())
+            for pk in inspector.get_multi_pk_constraint(**where).values()
         }
         if len(keys) == 1 and (shared := next(iter(keys))):
             table.primary_key = list(shared)
+    if not table.foreign_keys:
+        table.foreign_keys = _shared_foreign_keys(table, inspector.get_multi_foreign_keys(**where))
+
+
+def _shared_foreign_keys(table: Table, per_partition: dict[Any, list[Any]]) -> list[ForeignKey]:
+    """The foreign keys every partition declares (same columns, same referenced columns), named
+    after the table: each partition's constraint has a name of its own."""
+
+    def signature(fk: dict[str, Any]) -> tuple[Any, ...]:
+        referred = (fk.get("referred_schema") or table.schema_, fk["referred_table"])
+        return (tuple(fk["constrained_columns"]), referred, tuple(fk["referred_columns"]))
+
+    if len(per_partition) < len(table.partitions):
+        return []  # a partition declares none
+    first, *rest = per_partition.values()
+    common = [fk for fk in first if all(signature(fk) in map(signature, fks) for fks in rest)]
+    return [foreign_key({**fk, "name": None}, table.schema_, table.name) for fk in common]

@@ -706,6 +706,7 @@ class BinlogCapture(ChangeCapture):
                 f"SELECT privilege on {schema}",
                 f"{account} cannot read {', '.join(ids)}",
                 f"GRANT SELECT ON {_quote(schema)}.* TO {account};",
+                snapshot=True,
             )
             for schema, ids in unreadable.items()
         ]

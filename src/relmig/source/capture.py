@@ -22,6 +22,7 @@ class Prerequisite:
     problem: str  # what is wrong, in the user's terms
     fix: str | None  # SQL statement(s), or None when it needs a config file / restart
     note: str | None = None  # e.g. "needs a server restart"
+    snapshot: bool = False  # a snapshot job needs it too (reading the table), not only CDC
 
 
 @dataclass(slots=True)

@@ -202,6 +202,7 @@ class PostgresCapture(ChangeCapture):
                         f"SELECT on {table_id}",
                         f"role {user} cannot read the table",
                         f"GRANT SELECT ON {qualified} TO {s.quote(user)};",
+                        snapshot=True,
                     )
                 )
         if self.own_publication:

@@ -43,7 +43,7 @@ class PostgresSource(SqlSource):
             autocommit=True,
             application_name="relmig",
             # The server cancels a statement past the query timeout; a stalled link is
-            # caught by the client deadline (_deadline), a dead peer also by TCP keepalives.
+            # caught by the client deadline (deadline), a dead peer also by TCP keepalives.
             options=f"-c statement_timeout={int(query_timeout() * 1000)}"
             + ("" if self.writable else " -c default_transaction_read_only=on"),
             **CONNECT_SETTINGS,
@@ -67,7 +67,7 @@ class PostgresSource(SqlSource):
         prepared, a round trip more, and rare: first pages, counts, catalog queries.)"""
         cur.execute(sql, params, prepare=None if params else True)
 
-    def _deadline(self, conn: Any) -> AbstractContextManager[Guard | None]:
+    def deadline(self, conn: Any) -> AbstractContextManager[Guard | None]:
         return deadline(conn.fileno(), client_timeout())
 
     @property

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from relmig.errors import RelmigError, SchemaChanged, SourceError
+from relmig.errors import PrivilegeMissing, RelmigError, SchemaChanged, SourceError
 from relmig.project.model import Column, SourceSettings, Table
 from relmig.source.refusals import refusal
 from relmig.source.values import Converter
@@ -136,7 +136,7 @@ class SqlSource(ABC):
         conn = self.conn
         guard = None
         try:
-            with self._deadline(conn) as guard, conn.cursor() as cur:
+            with self.deadline(conn) as guard, conn.cursor() as cur:
                 self._execute(cur, sql, params)
                 return self._fetch_all(cur) if rows else []
         except SourceError:
@@ -148,6 +148,10 @@ class SqlSource(ABC):
                     f"no answer from the {self.where} within {client_timeout():.0f} s: the "
                     f"connection stalled (or a statement ran past {QUERY_TIMEOUT})"
                 ) from None
+            if _privilege_refused(exc):
+                raise PrivilegeMissing(
+                    f"the {self.where} refused a statement: {_first_line(exc)}"
+                ) from None
             if _schema_gone(exc):
                 raise SchemaChanged(
                     f"query failed on the {self.where}: {_first_line(exc)}: a column or table "
@@ -158,7 +162,7 @@ class SqlSource(ABC):
     def _execute(self, cur: Any, sql: str, params: Sequence[Any]) -> None:
         cur.execute(sql, params)
 
-    def _deadline(self, conn: Any) -> AbstractContextManager[Guard | None]:
+    def deadline(self, conn: Any) -> AbstractContextManager[Guard | None]:
         """A client-side deadline for one statement, where the driver has no socket timeout."""
         return nullcontext()
 
@@ -259,6 +263,15 @@ def user_text(sql: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def _privilege_refused(exc: BaseException) -> bool:
+    """PostgreSQL's insufficient_privilege; MariaDB's access denied to a database (1044), a
+    table (1142) or a column (1143), or a privilege it needs (1227)."""
+    if getattr(exc, "sqlstate", None) == "42501":
+        return True
+    args = getattr(exc, "args", ())
+    return bool(args) and args[0] in (1044, 1142, 1143, 1227)
 
 
 def _schema_gone(exc: BaseException) -> bool:
