@@ -179,3 +179,7 @@ def test_cli_analyze_table_and_json(project: Project, tmp_path: Path, mongo_uri:
     assert text.returncode == 0, text.stderr
     assert "Estimated snapshot time" in text.stdout and "CREATE INDEX" in text.stdout
     assert all(len(line) <= 80 for line in text.stdout.splitlines() if "fix:" not in line)
+    # Issue 23 §3: checked in the database a job would write, whose name is checked first.
+    named = subprocess.run([*run, "-d", "shelf/2"], capture_output=True, text=True, env=env)
+    assert named.returncode != 0 and "Traceback" not in named.stderr
+    assert "the target database name 'shelf/2' contains '/'" in " ".join(named.stderr.split())

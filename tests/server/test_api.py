@@ -70,6 +70,44 @@ def test_connection_test_before_saving_and_table_list(client, server_sample, con
     assert orders["primary_key"] == ["order_id"] and orders["foreign_keys"] == 4
 
 
+def test_the_connection_test_checks_what_each_projects_jobs_would(
+    client, make_project, connection, target_db
+):
+    """Issue 23 §3: "ready for CDC" only when a continuous job of each project on the
+    connection would start: an embedded table's REPLICA IDENTITY DEFAULT is fine one-to-one,
+    not for finding the documents that held a changed row."""
+    make_project(mapping="one-to-one")
+    embedding = make_project(name="embedding", mapping="one-to-one")
+    pid = embedding["id"]
+    # Customers with their orders: an order's customer_id is not in its key, so a change of
+    # it is found in the old row only with REPLICA IDENTITY FULL.
+    customers = next(c for c in embedding["project"]["collections"] if c["name"] == "customers")
+    orders = client.post(
+        f"{API}/projects/{pid}/rules/new",
+        json={
+            "kind": "array",
+            "table": "public.orders",
+            "parent": "public.customers",
+            "foreign_key": "orders_customer_id_fkey",
+        },
+    ).json()
+    customers["embeds"].append(orders)
+    saved = client.put(f"{API}/projects/{pid}/collections/customers", json=customers)
+    assert saved.status_code == 200, saved.text
+    cdc = client.post(f"{API}/connections/{connection['id']}/test").json()["cdc"]
+    checked = {p["project"]: p for p in cdc["projects"]}
+    assert checked["northwind"]["ready"] is True
+    embedding = checked["embedding"]
+    assert embedding["ready"] is False and cdc["ready"] is False
+    assert "REPLICA IDENTITY FULL;" in embedding["script"]
+    # The job says the same, by the same check.
+    body = {"mode": "continuous", "target_db": target_db}
+    refused = client.post(f"{API}/projects/{pid}/jobs", json=body)
+    assert refused.status_code == 422, refused.text
+    fixes = [line for line in embedding["script"].splitlines() if line.startswith("ALTER")]
+    assert fixes and all(f in refused.json()["detail"] for f in fixes)
+
+
 def test_connection_bad_input(client, server_sample, connection):
     bad_json = client.post(
         f"{API}/connections", content=b"{not json", headers={"content-type": "application/json"}

@@ -637,6 +637,11 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
 
         page.get_by_role("link", name="Analysis").click()
         expect(page).to_have_title("Analysis · northwind · relmig")
+        # Checked in the database a job would write: a name MongoDB refuses is said so.
+        page.get_by_label("Target database").fill("north/wind")
+        page.get_by_role("button", name="Run analysis").click()
+        expect(page.locator("[data-slot=analysis] [role=alert]")).to_contain_text("contains '/'")
+        page.get_by_label("Target database").fill("")
         page.get_by_role("button", name="Run analysis").click()
         expect(page.locator("[data-slot=analysis] [data-kind=renamed]")).to_be_visible(
             timeout=60_000

@@ -90,3 +90,22 @@ def test_a_store_file_from_before_gains_columns_and_indexes(tmp_path: Path) -> N
     inspector = sa.inspect(sa.create_engine(url))
     assert {"fingerprint", "occurrences"} <= {c["name"] for c in inspector.get_columns("issues")}
     assert "ix_issues_job_fingerprint" in {i["name"] for i in inspector.get_indexes("issues")}
+
+
+def test_an_event_seconds_ago_is_in_the_last_minutes_count(store: StateStore, monkeypatch) -> None:
+    """Issue 23 §3: events are counted per minute, and "last minute" read 0 seconds after an
+    event saved in the previous minute's bucket."""
+    import datetime as dt
+
+    from relmig.runtime import jobs
+    from relmig.runtime.records import jobs as job_records
+
+    saved = dt.datetime(2026, 12, 7, 12, 0, 50, tzinfo=dt.UTC)
+    monkeypatch.setattr(job_records, "utcnow", lambda: saved)
+    job = _job(store)
+    store.save_position(job, "0/1", 3, saved)
+    seen = jobs.JobManager(store, lambda: saved + dt.timedelta(seconds=20)).describe(job)["stats"]
+    assert (seen["events_last_minute"], seen["events_last_hour"]) == (3, 3)
+    assert seen["events_counted_from"]["minute"] == dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
+    later = jobs.JobManager(store, lambda: saved + dt.timedelta(minutes=2)).describe(job)["stats"]
+    assert (later["events_last_minute"], later["events_last_hour"]) == (0, 3)

@@ -18,7 +18,18 @@ from relmig.cli.common import (
     user_errors,
 )
 from relmig.cli.kafka_cmds import print_kafka
-from relmig.cli.output import AS_JSON, UNKNOWN, block, count, emit_json, seconds, size, table, when
+from relmig.cli.output import (
+    AS_JSON,
+    UNKNOWN,
+    block,
+    clock,
+    count,
+    emit_json,
+    seconds,
+    size,
+    table,
+    when,
+)
 from relmig.cli.running import STOP_TIMEOUT, check_on_error, run_with_progress
 from relmig.errors import RelmigError
 
@@ -315,8 +326,10 @@ def jobs_show(
         st = job["stats"]
         slot = "dropped" if job["slot_dropped"] else size(st["slot_lag_bytes"])
         console.print(
-            f"events {count(st['events_total'])} (last minute {count(st['events_last_minute'])}"
-            f", last hour {count(st['events_last_hour'])}), last event "
+            f"events {count(st['events_total'])} (since "
+            f"{clock(st['events_counted_from']['minute'])} {count(st['events_last_minute'])}, "
+            f"since {clock(st['events_counted_from']['hour'])} {count(st['events_last_hour'])})"
+            ", last event "
             f"{when(st['last_event_at'])}, lag {seconds(st['lag_seconds'])}, slot lag {slot}",
             highlight=False,
         )

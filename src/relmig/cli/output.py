@@ -102,5 +102,11 @@ def when(value: dt.datetime | None) -> str:
     return f"{aware.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
+def clock(value: dt.datetime) -> str:
+    """The time of day, to the minute (a window's start, on a line that has the date)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return f"{aware.astimezone(dt.UTC):%H:%M} UTC"
+
+
 def count(value: int | None) -> str:
     return UNKNOWN if value is None else f"{value:,}"

@@ -267,12 +267,16 @@ def analyze_cmd(
     target: str = typer.Option(
         None, "--target", "-t", help="MongoDB URI: what it cannot store is flagged too."
     ),
+    database: str = typer.Option(
+        None, "--database", "-d", help="Target database (default: the project name)."
+    ),
     sample: int = typer.Option(200, "--sample", min=1, help="Documents built per collection."),
     as_json: bool = AS_JSON,
 ) -> None:
     """Before any job: keys, indexes, array and document sizes, unstorable values, renames and
     an estimated snapshot time, measured on the source."""
     from relmig.analysis.report import analyze
+    from relmig.mongo.names import database_name_for
     from relmig.project.file import load_project
     from relmig.schema.introspect import import_tables
 
@@ -280,7 +284,7 @@ def analyze_cmd(
     uri = target or os.environ.get(TARGET_ENV)
     profile = None
     if uri:
-        with connected_target(uri, project.name) as tgt:
+        with connected_target(uri, database or database_name_for(project.name)) as tgt:
             profile = tgt.profile
     with connected_source(project.source) as source:
         live = import_tables(project.source, source.password, only=[t.id for t in project.tables])

@@ -28,6 +28,7 @@ from relmig.documents.builder import Built
 from relmig.documents.plan import DecimalMode, RootPlan
 from relmig.errors import TargetError, TargetRefused
 from relmig.failpoints import crash_point
+from relmig.mongo.names import database_name_problem
 from relmig.mongo.profile import TargetProfile
 from relmig.timeouts import client_timeout
 
@@ -46,6 +47,8 @@ class WriteFailure:
 class MongoTarget:
     def __init__(self, uri: str, database: str, decimals: str = "auto") -> None:
         self.uri = uri
+        if problem := database_name_problem(database):
+            raise TargetRefused(problem)
         try:
             self.client: MongoClient[dict[str, Any]] = MongoClient(
                 uri, **client_settings(uri), tz_aware=True

@@ -20,7 +20,14 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from relmig.analysis.custom_ids import duplicate_ids, unproven
-from relmig.errors import PositionLost, RelmigError, SchemaChanged, TargetError, TargetLost
+from relmig.errors import (
+    PositionLost,
+    PrivilegeMissing,
+    RelmigError,
+    SchemaChanged,
+    TargetError,
+    TargetLost,
+)
 from relmig.failpoints import crash_point
 from relmig.links import link_name
 from relmig.mongo.names import database_name_problem
@@ -32,6 +39,7 @@ from relmig.runtime.engine import CdcContext, engine
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.parallel import ParallelSnapshot
 from relmig.runtime.policy import ErrorPolicy, OnError
+from relmig.runtime.privileges import privilege_failure
 from relmig.runtime.retry import LinkRetry
 from relmig.runtime.snapshot import (
     ProgressCallback,
@@ -49,7 +57,7 @@ from relmig.runtime.store import (
     aware,
     utcnow,
 )
-from relmig.source.capture import ChangeCapture, fix_script, open_capture
+from relmig.source.capture import ChangeCapture, fix_script, missing_prerequisites, open_capture
 from relmig.source.connect import open_source
 from relmig.verify.compare import verify
 
@@ -130,10 +138,16 @@ class JobManager:
         now = self.clock()
         out = {k: v for k, v in job.items() if k not in ("project_doc", "request")}
         out["options"] = job["options"]
+        # Events are counted per minute: the windows start at the minute boundary before
+        # "a minute ago" and "an hour ago", so a recent event is always in them, and each
+        # says where it starts (it spans up to a minute more than its name).
+        minute_from = _minute(now - dt.timedelta(minutes=1))
+        hour_from = _minute(now - dt.timedelta(hours=1))
         out["stats"] = {
             "events_total": job["events_total"],
-            "events_last_minute": self.store.events_since(job_id, now - dt.timedelta(minutes=1)),
-            "events_last_hour": self.store.events_since(job_id, now - dt.timedelta(hours=1)),
+            "events_last_minute": self.store.events_since(job_id, minute_from),
+            "events_last_hour": self.store.events_since(job_id, hour_from),
+            "events_counted_from": {"minute": minute_from, "hour": hour_from},
             "last_event_at": job["last_event_at"],
             "lag_seconds": job["lag_seconds"],
             # A dropped slot retains nothing, whatever was measured before it was dropped.
@@ -242,11 +256,7 @@ class JobManager:
 
     def check(self, project: Project, password: str | None = None) -> str | None:
         """The fix script if CDC prerequisites are missing, else None."""
-        capture = open_capture(project, "check", password)
-        try:
-            missing = capture.check()
-        finally:
-            capture.close()
+        missing = missing_prerequisites(project, password)
         return fix_script(missing) if missing else None
 
     def create(
@@ -570,8 +580,11 @@ class JobManager:
             if isinstance(exc, SchemaChanged) and self.job(job_id)["mode"] != "snapshot":
                 pause_for_drift(self.store, job_id, exc, utcnow(), password)
                 return "PAUSED"
-            failure = str(exc) or type(exc).__name__
             job = self.store.job(job_id) or {}
+            failure = str(exc) or type(exc).__name__
+            if isinstance(exc, PrivilegeMissing):
+                project = Project.model_validate(job["project_doc"])
+                failure = privilege_failure(exc, project, job["mode"] == "snapshot", password)
             self.store.fail(job_id, failure, utcnow())
             if job.get("cdc_status") in ("RUNNING", "COMPLETING"):
                 self.store.update_job(job_id, cdc_status="FAILED")
@@ -801,6 +814,10 @@ COUNT_BOUNDS = {
     "kafka_workers": (0, 64, "sink workers"),
     "recovery_hours": (0, 24 * 30, "hours"),
 }
+
+
+def _minute(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(second=0, microsecond=0)
 
 
 def _parallel_problem(options: JobOptions) -> str | None:

@@ -86,13 +86,26 @@ class ConnectionOut(BaseModel):
     projects: int
 
 
+class ProjectCdc(BaseModel):
+    """What a continuous job of this project would be refused for: the job's own check."""
+
+    project: str
+    ready: bool
+    missing: list[dict[str, str | bool | None]] = []
+    script: str | None = None
+    error: str | None = None
+
+
 class CdcCheck(BaseModel):
-    """CDC prerequisites for every table of the connection's schemas, mapped one-to-one."""
+    """CDC prerequisites for every table of the connection's schemas mapped one-to-one, and,
+    for a saved connection, for each project on it with its own mapping (embedding a table can
+    need more, such as REPLICA IDENTITY FULL): ready only when a job of each would start."""
 
     ready: bool
-    missing: list[dict[str, str | None]] = []
+    missing: list[dict[str, str | bool | None]] = []
     script: str | None = Field(default=None, description="The SQL that fixes what is missing.")
     error: str | None = None
+    projects: list[ProjectCdc] = []
 
 
 class TestResult(BaseModel):
@@ -134,29 +147,50 @@ def _password_values(body: ConnectionFields, svc: Services) -> dict[str, Any]:
     return {}
 
 
-def _try(svc: Services, settings: SourceSettings, password: str | None) -> TestResult:
+def _try(
+    svc: Services,
+    settings: SourceSettings,
+    password: str | None,
+    projects: list[Project] | None = None,
+) -> TestResult:
     try:
         with svc.source(settings, password) as source:
             where = source.where
     except SourceError as exc:
         return TestResult(ok=False, message=str(exc))
-    return TestResult(ok=True, message=f"connected to the {where}", cdc=_cdc(settings, password))
+    cdc = _cdc(settings, password, projects or [])
+    return TestResult(ok=True, message=f"connected to the {where}", cdc=cdc)
 
 
-def _cdc(settings: SourceSettings, password: str | None) -> CdcCheck:
-    """What CDC of any table here would lack, before a project or a job exists."""
+def _cdc(settings: SourceSettings, password: str | None, projects: list[Project]) -> CdcCheck:
+    """What CDC of any table here would lack, and what each project's jobs would."""
     try:
         tables = import_tables(settings, password)
-        project = Project(
+        one_to_one = Project(
             name="connection-test",
             source=settings,
             tables=tables,
             collections=initial_collections(tables, "one-to-one"),
         )
-        missing = missing_prerequisites(project, password)
+        missing = missing_prerequisites(one_to_one, password)
     except RelmigError as exc:
         return CdcCheck(ready=False, error=str(exc))
+    checked = [_project_cdc(p, password) for p in projects]
     return CdcCheck(
+        ready=not missing and all(p.ready for p in checked),
+        missing=[asdict(p) for p in missing],
+        script=fix_script(missing) if missing else None,
+        projects=checked,
+    )
+
+
+def _project_cdc(project: Project, password: str | None) -> ProjectCdc:
+    try:
+        missing = missing_prerequisites(project, password)
+    except RelmigError as exc:
+        return ProjectCdc(project=project.name, ready=False, error=str(exc))
+    return ProjectCdc(
+        project=project.name,
         ready=not missing,
         missing=[asdict(p) for p in missing],
         script=fix_script(missing) if missing else None,
@@ -227,7 +261,8 @@ def delete_connection(conn_id: str, svc: Svc) -> None:
 @router.post("/{conn_id}/test")
 def test_connection(conn_id: str, svc: Svc) -> TestResult:
     row = svc.connection(conn_id)
-    return _try(svc, svc.source_settings(row), svc.password(row))
+    projects = [svc.project(p) for p in svc.records.list_projects(conn_id)]
+    return _try(svc, svc.source_settings(row), svc.password(row), projects)
 
 
 @router.get("/{conn_id}/tables")

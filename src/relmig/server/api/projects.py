@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relmig.analysis.report import analyze
 from relmig.documents.bson_names import bson_type
-from relmig.mongo.names import database_name_for
+from relmig.mongo.names import database_name_for, database_name_problem
 from relmig.mongo.writer import MongoTarget
 from relmig.project.casing import Casing
 from relmig.project.file import dump_project, parse_project_text
@@ -197,15 +197,24 @@ def delete_project(project_id: str, svc: Svc) -> None:
     svc.records.delete_project(project_id)
 
 
+class AnalysisIn(BaseModel):
+    target_db: str | None = Field(
+        default=None, description="The database a job would write (default: the project's)."
+    )
+
+
 @router.post("/{project_id}/analysis")
-def analyze_project(project_id: str, svc: Svc) -> dict[str, Any]:
+def analyze_project(project_id: str, svc: Svc, body: AnalysisIn | None = None) -> dict[str, Any]:
     """The pre-migration analysis (as `relmig analyze`): measured on the source now, against
-    the server's default target when it has one."""
+    the server's default target when it has one (in `target_db`, as a job would write)."""
     row = svc.project_record(project_id)
     project = svc.project(row)
     profile = None
     if svc.config.target_uri:
-        target = MongoTarget(svc.config.target_uri, project.name)
+        database = (body.target_db if body else None) or database_name_for(project.name)
+        if problem := database_name_problem(database):  # as a job's target database is
+            raise ApiError(422, problem)
+        target = MongoTarget(svc.config.target_uri, database)
         try:
             profile = target.profile
         finally:

@@ -6,16 +6,27 @@ import { clear, confirmButton, copyButton, errorBox, h, options, setTitle, toast
 const DIALECTS = [["postgresql", "PostgreSQL"], ["mysql", "MySQL / MariaDB"]];
 const DEFAULT_PORTS = { postgresql: 5432, mysql: 3306 };
 
-/** What change data capture would lack here, and the SQL that fixes it, ready to copy. */
+/** What change data capture would lack here, and the SQL that fixes it, ready to copy: for the
+ * tables as their own collections, and for each project on the connection with its mapping
+ * (what its continuous jobs would be refused for). */
 function cdcCheck(cdc) {
   if (!cdc) return null;
   if (cdc.error) return h("div", { class: "notice warn", "data-slot": "cdc-check" }, `CDC prerequisites could not be checked: ${cdc.error}`);
-  if (cdc.ready) return h("span", { class: "badge ok", "data-slot": "cdc-check", style: "margin-left:6px" }, "ready for CDC");
+  const scope = cdc.projects.length
+    ? `its tables and the mapping of ${cdc.projects.length === 1 ? "its project" : `its ${cdc.projects.length} projects`}`
+    : "each table as its own collection; a project that embeds tables is checked when it is on this connection";
+  if (cdc.ready) return h("span", { class: "badge ok", "data-slot": "cdc-check", style: "margin-left:6px", title: `Checked: ${scope}` }, "ready for CDC");
+  const part = (title, check) => [
+    h("strong", {}, title),
+    check.error ? h("p", {}, `could not be checked: ${check.error}`) : null,
+    h("ul", {}, check.missing.map((m) => h("li", {}, `${m.name}: ${m.problem}${m.note ? ` (${m.note})` : ""}`))),
+    check.script ? h("div", { class: "row" }, h("span", {}, "Run this as a privileged user:"), copyButton(check.script)) : null,
+    check.script ? h("pre", { class: "sql", "aria-label": `SQL that fixes the CDC prerequisites: ${title}` }, check.script) : null,
+  ];
   return h("div", { class: "notice warn", "data-slot": "cdc-check" },
-    h("strong", {}, "Not ready for CDC (continuous and CDC-only jobs):"),
-    h("ul", {}, cdc.missing.map((m) => h("li", {}, `${m.name}: ${m.problem}${m.note ? ` (${m.note})` : ""}`))),
-    h("div", { class: "row" }, h("span", {}, "Run this as a privileged user:"), copyButton(cdc.script)),
-    h("pre", { class: "sql", "aria-label": "SQL that fixes the CDC prerequisites" }, cdc.script));
+    cdc.missing.length ? part("Not ready for CDC (continuous and CDC-only jobs):", cdc) : null,
+    ...cdc.projects.filter((p) => !p.ready).flatMap((p) =>
+      part(`Not ready for CDC with the mapping of project ${p.project}:`, p)));
 }
 
 export async function renderConnections(view) {

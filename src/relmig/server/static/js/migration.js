@@ -315,11 +315,13 @@ export async function renderJob(view, jobId) {
       paused && job.waiting ? h("div", { class: "notice warn", "data-slot": "waiting" }, waitingText(job.waiting)) : null,
       h("div", { class: "figures" }, [
         ["Last event", moment(stats.last_event_at)], ["Events seen", count(stats.events_total)],
-        ["Events last minute", count(stats.events_last_minute)], ["Events last hour", count(stats.events_last_hour)],
+        // Counted per minute: each window starts at a minute boundary, and says which.
+        [`Events since ${moment(stats.events_counted_from?.minute)}`, count(stats.events_last_minute), "events-minute"],
+        [`Events since ${moment(stats.events_counted_from?.hour)}`, count(stats.events_last_hour), "events-hour"],
         // A paused job's recorded lag is frozen; what matters is what waits (above).
         ["Lag", paused ? "paused" : stats.lag_seconds === null || stats.lag_seconds === undefined ? "—" : duration(stats.lag_seconds)],
         ["Slot lag", job.slot_dropped ? "slot dropped" : bytes(stats.slot_lag_bytes)],
-      ].map(([name, value]) => h("div", { class: "figure", "data-figure": name }, h("div", { class: "value" }, value), h("div", { class: "name" }, name)))),
+      ].map(([name, value, key]) => h("div", { class: "figure", "data-figure": key || name }, h("div", { class: "value" }, value), h("div", { class: "name" }, name)))),
       h("div", { "data-slot": "chart" }, history ? chart(history) : null));
 
     verified.hidden = !job.verify_result;

@@ -25,9 +25,12 @@ export async function renderAnalysis(view, projectId) {
   const project = await api.get(`/projects/${projectId}`);
   setTitle("Analysis", project.name);
   const out = h("div", { "data-slot": "analysis" });
+  // The database a job would write: the server's target is checked in it (its name too).
+  const database = h("input", { id: "analysis-target-db", placeholder: project.name, autocomplete: "off" });
   const run = async () => {
     clear(out, h("p", { class: "muted", role: "status" }, "measuring the source…"));
-    try { show(await api.post(`/projects/${projectId}/analysis`)); } catch (err) { clear(out, errorBox(err)); }
+    const body = { target_db: database.value.trim() || null };
+    try { show(await api.post(`/projects/${projectId}/analysis`, body)); } catch (err) { clear(out, errorBox(err)); }
   };
   const show = (a) => {
     const kinds = [...new Set(a.findings.map((f) => f.kind))];
@@ -51,7 +54,9 @@ export async function renderAnalysis(view, projectId) {
   clear(view, projectBar(project, "analysis"),
     h("div", { class: "card" }, h("div", { class: "row" },
       h("p", { style: "margin:0" }, "Keys, indexes, array and document sizes, values the target cannot store, renames and the snapshot time, measured on the source now."),
-      h("span", { class: "spacer" }), h("button", { class: "primary", onclick: run }, "Run analysis"))),
+      h("span", { class: "spacer" }),
+      h("label", { for: "analysis-target-db" }, "Target database"), database,
+      h("button", { class: "primary", onclick: run }, "Run analysis"))),
     out);
 }
 
