@@ -73,7 +73,7 @@ def _check_long_decimal(target, stored: set[int], flagged: set[int]) -> None:
 
 
 def test_warn_policy_writes_rows_without_the_bad_values(
-    sample_settings, source, target, store, make_project
+    sample_settings, source, target, store, make_project, capsys
 ) -> None:
     project = _zoo_only(make_project(sample_settings))
     _, edge = _zoo_ids(source)
@@ -91,6 +91,17 @@ def test_warn_policy_writes_rows_without_the_bad_values(
         assert "c_numeric" not in doc and doc["edge_case"], "the row is kept without the value"
     else:
         assert isinstance(doc["c_numeric"], str), "a string holds the 65 digits exactly"
+    # Verify does not call the collection plainly "equal": the documents written without a
+    # value are counted and shown (issue 23 §3), in the table and the summary.
+    report = verify(project, source, target)
+    [zoo] = report.collections
+    assert report.ok and zoo.unmigratable == len(warned)
+    from relmig.cli.job_cmds import print_verify
+
+    print_verify(report.as_dict())
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"equal but {len(warned)} unmigratable" in shown
+    assert f"target equals source except {len(warned)} unmigratable documents" in shown
 
 
 def test_threshold_stops_after_n_errors(

@@ -188,13 +188,28 @@ def verify_cmd(
 
 
 def print_verify(result: dict[str, Any]) -> None:
-    """A verification result (VerifyReport.as_dict), as the job page shows it."""
-    columns = ("collection", "expected", "target", "missing", "extra", "different", "result")
+    """A verification result (VerifyReport.as_dict), as the job page shows it. Documents with
+    a value the target cannot store are not compared (the error policy wrote them without it,
+    or not at all): counted apart, so "equal" never hides them."""
+    columns = (
+        "collection",
+        "expected",
+        "target",
+        "missing",
+        "extra",
+        "different",
+        "unmigratable",
+        "result",
+    )
     rows = [
         [
             c["name"],
-            *(count(c[k]) for k in ("expected", "actual", "missing", "extra", "different")),
-            "equal" if c["ok"] else "DIFFERENT",
+            *(
+                count(c[k])
+                for k in ("expected", "actual", "missing", "extra", "different", "unmigratable")
+            ),
+            ("equal" if c["ok"] else "DIFFERENT")
+            + (f" but {count(c['unmigratable'])} unmigratable" if c["unmigratable"] else ""),
         ]
         for c in result["collections"]
     ]
@@ -202,11 +217,18 @@ def print_verify(result: dict[str, Any]) -> None:
     for c in result["collections"]:
         for d in c["examples"]:
             block(f"  {c['name']}: {d['kind']} {d['key']}", d["detail"], indent=6)
-    console.print(
-        "[green]verify: target equals source[/]"
-        if result["ok"]
-        else "[red]verify: differences found[/]"
-    )
+    unmigratable = sum(c["unmigratable"] for c in result["collections"])
+    if not result["ok"]:
+        console.print("[red]verify: differences found[/]")
+    elif unmigratable:
+        console.print(
+            f"[yellow]verify: target equals source except {count(unmigratable)} unmigratable "
+            "documents[/] (a value the target cannot store: written without it or not at all, "
+            "as the error policy said; the job's issues list each with its key)",
+            highlight=False,
+        )
+    else:
+        console.print("[green]verify: target equals source[/]")
 
 
 jobs_app = typer.Typer(help="List and inspect jobs.", no_args_is_help=True)

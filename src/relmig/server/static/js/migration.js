@@ -187,15 +187,22 @@ function waitingText(w) {
   return `${txns ? `${txns} (${bytes(w.bytes)} of log)` : `${bytes(w.bytes)} of log`} waiting at the source; Resume applies them.`;
 }
 
+/** Documents with a value the target cannot store are not compared (the error policy wrote
+ * them without it, or not at all): counted apart, so "equal" never hides them. */
 function verifyCard(result) {
   if (!result) return null;
+  const verdict = (c) => (c.ok ? "equal" : "different") + (c.unmigratable ? ` but ${count(c.unmigratable)} unmigratable` : "");
   const rows = result.collections.map((c) => h("tr", { "data-collection": c.name },
     h("td", {}, c.name), h("td", {}, count(c.expected)), h("td", {}, count(c.actual)), h("td", {}, count(c.missing)),
-    h("td", {}, count(c.extra)), h("td", {}, count(c.different)), h("td", {}, h("span", { class: `badge ${c.ok ? "ok" : "bad"}` }, c.ok ? "equal" : "different"))));
+    h("td", {}, count(c.extra)), h("td", {}, count(c.different)), h("td", {}, count(c.unmigratable)),
+    h("td", {}, h("span", { class: `badge ${!c.ok ? "bad" : c.unmigratable ? "warn" : "ok"}` }, verdict(c)))));
   const examples = result.collections.flatMap((c) => c.examples.map((d) => h("li", {}, `${c.name}: ${d.kind} ${d.key}${d.detail ? ` — ${d.detail}` : ""}`)));
-  return [h("h2", {}, "Verification ", h("span", { class: `badge ${result.ok ? "ok" : "bad"}`, "data-verify": result.ok ? "equal" : "different" },
-    result.ok ? "target equals source" : "differences found")),
-  h("table", { class: "list" }, h("thead", {}, h("tr", {}, ["Collection", "Expected", "Target", "Missing", "Extra", "Different", "Result"].map((t) => h("th", {}, t)))), h("tbody", {}, rows)),
+  const unmigratable = result.collections.reduce((n, c) => n + c.unmigratable, 0);
+  const summary = !result.ok ? "differences found"
+    : unmigratable ? `target equals source except ${count(unmigratable)} unmigratable documents` : "target equals source";
+  return [h("h2", {}, "Verification ", h("span", { class: `badge ${!result.ok ? "bad" : unmigratable ? "warn" : "ok"}`, "data-verify": result.ok ? "equal" : "different" }, summary)),
+  unmigratable && result.ok ? h("p", { class: "muted" }, "A value the target cannot store: written without it or not at all, as the error policy said. The Issues list each with its key.") : null,
+  h("table", { class: "list" }, h("thead", {}, h("tr", {}, ["Collection", "Expected", "Target", "Missing", "Extra", "Different", "Unmigratable", "Result"].map((t) => h("th", {}, t)))), h("tbody", {}, rows)),
   examples.length ? h("ul", { class: "small" }, examples) : null];
 }
 
