@@ -35,3 +35,24 @@ def test_dashboard_queries_exported_metrics(tmp_path: Path) -> None:
     assert queried and queried <= names, queried - names
     documented = set(re.findall(r"`(relmig_\w+)`", (DOCS / "metrics.md").read_text()))
     assert documented <= names, documented - names
+
+
+def test_a_stopped_jobs_slot_lag_is_not_shown_stale(tmp_path: Path) -> None:
+    """Issue 23 §3: a paused job's recorded slot lag ("56 B") is what it last measured, not
+    what waits now: neither /metrics nor `describe` gives it once the job stops running."""
+    from relmig.runtime.jobs import JobManager
+
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    job = store.create_job("p", "continuous", "mongodb://h", "db", {"on_error": "FAIL"}, {})
+    store.update_job(job, slot_lag_bytes=56)
+
+    def slot_lag() -> tuple[str | None, int | None]:
+        exported = generate_latest(registry(store)).decode()
+        found = re.search(r"^relmig_job_slot_lag_bytes\{.*\} (\S+)$", exported, re.M)
+        described = JobManager(store).describe(job)["stats"]["slot_lag_bytes"]
+        return (found.group(1) if found else None, described)
+
+    assert slot_lag() == ("56.0", 56)
+    store.update_job(job, status="PAUSED")
+    assert slot_lag() == (None, None)
+    store.close()

@@ -344,9 +344,12 @@ def jobs_show(
         console.print(f"resumable{until}: relmig jobs resume {job_id}", highlight=False)
     elif job["not_resumable_reason"] and job["status"] == "FAILED":
         block("not resumable:", job["not_resumable_reason"])
+    pending = _waiting(manager.store.job(job_id) or {})
     if job["mode"] != "snapshot":
         st = job["stats"]
         slot = "dropped" if job["slot_dropped"] else size(st["slot_lag_bytes"])
+        if pending is not None and "bytes" in pending:  # measured now; none is recorded
+            slot = size(pending["bytes"])
         console.print(
             f"events {count(st['events_total'])} (since "
             f"{clock(st['events_counted_from']['minute'])} {count(st['events_last_minute'])}, "
@@ -355,7 +358,6 @@ def jobs_show(
             f"{when(st['last_event_at'])}, lag {seconds(st['lag_seconds'])}, slot lag {slot}",
             highlight=False,
         )
-    pending = _waiting(manager.store.job(job_id) or {})
     if pending is not None:
         console.print(f"paused: {_describe_waiting(pending)}", highlight=False)
     if "kafka" in job:

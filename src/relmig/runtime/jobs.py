@@ -150,8 +150,9 @@ class JobManager:
             "events_counted_from": {"minute": minute_from, "hour": hour_from},
             "last_event_at": job["last_event_at"],
             "lag_seconds": job["lag_seconds"],
-            # A dropped slot retains nothing, whatever was measured before it was dropped.
-            "slot_lag_bytes": None if job["slot_dropped"] else job["slot_lag_bytes"],
+            # Measured by the running job: a stopped one's last figure is stale (a paused job's
+            # backlog is measured when asked, `waiting`), and a dropped slot retains nothing.
+            "slot_lag_bytes": job["slot_lag_bytes"] if _measuring(job) else None,
         }
         out["progress"] = self.store.progress_of(job_id)
         out["conditions"] = self.conditions(job)
@@ -814,6 +815,11 @@ COUNT_BOUNDS = {
     "kafka_workers": (0, 64, "sink workers"),
     "recovery_hours": (0, 24 * 30, "hours"),
 }
+
+
+def _measuring(job: dict[str, Any]) -> bool:
+    """Whether the job's recorded slot lag is current: it runs and its slot exists."""
+    return job["status"] == "RUNNING" and not job["slot_dropped"]
 
 
 def _minute(moment: dt.datetime) -> dt.datetime:

@@ -79,7 +79,9 @@ class JobCollector(Collector):
             retries.add_metric(ids, self.store.retries_of(job["id"]))
             if job["lag_seconds"] is not None:
                 lag.add_metric(ids, job["lag_seconds"])
-            if job["slot_lag_bytes"] is not None and not job["slot_dropped"]:
+            # The running job measures it; a stopped job's last figure would be stale.
+            current = job["status"] == "RUNNING" and not job["slot_dropped"]
+            if current and job["slot_lag_bytes"] is not None:
                 slot.add_metric(ids, job["slot_lag_bytes"])
             for part in self.store.partitions_of(job["id"]):
                 if part["lag"] is not None:

@@ -327,7 +327,8 @@ export async function renderJob(view, jobId) {
         [`Events since ${moment(stats.events_counted_from?.hour)}`, count(stats.events_last_hour), "events-hour"],
         // A paused job's recorded lag is frozen; what matters is what waits (above).
         ["Lag", paused ? "paused" : stats.lag_seconds === null || stats.lag_seconds === undefined ? "—" : duration(stats.lag_seconds)],
-        ["Slot lag", job.slot_dropped ? "slot dropped" : bytes(stats.slot_lag_bytes)],
+        // A paused job measures nothing: what waits at the source is measured when asked.
+        ["Slot lag", job.slot_dropped ? "slot dropped" : paused && job.waiting && "bytes" in job.waiting ? bytes(job.waiting.bytes) : bytes(stats.slot_lag_bytes)],
       ].map(([name, value, key]) => h("div", { class: "figure", "data-figure": key || name }, h("div", { class: "value" }, value), h("div", { class: "name" }, name)))),
       h("div", { "data-slot": "chart" }, history ? chart(history) : null));
 
