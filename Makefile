@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 KAFKA_NODES ?= 3
 
-.PHONY: venv bytecode lock lint check chromium services-up services-down demo test coverage \
+.PHONY: venv bytecode lock lint check chromium a11y services-up services-down demo test coverage \
   bench bench-cdc clean
 
 venv: $(VENV)/.installed
@@ -51,6 +51,12 @@ chromium:
 	  apt-get install -y -q --no-install-recommends chromium \
 	  || { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }; }
 
+# axe-core for the browser tests' accessibility rules, from npm, pinned by tests/a11y's lock file.
+A11Y := tests/a11y/node_modules/.package-lock.json
+a11y: $(A11Y)
+$(A11Y): tests/a11y/package.json tests/a11y/package-lock.json
+	npm ci --prefix tests/a11y --no-audit --no-fund --loglevel=error
+
 # The tests also need the second MongoDB wire target (mongo2) and the fault proxy (--faults).
 SERVICES_UP := dev/services up --kafka-nodes $(KAFKA_NODES) --faults --mongo2 --pg18
 
@@ -67,7 +73,7 @@ demo: venv
 # Services are stopped whatever pytest returns, so the next run starts clean. `make coverage`
 # is the same run measuring relmig's line coverage, which costs the tests' processes half as
 # much CPU again (docs/testing.md), so CI's `make test` leaves it out.
-test coverage: bytecode chromium
+test coverage: bytecode chromium a11y
 	$(SERVICES_UP)
 	status=0; \
 	  $(PYTEST) -n $(PYTEST_WORKERS) --dist loadgroup -m "not alone" $(COV_FIRST) \

@@ -607,7 +607,7 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
         search.focus()
         page.keyboard.type("order_details")
         page.keyboard.press("Enter")
-        focused = "document.activeElement.dataset.box"
+        focused = "document.activeElement.closest('[data-box]')?.dataset.box"
         assert page.evaluate(focused) == "public.order_details"
         page.keyboard.press("Enter")
         expect(page.locator("[data-slot=rules] li[data-rule='orders.embeds[0]']")).to_be_visible()
@@ -750,3 +750,49 @@ def test_the_pages_break_no_rule_of_their_content_security_policy(
         expect(page.locator("#view")).not_to_be_empty()
         page.wait_for_timeout(300)
     assert violations == []
+
+
+AXE = Path(__file__).resolve().parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def test_every_page_passes_the_axe_core_rules(
+    chromium: Browser, server: Server, server_sample, target_db: str
+):
+    """axe-core (from npm, tests/a11y) on every page, a job page with its figures included:
+    the WCAG 2.1 A and AA rules, no violation. The page runs with its script policy set aside
+    for this test only, since axe is injected."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    server.sign_in(context)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    conn = server.api("POST", "/connections", json=server_sample["connection"])
+    body = {"name": "northwind", "connection_id": conn["id"], "tables": TABLES}
+    project = server.api("POST", "/projects", json=body)
+    job = server.api(
+        "POST", f"/projects/{project['id']}/jobs", json={"mode": "snapshot", "target_db": target_db}
+    )
+    found: list[tuple[str, str, str, list[Any]]] = []
+    try:
+        for route, ready in (
+            ("#/connections", "table.list"),
+            ("#/projects", "table.list"),
+            (f"#/projects/{project['id']}/mapping", "svg.relational"),
+            (f"#/projects/{project['id']}/analysis", "button"),
+            (f"#/projects/{project['id']}/migration", "form"),
+            (f"#/jobs/{job['id']}", "[data-slot=job]"),
+        ):
+            page.goto(f"{server.url}/{route}")
+            expect(page.locator(f"#view {ready}").first).to_be_visible()
+            page.wait_for_timeout(300)
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate(
+                "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG
+            )
+            found += [
+                (route, v["id"], v["help"], [n["target"] for n in v["nodes"][:3]])
+                for v in result["violations"]
+            ]
+    finally:
+        context.close()
+    assert found == [], "\n".join(map(str, found))

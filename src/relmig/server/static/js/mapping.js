@@ -76,7 +76,7 @@ function diagramPane(name, label) {
     apply();
     pane.querySelector("g.box.match")?.scrollIntoView({ block: "nearest", inline: "nearest" });
   });
-  search.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); pane.querySelector("g.box.match")?.focus(); } });
+  search.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); pane.querySelector("g.box.match .handle")?.focus(); } });
   pane.addEventListener("wheel", (e) => { if (e.ctrlKey) { e.preventDefault(); zoomBy(e.deltaY < 0 ? 1.1 : 1 / 1.1); } }, { passive: false });
   const tools = h("div", { class: "tools" },
     h("button", { type: "button", class: "small", "aria-label": `Zoom out of the ${label}`, onclick: () => zoomBy(1 / 1.25) }, "−"),
