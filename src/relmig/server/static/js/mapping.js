@@ -49,6 +49,10 @@ function attachPoints(project, table, collections) {
   return out;
 }
 
+// Fit to view shrinks no further than this (12 px names drawn at 8 px): past it the pane
+// scrolls, since a drawing too small to read shows nothing.
+const LEGIBLE_ZOOM = 2 / 3;
+
 /**
  * A diagram pane's tools: zoom out / in, fit to view, and search (boxes whose name or fields
  * match are marked; Enter moves focus to the first). The zoom survives redraws.
@@ -62,7 +66,7 @@ function diagramPane(name, label) {
     const svg = pane.querySelector("svg");
     if (!svg) return;
     const w = Number(svg.dataset.width), hgt = Number(svg.dataset.height);
-    if (state.fit) state.zoom = Math.min(2, Math.max(0.2, Math.min((pane.clientWidth - 4) / w, (pane.clientHeight - 4) / hgt)));
+    if (state.fit) state.zoom = Math.min(2, Math.max(LEGIBLE_ZOOM, Math.min((pane.clientWidth - 4) / w, (pane.clientHeight - 4) / hgt)));
     svg.setAttribute("width", Math.round(w * state.zoom));
     svg.setAttribute("height", Math.round(hgt * state.zoom));
     shown.textContent = `${Math.round(state.zoom * 100)}%`;
