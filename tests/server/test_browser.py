@@ -802,3 +802,35 @@ def test_every_page_passes_the_axe_core_rules(
     finally:
         context.close()
     assert found == [], "\n".join(map(str, found))
+
+
+def test_a_merged_rule_shows_the_collections_own_id(page: Page, server: Server, server_sample):
+    """Issue 23 §3: the MongoDB model drew a second `_id` (the merged parent's key) in a
+    collection with a merged Embedded documents rule; the document has one, the root's."""
+    conn = server.api("POST", "/connections", json=server_sample["connection"])
+    body = {"name": "northwind", "connection_id": conn["id"], "tables": TABLES}
+    project = server.api("POST", "/projects", json=body)
+    pid = project["id"]
+    orders = next(c for c in project["project"]["collections"] if c["name"] == "orders")
+    shipper = server.api(
+        "POST",
+        f"/projects/{pid}/rules/new",
+        json={
+            "kind": "document",
+            "table": "public.shippers",
+            "parent": "public.orders",
+            "foreign_key": "orders_ship_via_fkey",
+        },
+    )
+    shipper["fields"] = {c: {"include": False} for c in shipper["fields"]}
+    shipper["fields"]["company_name"] = {"name": "shipper_name"}
+    orders["embeds"].append({**shipper, "merge": True})
+    server.api("PUT", f"/projects/{pid}/collections/orders", json=orders)
+    page.goto(f"{server.url}/#/projects/{pid}/mapping")
+    box = page.locator("svg.documents g[data-box='orders']")
+    expect(box).to_be_visible()
+    # A field's text is its tooltip ("name: type …") then its drawn name.
+    texts = box.locator("text").all_text_contents()
+    ids = [t for t in texts if t.startswith("_id:")]
+    assert ids == ["_id: ← order_id_id"], texts
+    assert any(t.startswith("shipper_name:") for t in texts), texts

@@ -176,10 +176,12 @@ function documentLines(project, rule, bsonTypes) {
       lines.push({ depth, name: r.name || c.name, type: bson, sql: c.type });
     }
   };
-  const node = (rule, depth) => {
+  // `root`: the collection's own table, which gives the `_id`; a merged parent at the same
+  // depth only adds fields.
+  const node = (rule, depth, root) => {
     const table = tables[rule.table];
     if (!table) return;
-    if (depth === 0) {
+    if (root) {
       const pk = table.primary_key;
       const id = rule.id || "inherit";
       const custom = typeof id === "object";
@@ -198,17 +200,17 @@ function documentLines(project, rule, bsonTypes) {
       const kind = embed.kind === "array" ? "array" : "doc";
       if (embed.kind === "document" && embed.merge) {
         lines.push({ depth, name: `⤷ ${embed.table.split(".").pop()}`, type: "merged", kind });
-        node(embed, depth);
+        node(embed, depth, false);
         continue;
       }
       const start = lines.length;
       const shape = embed.kind === "array" ? (embed.primitive ? `[ ${embed.primitive} ]` : "[ ]") : "{ }";
       lines.push({ depth, name: embed.field, type: shape, kind });
-      if (!embed.primitive) node(embed, depth + 1);
+      if (!embed.primitive) node(embed, depth + 1, false);
       groups.push({ start, end: lines.length, depth, kind });
     }
   };
-  node(rule, 0);
+  node(rule, 0, true);
   return { lines, groups };
 }
 
