@@ -13,6 +13,7 @@ from typing import Any
 
 from cdc_rig import CATCH_UP_SECONDS, Rig
 from faults import Toxic, Toxiproxy
+from relmig.runtime.records.issues import RETRIED
 
 
 def condition(rig: Rig, job_id: str, links: set[str]) -> dict[str, Any]:
@@ -68,6 +69,6 @@ def through_fault(
     rig.caught_up(job_id)
     cleared(rig, job_id)
     assert rig.store.job(job_id)["status"] == "RUNNING"
-    retries = [i for i in rig.store.issues_of(job_id) if "retry in" in i["detail"]]
+    retries = [i for i in rig.store.issues_of(job_id) if i["detail"].endswith(RETRIED)]
     assert retries, "no retry was recorded"
     return found

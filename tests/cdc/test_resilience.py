@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from relmig.runtime.records.issues import RETRIED
 from relmig.source.pg_capture import PostgresCapture, slot_name, str_to_lsn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,5 +110,5 @@ def test_target_and_source_restart_mid_cdc(pg_rig) -> None:
     rig.verify()
     job = rig.store.job(job_id)
     assert job["status"] == "RUNNING"
-    retried = [i for i in rig.store.issues_of(job_id) if "retry in" in i["detail"]]
+    retried = [i for i in rig.store.issues_of(job_id) if i["detail"].endswith(RETRIED)]
     assert retried, "the restarts were not noticed"

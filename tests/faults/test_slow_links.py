@@ -10,6 +10,7 @@ import pytest
 
 from cdc_rig import Rig
 from faults import Toxiproxy, bandwidth, latency
+from relmig.runtime.records.issues import RETRIED
 
 pytestmark = pytest.mark.services
 
@@ -27,7 +28,7 @@ def snapshot_and_cdc(rig: Rig, faults: Toxiproxy, proxy: str, **options) -> None
 
 def no_retries(rig: Rig, job_id: str) -> None:
     assert rig.store.job(job_id)["status"] == "RUNNING"
-    retries = [i["detail"] for i in rig.store.issues_of(job_id) if "retry in" in i["detail"]]
+    retries = [i["detail"] for i in rig.store.issues_of(job_id) if i["detail"].endswith(RETRIED)]
     assert not retries, retries
 
 

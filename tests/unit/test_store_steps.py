@@ -109,3 +109,25 @@ def test_an_event_seconds_ago_is_in_the_last_minutes_count(store: StateStore, mo
     assert seen["events_counted_from"]["minute"] == dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
     later = jobs.JobManager(store, lambda: saved + dt.timedelta(minutes=2)).describe(job)["stats"]
     assert (later["events_last_minute"], later["events_last_hour"]) == (0, 3)
+
+
+def test_the_same_fault_retried_is_one_issue_with_a_count(store: StateStore) -> None:
+    """Issue 23 §3: each retry of a lost link was a row of its own ("retry in 1s", "retry in
+    2s", …); it is one row, counted, like other repeats."""
+    from relmig.errors import SourceError
+    from relmig.runtime.retry import LinkRetry
+
+    job = _job(store)
+    attempts = iter([SourceError("lost the source"), SourceError("lost the source"), None])
+
+    def attempt() -> str:
+        failure = next(attempts)
+        if failure is not None:
+            raise failure
+        return "done"
+
+    assert LinkRetry(store, job, sleep=lambda _: None).run(attempt) == "done"
+    [issue] = store.issues_of(job)
+    assert (issue["severity"], issue["occurrences"]) == ("WARNING", 2)
+    assert issue["detail"] == "lost the source; retried from the checkpoint"
+    assert store.retries_of(job) == 2

@@ -19,6 +19,7 @@ from typing import TypeVar
 from relmig.errors import RelmigError
 from relmig.links import link_name
 from relmig.runtime.control import Stopped
+from relmig.runtime.records.issues import RETRIED
 from relmig.runtime.store import IssueRecord, StateStore, utcnow
 
 log = logging.getLogger(__name__)
@@ -89,9 +90,10 @@ class LinkRetry:
             retry_at=now + dt.timedelta(seconds=delay),
             attempts=self.failures,
         )
+        # Without the delay, so that the same fault retried again is one row with a count
+        # (the condition says when the next attempt is).
         self.store.add_issues(
-            self.job_id,
-            [IssueRecord("WARNING", None, None, None, None, f"{exc}; retry in {delay:g}s")],
+            self.job_id, [IssueRecord("WARNING", None, None, None, None, f"{exc}{RETRIED}")]
         )
         self._wait(delay)
 

@@ -16,6 +16,9 @@ import sqlalchemy as sa
 from relmig.runtime.records.base import Records
 from relmig.runtime.records.tables import issues, jobs, utcnow
 
+# The end of a retried fault's detail: no delay in it, so that repeats count as one row.
+RETRIED = "; retried from the checkpoint"
+
 
 @dataclass(slots=True)
 class IssueRecord:
@@ -93,14 +96,14 @@ class IssueRecords(Records):
         return sum(self.issue_totals(job_id).values())
 
     def retries_of(self, job_id: str) -> int:
-        """Reconnect attempts of the embedded engine: each records a WARNING ending in
-        "retry in Ns" (relmig.transport.embedded)."""
+        """Reconnect attempts: each records a WARNING ending in RETRIED (relmig.runtime.retry),
+        the same fault one row however often it is retried."""
         with self.engine.connect() as conn:
             total = conn.execute(
                 sa.select(sa.func.coalesce(sa.func.sum(issues.c.occurrences), 0)).where(
                     issues.c.job_id == job_id,
                     issues.c.severity == "WARNING",
-                    issues.c.detail.like("%; retry in %s"),
+                    issues.c.detail.like(f"%{RETRIED}"),
                 )
             ).scalar_one()
         return int(total)
