@@ -70,6 +70,16 @@ def test_repeated_issues_are_counted_not_listed(store: StateStore) -> None:
     listed = store.issues_of(job)
     assert [(i["key"], i["occurrences"]) for i in listed] == [("0", 3), ("1", 2), ("2", 1)]
     assert store.job(job)["error_count"] == 3
+    # Resumed under WARN after FAIL (issue 23 §3): the same problem, listed once, as it is now.
+    store.add_issues(job, [IssueRecord("WARNING", "orders", "public.orders", "0", "f", "bad")])
+    listed = store.issues_of(job)
+    first = listed[0]
+    assert (len(listed), first["key"], first["severity"], first["occurrences"]) == (
+        3,
+        "0",
+        "WARNING",
+        4,
+    )
 
 
 def test_a_store_file_from_before_gains_columns_and_indexes(tmp_path: Path) -> None:

@@ -40,9 +40,11 @@ class IssueRecords(Records):
         repeats: dict[str, int] = {}
         for r in records:
             values = {k: getattr(r, k) for k in r.__slots__}
-            mark = _fingerprint(values)
+            # The same problem met under another error policy (a job resumed with WARN after
+            # FAIL) is still one problem: listed once, with the severity it has now.
+            mark = _fingerprint({k: v for k, v in values.items() if k != "severity"})
             repeats[mark] = repeats.get(mark, 0) + 1
-            batch.setdefault(mark, values)
+            batch[mark] = values
         with self._tx() as conn:
             known: set[str] = set()
             marks = list(batch)
@@ -59,7 +61,11 @@ class IssueRecords(Records):
                 conn.execute(
                     issues.update()
                     .where(issues.c.job_id == job_id, issues.c.fingerprint == mark)
-                    .values(occurrences=issues.c.occurrences + repeats[mark], last_at=now)
+                    .values(
+                        occurrences=issues.c.occurrences + repeats[mark],
+                        last_at=now,
+                        severity=batch[mark]["severity"],
+                    )
                 )
             new = [
                 {
