@@ -108,6 +108,19 @@ def test_the_connection_test_checks_what_each_projects_jobs_would(
     assert fixes and all(f in refused.json()["detail"] for f in fixes)
 
 
+def test_a_preview_that_builds_no_document_says_why(client, make_project):
+    """Issue 23 §3: a filter that returns a string left every row out, and the preview said
+    "the source table has no rows"; it says how many rows it read and what they met."""
+    project = make_project(mapping="one-to-one")
+    pid = project["id"]
+    shippers = next(c for c in project["project"]["collections"] if c["name"] == "shippers")
+    draft = {**shippers, "filter": '"yes"'}
+    preview = client.post(f"{API}/projects/{pid}/preview", json=draft).json()
+    assert preview["documents"] == [] and preview["rows"] == 1
+    [problem] = preview["problems"]
+    assert "returned 'yes', not true or false" in problem["reason"]
+
+
 def test_connection_bad_input(client, server_sample, connection):
     bad_json = client.post(
         f"{API}/connections", content=b"{not json", headers={"content-type": "application/json"}

@@ -58,6 +58,7 @@ class Preview(BaseModel):
     collection: str
     documents: list[dict[str, Any]]
     problems: list[PreviewProblem]
+    rows: int = Field(description="Source rows read: none left means the table has none.")
 
 
 def _position(project: Project, name: str) -> int:
@@ -248,6 +249,7 @@ def _preview(
     built = page.built if page else []
     return Preview(
         collection=rule.name,
+        rows=page.rows if page else 0,
         documents=[
             json.loads(json_util.dumps(b.doc, json_options=json_util.RELAXED_JSON_OPTIONS))
             for b in built

@@ -2,7 +2,7 @@
 // a rule editor whose problems are shown where they are, and document previews from real rows.
 
 import { api } from "./api.js";
-import { clear, confirmButton, errorBox, h, keepFocus, options, setTitle, toast } from "./dom.js";
+import { clear, confirmButton, count, errorBox, h, keepFocus, options, setTitle, toast } from "./dom.js";
 import { documentDiagram, relationalDiagram } from "./diagram.js";
 import { BSON_TYPES, expressionEditor, idEditor, linksOf, relationshipPanel } from "./modeling.js";
 import { projectBar } from "./projects.js";
@@ -401,8 +401,10 @@ export async function renderMapping(view, projectId) {
   function showPreview(target, preview) {
     clear(target,
       preview.documents.length ? preview.documents.map((doc) => h("pre", { class: "json", "data-preview": preview.collection }, JSON.stringify(doc, null, 2)))
-        : h("p", { class: "muted" }, "The source table has no rows."),
-      preview.problems.length ? h("div", { class: "notice warn" }, "Values that cannot be migrated as they are:",
+        : h("p", { class: "muted", "data-slot": "no-document" }, preview.rows
+          ? `No document from the ${count(preview.rows)} row${preview.rows === 1 ? "" : "s"} read: ${preview.problems.length ? "see what they met below" : "the rule's filter left them out"}.`
+          : "The source table has no rows."),
+      preview.problems.length ? h("div", { class: "notice warn" }, "What these rows met:",
         h("ul", {}, preview.problems.map((p) => h("li", {}, `${p.table} ${p.key} ${p.field}: ${p.reason}`)))) : null);
   }
 
