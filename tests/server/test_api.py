@@ -301,6 +301,13 @@ def test_invalid_rules_are_explained_where_they_are(client, make_project):
     problems = {p["path"]: p["message"] for p in refused.json()["problems"]}
     where = f".embeds[{len(merged['embeds']) - 1}].fields.contact_name"
     assert problems[where] == "the field contactName already comes from orders (column ship_name)"
+    # The editor's check without saving: the same validator, the same answer.
+    checked = client.post(f"{API}/projects/{pid}/check", json=merged)
+    assert checked.status_code == 422
+    assert {p["path"]: p["message"] for p in checked.json()["problems"]} == problems
+    merged["fields"]["ship_name"] = {"name": "shipName"}
+    merged["embeds"][-1]["fields"]["customer_id"] = {"include": False}
+    assert client.post(f"{API}/projects/{pid}/check", json=merged).json() == {"problems": []}
     # Nothing was saved.
     assert client.get(f"{API}/projects/{pid}").json()["project"]["collections"] == saved
 

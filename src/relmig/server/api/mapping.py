@@ -233,11 +233,23 @@ def preview_collection(project_id: str, name: str, svc: Svc, limit: Limit = 1) -
 def preview_draft(project_id: str, rule: RuleBody, svc: Svc, limit: Limit = 1) -> Preview:
     """Sample documents of a rule being edited (not saved), checked like a saved one."""
     row = svc.project_record(project_id)
-    project = svc.project(row)
+    draft, position = _draft(svc.project(row), rule)
+    return _preview(svc, row, draft, draft.collections[position], limit)
+
+
+@router.post("/check")
+def check_draft(project_id: str, rule: RuleBody, svc: Svc) -> dict[str, list[Any]]:
+    """A rule being edited through the one validator, not saved: 422 with its problems as a
+    save would answer, else none (the editor asks again as the user fixes them)."""
+    _draft(_stored(svc, project_id), rule)
+    return {"problems": []}
+
+
+def _draft(project: Project, rule: dict[str, Any]) -> tuple[Project, int]:
+    """The project with the edited collection in place of the one of its name (else added)."""
     names = [c.name for c in project.collections]
     position = names.index(rule["name"]) if rule.get("name") in names else len(names)
-    draft = _with_rule(project, position, rule)
-    return _preview(svc, row, draft, draft.collections[position], limit)
+    return _with_rule(project, position, rule), position
 
 
 def _preview(

@@ -288,12 +288,27 @@ export async function renderMapping(view, projectId) {
     const prefix = prefixOf(path);
     const table = model().tables.find((t) => tableId(t) === node.table);
     const fieldProblem = (col) => problems.find((p) => p.path.startsWith(`${prefix}.fields.${col}`));
+    // A problem the user fixed leaves the list at once; the rest are asked of the server again
+    // (the one validator), since fixing one rule can clear a problem said at another.
+    const problemSlot = h("div");
+    const fixed = async (test) => {
+      editing.problems = editing.problems.filter((p) => !test(p.path));
+      if (editing.problems.length) {
+        try {
+          await api.post(`/projects/${projectId}/check`, draft);
+          editing.problems = [];
+        } catch (err) { if (err.problems?.length) editing.problems = err.problems; }
+      }
+      showProblems(problemSlot, draft, prefix);
+    };
     const kind = path.length ? node.kind : "new";
     const title = path.length ? `${KIND_LABEL[kind]}: ${node.field}` : `${KIND_LABEL.new}: ${node.name}`;
     const bind = (key, el, parse = (v) => v) => {
       el.addEventListener("change", () => {
         const value = el.type === "checkbox" ? el.checked : parse(el.value);
         if (value === null || value === "" || value === false) delete node[key]; else node[key] = value;
+        el.classList.remove("invalid");
+        fixed((p) => p === `${prefix}.${key}`);
       });
       if (problems.some((p) => p.path === `${prefix}.${key}`)) el.classList.add("invalid");
       return el;
@@ -329,6 +344,9 @@ export async function renderMapping(view, projectId) {
         }
         if (Object.keys(next).length) node.fields[c.name] = next; else delete node.fields[c.name];
         row.classList.toggle("excluded", next.include === false);
+        row.classList.remove("invalid");
+        row.querySelector(".field-error")?.remove();
+        fixed((p) => p.startsWith(`${prefix}.fields.${c.name}`));
       };
       const row = h("tr", { class: [problem ? "invalid" : "", rule.include === false ? "excluded" : ""].join(" "), "data-column": c.name },
         h("td", {}, inId.has(c.name) ? h("span", { class: "muted small" }, "_id")
@@ -344,9 +362,7 @@ export async function renderMapping(view, projectId) {
     const previewSlot = h("div");
     clear(editSlot,
       h("h2", {}, title, editing.original === null ? h("span", { class: "badge warn", style: "margin-left:8px" }, "not saved") : null),
-      problems.length ? h("div", { class: "notice error", role: "alert", "data-problems": "" },
-        "This rule is not valid yet:",
-        h("ul", {}, problems.map((p) => h("li", {}, h("span", { class: "path" }, `${p.path || "rule"}: `), p.message)))) : null,
+      showProblems(problemSlot, draft, prefix),
       h("div", { class: "form-grid" }, optionsGrid),
       node.primitive ? null : h("table", { class: "fields", style: "margin-top:14px" },
         h("thead", {}, h("tr", {}, ["Include", "Column", "Field name", "BSON type", "Nulls"].map((t) => h("th", {}, t)))),
@@ -357,6 +373,25 @@ export async function renderMapping(view, projectId) {
         h("button", { onclick: () => previewDraft(previewSlot) }, "Preview document"),
         h("button", { onclick: () => { editing = null; draw(); } }, "Close")),
       previewSlot);
+  }
+
+  /** The rule's problems, said at the rule being edited; a problem of another rule of the
+   * collection is said with that rule's name, not as if it were this one's. */
+  function showProblems(slot, draft, prefix) {
+    const problems = editing.problems;
+    const own = (p) => p.path === prefix || (p.path.startsWith(prefix) && !p.path.slice(prefix.length).startsWith(".embeds["));
+    const where = (p) => {
+      const path = [...p.path.matchAll(/\.embeds\[(\d+)\]/g)].map((m) => Number(m[1]));
+      const other = path.length ? nodeAt(draft, path) : draft;
+      const rest = p.path.replace(/^(\.embeds\[\d+\])*/, "");
+      return `the rule ${path.length ? `${other.field} (${other.table})` : other.name}${rest ? ` ${rest}` : ""}`;
+    };
+    const mine = problems.filter(own), others = problems.filter((p) => !own(p));
+    return clear(slot, problems.length ? h("div", { class: "notice error", role: "alert", "data-problems": "" },
+      mine.length ? ["This rule is not valid yet:",
+        h("ul", {}, mine.map((p) => h("li", {}, h("span", { class: "path" }, `${p.path.slice(prefix.length) || "rule"}: `), p.message)))] : null,
+      others.length ? [`${mine.length ? "Also, elsewhere" : "Elsewhere"} in this collection:`,
+        h("ul", {}, others.map((p) => h("li", { "data-elsewhere": p.path }, h("span", { class: "path" }, `${where(p)}: `), p.message)))] : null) : null);
   }
 
   function sortInput(node, table) {
