@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -110,3 +110,10 @@ class ChangeStream(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+
+def last_change_at(transactions: Sequence[Transaction]) -> dt.datetime | None:
+    """The commit time of the newest transaction that changed a mapped row: what "last event"
+    means. A heartbeat comes back as an empty transaction and counts no event, so it must not
+    move the last event's time either (the job said "events 0" beside a fresh last event)."""
+    return next((t.commit_time for t in reversed(transactions) if len(t.changes)), None)

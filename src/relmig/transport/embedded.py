@@ -21,7 +21,7 @@ from relmig.runtime.control import Stopped, stop_request
 from relmig.runtime.engine import CdcContext, CdcEngine
 from relmig.runtime.retry import LinkRetry
 from relmig.runtime.store import IssueRecord, utcnow
-from relmig.source.changes import Transaction
+from relmig.source.changes import Transaction, last_change_at
 from relmig.source.drift import Drift
 from relmig.transport.inprocess import BatchBudget, InProcessTransport
 
@@ -87,7 +87,9 @@ class CdcRun:
                 # Durable in the target: now, and only now, the position may move on. The
                 # statistics go in the same transaction (one commit per batch).
                 stats = self._observe(position, last_commit)
-                self.store.save_position(self.job_id, position, events, last_commit, **stats)
+                self.store.save_position(
+                    self.job_id, position, events, last_change_at(txns), **stats
+                )
                 if txns:
                     crash_point("cdc-checkpointed")
                 budget.record(events, time.monotonic() - started)

@@ -23,7 +23,7 @@ from relmig.mongo.writer import MongoTarget
 from relmig.runtime.gate import IssueGate
 from relmig.runtime.store import utcnow
 from relmig.source.capture import open_capture
-from relmig.source.changes import RowChange, TableTruncate, Transaction
+from relmig.source.changes import RowChange, TableTruncate, Transaction, last_change_at
 from relmig.source.connect import open_source
 from relmig.source.sql import Row
 from relmig.transport.inprocess import BatchBudget, InProcessTransport
@@ -104,7 +104,7 @@ class SourceTask:
             events = sum(len(t.changes) for t in txns)
             newest = txns[-1].commit_time if txns else None
             # Kafka has every message up to here: now, and only now, the position may move on.
-            self.ctx.store.save_position(self.ctx.job_id, position, events, newest)
+            self.ctx.store.save_position(self.ctx.job_id, position, events, last_change_at(txns))
             budget.record(events, time.monotonic() - started)
             transport.confirm(position)
             lag = (utcnow() - newest).total_seconds() if newest else 0.0
