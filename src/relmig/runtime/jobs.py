@@ -55,6 +55,7 @@ from relmig.runtime.store import (
     IssueRecord,
     StateStore,
     aware,
+    current_slot_lag,
     utcnow,
 )
 from relmig.source.capture import ChangeCapture, fix_script, missing_prerequisites, open_capture
@@ -150,9 +151,7 @@ class JobManager:
             "events_counted_from": {"minute": minute_from, "hour": hour_from},
             "last_event_at": job["last_event_at"],
             "lag_seconds": job["lag_seconds"],
-            # Measured by the running job: a stopped one's last figure is stale (a paused job's
-            # backlog is measured when asked, `waiting`), and a dropped slot retains nothing.
-            "slot_lag_bytes": job["slot_lag_bytes"] if _measuring(job) else None,
+            "slot_lag_bytes": current_slot_lag(job),
         }
         out["progress"] = self.store.progress_of(job_id)
         out["conditions"] = self.conditions(job)
@@ -583,7 +582,7 @@ class JobManager:
                 return "PAUSED"
             job = self.store.job(job_id) or {}
             failure = str(exc) or type(exc).__name__
-            if isinstance(exc, PrivilegeMissing):
+            if isinstance(exc, PrivilegeMissing) and job.get("project_doc"):
                 project = Project.model_validate(job["project_doc"])
                 failure = privilege_failure(exc, project, job["mode"] == "snapshot", password)
             self.store.fail(job_id, failure, utcnow())
@@ -815,11 +814,6 @@ COUNT_BOUNDS = {
     "kafka_workers": (0, 64, "sink workers"),
     "recovery_hours": (0, 24 * 30, "hours"),
 }
-
-
-def _measuring(job: dict[str, Any]) -> bool:
-    """Whether the job's recorded slot lag is current: it runs and its slot exists."""
-    return job["status"] == "RUNNING" and not job["slot_dropped"]
 
 
 def _minute(moment: dt.datetime) -> dt.datetime:

@@ -15,7 +15,7 @@ from relmig.runtime.records.base import relmig_home
 from relmig.runtime.records.conditions import ConditionRecords
 from relmig.runtime.records.drift import DriftRecords
 from relmig.runtime.records.issues import IssueRecord, IssueRecords
-from relmig.runtime.records.jobs import JobRecords
+from relmig.runtime.records.jobs import JobRecords, current_slot_lag
 from relmig.runtime.records.kafka import KafkaRecords
 from relmig.runtime.records.progress import ProgressRecords, RangeBounds
 from relmig.runtime.records.tables import (
@@ -41,6 +41,7 @@ __all__ = [
     "RangeBounds",
     "StateStore",
     "aware",
+    "current_slot_lag",
     "kafka_tasks",
     "relmig_home",
     "utcnow",

@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from relmig.runtime.store import StateStore, aware, utcnow
+from relmig.runtime.store import StateStore, aware, current_slot_lag, utcnow
 
 KEEP_ENDED = dt.timedelta(days=1)
 STATUSES = ("RUNNING", "PAUSED", "FAILED", "CANCELLING", "CANCELLED", "COMPLETED")
@@ -79,10 +79,8 @@ class JobCollector(Collector):
             retries.add_metric(ids, self.store.retries_of(job["id"]))
             if job["lag_seconds"] is not None:
                 lag.add_metric(ids, job["lag_seconds"])
-            # The running job measures it; a stopped job's last figure would be stale.
-            current = job["status"] == "RUNNING" and not job["slot_dropped"]
-            if current and job["slot_lag_bytes"] is not None:
-                slot.add_metric(ids, job["slot_lag_bytes"])
+            if (slot_lag := current_slot_lag(job)) is not None:
+                slot.add_metric(ids, slot_lag)
             for part in self.store.partitions_of(job["id"]):
                 if part["lag"] is not None:
                     kafka_lag.add_metric([*ids, str(part["partition"])], part["lag"])

@@ -24,6 +24,14 @@ from relmig.runtime.records.tables import (
 )
 
 
+def current_slot_lag(job: dict[str, Any]) -> int | None:
+    """The slot lag the job recorded, while it is current: the running job measures it; a
+    stopped job's last figure is stale (a paused job's backlog is measured when asked), and a
+    dropped slot retains nothing."""
+    running = job["status"] == "RUNNING" and not job["slot_dropped"]
+    return job["slot_lag_bytes"] if running else None
+
+
 class JobRecords(Records):
     def create_job(
         self,
