@@ -77,6 +77,7 @@ class Page:
     built: list[Built]
     last_key: Row | None
     rows: int
+    last: bool = False  # no page follows: the scan knows without another query
 
 
 class DocumentBuilder:
@@ -112,8 +113,9 @@ class DocumentBuilder:
             after = self._key_of(rows[-1])
             if remaining is not None:
                 remaining -= len(rows)
-            yield Page(self._roots(rows), after, len(rows))
-            if len(rows) < size:
+            last = len(rows) < size or remaining == 0
+            yield Page(self._roots(rows), after, len(rows), last)
+            if last:
                 return
 
     def build(self, keys: Sequence[Row]) -> list[Built]:
