@@ -13,7 +13,7 @@ import math
 
 from relmig.documents.plan import RootPlan
 from relmig.runtime.keys import dumps_key
-from relmig.runtime.snapshot import rows_total
+from relmig.runtime.snapshot import rows_totals
 from relmig.runtime.store import RangeBounds
 from relmig.source.sql import SqlSource
 
@@ -25,11 +25,12 @@ def plan_ranges(
 ) -> list[tuple[str, str, int | None, list[RangeBounds]]]:
     """(collection, root table, rows total, ranges) for every plan, ready for
     `StateStore.plan_ranges`."""
+    totals = rows_totals(plans, source)
     return [
         (
             plan.collection.name,
             plan.node.table.id,
-            total := rows_total(plan, source),
+            total := totals[plan.collection.name],
             split(plan, source, _pieces(plan, source, total, range_rows)),
         )
         for plan in plans

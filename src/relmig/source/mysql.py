@@ -111,13 +111,19 @@ class MySqlSource(SqlSource):
             query={"charset": "utf8mb4"},
         )
 
-    def estimate_rows(self, table: Table) -> int | None:
-        rows = self.fetch(
-            "SELECT table_rows FROM information_schema.tables "
-            "WHERE table_schema = %s AND table_name = %s",
-            (table.schema_, table.name),
+    def estimate_rows(self, tables: Sequence[Table]) -> dict[str, int | None]:
+        schemas = sorted({t.schema_ for t in tables})
+        rows = (
+            self.fetch(
+                "SELECT table_schema, table_name, table_rows FROM information_schema.tables "
+                f"WHERE table_schema IN ({', '.join(['%s'] * len(schemas))})",
+                schemas,
+            )
+            if schemas
+            else []
         )
-        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+        found = {f"{schema}.{name}": int(n) for schema, name, n in rows if n is not None}
+        return {t.id: found.get(t.id) for t in tables}
 
     def quote(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"

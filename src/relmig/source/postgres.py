@@ -96,14 +96,16 @@ class PostgresSource(SqlSource):
             query=libpq_settings(s),
         )
 
-    def estimate_rows(self, table: Table) -> int | None:
+    def estimate_rows(self, tables: Sequence[Table]) -> dict[str, int | None]:
         rows = self.fetch(
-            "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n "
-            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
-            (table.schema_, table.name),
+            "SELECT n.nspname || '.' || c.relname, c.reltuples::bigint FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname || '.' || c.relname = ANY(%s)",
+            ([t.id for t in tables],),
         )
         # -1 means never vacuumed or analyzed: unknown, not empty.
-        return int(rows[0][0]) if rows and rows[0][0] >= 0 else None
+        found = {table_id: int(n) for table_id, n in rows if n >= 0}
+        return {t.id: found.get(t.id) for t in tables}
 
     def quote(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'

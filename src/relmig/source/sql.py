@@ -244,8 +244,9 @@ class SqlSource(ABC):
         return self.fetch(sql)
 
     @abstractmethod
-    def estimate_rows(self, table: Table) -> int | None:
-        """The catalog's row estimate (for progress only); None when the catalog has none."""
+    def estimate_rows(self, tables: Sequence[Table]) -> dict[str, int | None]:
+        """The catalog's row estimate of each table (for progress only), by table id, in one
+        query for all of them; None when the catalog has none."""
 
     def count(self, table: Table, where: str | None = None) -> int:
         sql = f"SELECT COUNT(*) FROM {self.relation(table)}"
