@@ -37,6 +37,7 @@ from kafka_job import PARTITIONS, KafkaJob
 from relmig.failpoints import ARM, LOG, POINTS, fired
 from relmig.mongo.writer import MongoTarget
 from relmig.project.file import save_project
+from relmig.project.model import CollectionRule, FieldRule, Project
 from relmig.runtime.store import STOPPED_UNEXPECTEDLY
 
 pytestmark = pytest.mark.services
@@ -62,6 +63,12 @@ TRIGGER = {
     "cancel-released": "cancel",
     "complete-drained": "complete",
     "complete-released": "complete",
+    "update-recorded": "update",
+    "update-dropped": "update",
+    "recopy-chunk-written": "update",
+    "recopy-copied": "update",
+    "recopy-old-dropped": "update",
+    "recopy-renamed": "update",
     "kafka-published": "change",
     "kafka-sink-written": "change",
     "kafka-task-restarted": "kill-worker",
@@ -76,11 +83,13 @@ KAFKA_TASK_POINTS = {"kafka-published", "kafka-sink-written", "replace-deleted",
 # In a worker process of a parallel snapshot in both modes: the job's process replaces it.
 WORKER_POINTS = {"snapshot-range-written"}
 
+# A mapping update (`jobs update`) happens long after the first snapshot, where --drop acted.
+UPDATE_POINTS = {p for p, trigger in TRIGGER.items() if trigger == "update"}
 CASES = [
     pytest.param(point, "embedded", drop, id=f"{point}-embedded-{'drop' if drop else 'keep'}")
     for point in POINTS
     if point not in KAFKA_ONLY
-    for drop in (True, False)
+    for drop in ((False,) if point in UPDATE_POINTS else (True, False))
 ] + [
     pytest.param(point, "kafka", drop, id=f"{point}-kafka-{'drop' if drop else 'keep'}")
     for point in POINTS
@@ -134,6 +143,33 @@ def test_every_point_was_reached(source: Rig) -> None:
     assert not missing, f"crash points no case reached on {source.dialect}: {missing}"
 
 
+def with_regions(project: Project) -> Project:
+    schema = project.table(project.collections[0].table).schema_
+    rules = [*project.collections, CollectionRule(name="regions", table=f"{schema}.regions")]
+    return project.model_copy(update={"collections": rules})
+
+
+def updated_project(project: Project) -> Project:
+    """A field of categories renamed (rebuilt), shippers added, regions dropped."""
+    schema = project.table(project.collections[0].table).schema_
+    rules = [
+        c.model_copy(update={"fields": {"description": FieldRule(name="about")}})
+        if c.name == "categories"
+        else c
+        for c in project.collections
+        if c.name != "regions"
+    ]
+    rules.append(CollectionRule(name="shippers", table=f"{schema}.shippers"))
+    return Project.model_validate(
+        {**project.model_dump(by_alias=True), "collections": [r.model_dump() for r in rules]}
+    )
+
+
+def _recopied(rig: Rig, job_id: str) -> bool:
+    rows = rig.store.recopies_of(job_id)
+    return len(rows) == 3 and all(r["state"] == "DONE" for r in rows)
+
+
 @dataclasses.dataclass
 class Case:
     source: Rig
@@ -151,10 +187,13 @@ class Case:
         self.log = self.tmp_path / "crash.log"
         self.child: subprocess.Popen[bytes] | None = None
         self.job_id = ""
+        self.new_project: Project | None = None
 
     # --- the sequence ---------------------------------------------------------------------
 
     def run(self) -> None:
+        if self.point in UPDATE_POINTS:
+            self.rig.project = with_regions(self.rig.project)  # for the update to drop
         if self.drop:
             self.seed_stale_documents()
         self.start_job()
@@ -184,6 +223,8 @@ class Case:
             return
         self.rig.streaming(self.job_id)
         self.rig.workload(self.rng, 10)
+        if trigger == "update":
+            self.updated()
         self.rig.caught_up(self.job_id)
         if self.engine == "kafka":
             self.sinks_applied()
@@ -246,6 +287,10 @@ class Case:
             self.rig.execute([("TRUNCATE TABLE order_detail_notes", ())])
         elif trigger == "pause":
             self.rig.manager.pause(self.job_id)
+        elif trigger == "update":
+            self.rig.workload(self.rng, 5)
+            self.new_project = updated_project(self.rig.project)
+            self.rig.manager.update(self.job_id, self.new_project)
         elif trigger == "cancel":
             self.rig.manager.cancel(self.job_id)
         elif trigger == "complete":
@@ -287,6 +332,18 @@ class Case:
         assert job["failure"].startswith(STOPPED_UNEXPECTEDLY) and job["failure_kind"] == "stopped"
 
     # --- checks -----------------------------------------------------------------------------
+
+    def updated(self) -> None:
+        """The update's work is done: categories rebuilt, shippers added, regions dropped."""
+        self.wait(lambda _j: _recopied(self.rig, self.job_id), "the update's copies")
+        self.rig.project = self.new_project
+        target = MongoTarget(self.rig.target_uri, self.rig.target_db)
+        try:
+            names = target.collections()
+        finally:
+            target.close()
+        assert "regions" not in names and "shippers" in names, names
+        assert not [n for n in names if n.startswith("relmig_recopy_")], names
 
     def sinks_applied(self) -> None:
         KafkaJob(self.rig, self.job_id, self.bootstrap).applied()

@@ -5,7 +5,14 @@ from __future__ import annotations
 import typer
 
 from relmig import __version__
-from relmig.cli import job_cmds, kafka_cmds, project_cmds, server_cmds, sync_cmds
+from relmig.cli import (
+    job_cmds,
+    kafka_cmds,
+    project_cmds,
+    server_cmds,
+    sync_cmds,
+    update_cmds,  # noqa: F401 - registers `jobs update`
+)
 
 app = typer.Typer(
     name="relmig",

@@ -34,6 +34,11 @@ from relmig.timeouts import client_timeout
 
 RETRIES = 3
 DUPLICATE_KEY = 11000
+NOT_IMPLEMENTED = 238
+# Server answers that name a setting or a name the target will never accept: BadValue,
+# FailedToParse, Unauthorized, TypeMismatch, IllegalOperation, InvalidOptions, InvalidNamespace,
+# NotImplemented.
+SETUP_REFUSALS = {2, 9, 13, 14, 20, 72, 73, NOT_IMPLEMENTED}
 
 
 @dataclass(slots=True)
@@ -126,6 +131,38 @@ class MongoTarget:
     def clear(self, collection: str) -> None:
         """Empty a collection, keeping its indexes (a TRUNCATE of its root table)."""
         self._with_retries(lambda: self.db[collection].delete_many({}))
+
+    def collections(self) -> set[str]:
+        return set(self._with_retries(self.db.list_collection_names))
+
+    def create(self, collection: str) -> None:
+        """An empty collection, so that its existence alone says it was not renamed yet."""
+        if collection not in self.collections():
+            self._with_retries(lambda: self.db.create_collection(collection))
+
+    def drop(self, collection: str) -> None:
+        self._with_retries(lambda: self.db.drop_collection(collection))
+
+    def replace_collection(self, collection: str, by: str) -> None:
+        """`by` becomes `collection`: at once where the server renames over a collection
+        (MongoDB), else the old one is dropped first (FerretDB v1 has no dropTarget), so readers
+        find no collection for a moment."""
+        rename = {"renameCollection": f"{self.db.name}.{by}", "to": f"{self.db.name}.{collection}"}
+
+        def over() -> bool:
+            try:
+                self.client.admin.command({**rename, "dropTarget": True})
+            except OperationFailure as exc:
+                if exc.code != NOT_IMPLEMENTED:
+                    raise
+                return False
+            return True
+
+        if self._with_retries(over):
+            return
+        self.drop(collection)
+        crash_point("recopy-old-dropped")
+        self._with_retries(lambda: self.client.admin.command(rename))
 
     def _write(
         self,
@@ -278,6 +315,8 @@ class MongoTarget:
             except BulkWriteError:
                 raise
             except OperationFailure as exc:
+                if exc.code in SETUP_REFUSALS:  # retrying cannot help: not a lost link
+                    raise TargetRefused(f"the MongoDB target refused: {exc}") from None
                 raise TargetError(f"the MongoDB target refused a write: {exc}") from None
         raise AssertionError("unreachable")
 

@@ -33,13 +33,16 @@ from relmig.links import link_name
 from relmig.mongo.names import database_name_problem
 from relmig.mongo.writer import MongoTarget, display_uri
 from relmig.project.model import Project
+from relmig.project.update_plan import UpdatePlan, plan_update, update_refusal
 from relmig.runtime.control import Stopped, stop_request
 from relmig.runtime.drift import drift_entries, drift_paused_since, pause_for_drift
 from relmig.runtime.engine import CdcContext, engine
 from relmig.runtime.gate import IssueGate
+from relmig.runtime.mapping_update import job_refusal, take_update, update_progress
 from relmig.runtime.parallel import ParallelSnapshot
 from relmig.runtime.policy import ErrorPolicy, OnError
 from relmig.runtime.privileges import privilege_failure
+from relmig.runtime.recopy import REMAP, settle
 from relmig.runtime.retry import LinkRetry
 from relmig.runtime.snapshot import (
     ProgressCallback,
@@ -137,7 +140,7 @@ class JobManager:
     def describe(self, job_id: str) -> dict[str, Any]:
         job = self.job(job_id)
         now = self.clock()
-        out = {k: v for k, v in job.items() if k not in ("project_doc", "request")}
+        out = {k: v for k, v in job.items() if k not in ("project_doc", "request", "update_doc")}
         out["options"] = job["options"]
         # Events are counted per minute: the windows start at the minute boundary before
         # "a minute ago" and "an hour ago", so a recent event is always in them, and each
@@ -156,6 +159,7 @@ class JobManager:
         out["progress"] = self.store.progress_of(job_id)
         out["conditions"] = self.conditions(job)
         out["drift"] = drift_entries(self.store, job_id)
+        out["update"] = update_progress(self.store, job_id)
         resumable, deadline, reason = self._resumability(job, now)
         out.update(resumable=resumable, resume_deadline=deadline, not_resumable_reason=reason)
         out["pending_request"] = job["request"]
@@ -320,11 +324,15 @@ class JobManager:
         if found:
             raise JobError("; ".join(d.message() for d in found), "invalid")
 
-    def _refuse_overlap(self, project: Project, target_uri: str, target_db: str) -> None:
+    def _refuse_overlap(
+        self, project: Project, target_uri: str, target_db: str, me: str | None = None
+    ) -> None:
         """Two live jobs writing the same collections would undo each other's work."""
         mine = {c.name for c in project.collections}
         for job in self.store.list_jobs():
             if job["status"] not in (*ACTIVE, "PAUSED") or job["target_db"] != target_db:
+                continue
+            if job["id"] == me:
                 continue
             if job["target_uri"] != display_uri(target_uri) or not job["project_doc"]:
                 continue
@@ -444,6 +452,45 @@ class JobManager:
         self.store.update_job(job_id, request="COMPLETE")
         return self.resume(job_id, target_uri, password, foreground=foreground)
 
+    def update(
+        self, job_id: str, project: Project, password: str | None = None, *, apply: bool = True
+    ) -> UpdatePlan:
+        """A new version of a continuous job's project: the plan, and unless `apply` is False
+        the plan carried out while CDC goes on (relmig.runtime.mapping_update). A running job
+        takes it between two batches; one nothing runs, at once (it stays paused or failed)."""
+        job = self.job(job_id)
+        old = Project.model_validate(job["project_doc"])
+        refusal = update_refusal(old, project) or job_refusal(self.store, job, _engine_of(job))
+        if refusal:
+            raise JobError(refusal, "conflict")
+        plan = plan_update(old, project)
+        if plan.changes_nothing:
+            raise JobError(
+                f"the project changes no collection of job {job_id}: nothing to update", "invalid"
+            )
+        if not apply:
+            return plan
+        added = project.model_copy(
+            update={"collections": [project.collection(n) for n in plan.names("add")]}
+        )
+        self._refuse_overlap(added, self._target_uri(job_id, None), job["target_db"], job_id)
+        self._refuse_duplicate_ids(project, password)
+        script = self.check(project, password)
+        if script:
+            raise JobError(
+                f"the source is not ready for CDC of the new project:\n{script}", "invalid"
+            )
+        if job["status"] in ACTIVE:
+            self.store.request_update(job_id, project.model_dump(mode="json", by_alias=True))
+            return plan
+        self._refuse_another_server(job)
+        source = open_source(project.source, password)
+        try:
+            take_update(self.store, job_id, project, source, password)
+        finally:
+            source.close()
+        return plan
+
     def wait(self, job_id: str, timeout: float | None = None) -> None:
         thread = self._threads.get(job_id)
         if thread is not None:
@@ -556,9 +603,9 @@ class JobManager:
             ended_at=None,
             heartbeat_at=utcnow(),
             options=options,
-            # A cancel or complete outlives the process that was carrying it out; a pause does
-            # not (resuming is the opposite of pausing).
-            request=job["request"] if job["request"] in ("CANCEL", "COMPLETE") else None,
+            # A cancel, complete or update outlives the process that was carrying it out; a
+            # pause does not (resuming is the opposite of pausing).
+            request=job["request"] if job["request"] in ("CANCEL", "COMPLETE", "UPDATE") else None,
         )
 
     def run(
@@ -575,7 +622,9 @@ class JobManager:
         beat = threading.Thread(target=self._beat, args=(job_id, stop_beat), daemon=True)
         beat.start()
         try:
-            return self._execute(job_id, target_uri, password, on_progress)
+            while (ended := self._execute(job_id, target_uri, password, on_progress)) == REMAP:
+                pass  # the stream goes on with the project as it now is
+            return ended
         except BaseException as exc:
             if isinstance(exc, SchemaChanged) and self.job(job_id)["mode"] != "snapshot":
                 pause_for_drift(self.store, job_id, exc, utcnow(), password)
@@ -625,11 +674,13 @@ class JobManager:
         target = MongoTarget(target_uri, job["target_db"])
         capture: ChangeCapture | None = None
         try:
-            policy = ErrorPolicy(opts["on_error"], opts["max_errors"])
-            gate = IssueGate(project, target, self.store, job_id, policy)
             if job["mode"] != "snapshot":
                 capture = open_capture(project, job_id, password)
                 self._start_capture(job_id, capture)
+                # What a mapping update still owes the target, before its floors are checked.
+                project = settle(self.store, job_id, project, source, target)
+            policy = ErrorPolicy(opts["on_error"], opts["max_errors"])
+            gate = IssueGate(project, target, self.store, job_id, policy)
             self._prepare_target(job_id, project, source, target)
             ended: str | None = None
             ctx = CdcContext(
@@ -657,6 +708,12 @@ class JobManager:
                     ended = "COMPLETE"  # a complete that stopped after draining: release only
                 else:
                     ended = engine(_engine_of(self.job(job_id))).run(ctx)
+            if ended == "UPDATE":
+                update = Project.model_validate(self.job(job_id)["update_doc"])
+                take_update(self.store, job_id, update, source, password)
+                return REMAP
+            if ended == REMAP:
+                return REMAP
             if ended == "PAUSE":
                 crash_point("pause-stopped")
                 self.store.update_job(job_id, status="PAUSED", request=None)

@@ -1,4 +1,5 @@
-"""The state store: jobs, per-collection snapshot checkpoints, the Issues list, schema drift.
+"""The state store: jobs, per-collection snapshot checkpoints, the Issues list, schema drift,
+mapping changes.
 
 SQLAlchemy Core keeps one code path for the default SQLite file and for a shared PostgreSQL
 database (`RELMIG_STATE_URL`).
@@ -18,6 +19,7 @@ from relmig.runtime.records.issues import IssueRecord, IssueRecords
 from relmig.runtime.records.jobs import JobRecords, current_slot_lag
 from relmig.runtime.records.kafka import KafkaRecords
 from relmig.runtime.records.progress import ProgressRecords, RangeBounds
+from relmig.runtime.records.recopies import RecopyRecords
 from relmig.runtime.records.tables import (
     CAPTURE_STARTED,
     CDC_DRAINED,
@@ -49,6 +51,12 @@ __all__ = [
 
 
 class StateStore(
-    JobRecords, ProgressRecords, IssueRecords, ConditionRecords, DriftRecords, KafkaRecords
+    JobRecords,
+    ProgressRecords,
+    IssueRecords,
+    ConditionRecords,
+    DriftRecords,
+    KafkaRecords,
+    RecopyRecords,
 ):
     """The job state of one database, every record kind over the same engine."""

@@ -58,7 +58,6 @@ from relmig.source.changes import (
     last_change,
 )
 from relmig.source.drift import (
-    COLUMN_GONE,
     TABLE_GONE,
     Drift,
     DriftSink,
@@ -1115,11 +1114,12 @@ class BinlogStream(ChangeStream):
 
     def _shape_changed(self, table: str, logged: list[str]) -> None:
         """Rows with other columns than the project's: new columns are left out (the images
-        are read by name), a mapped column missing stops the stream here."""
-        missing = set(self._columns[table]) - set(logged)
-        if missing:
-            gone = [Drift(table, COLUMN_GONE, c, self._types[table][c]) for c in sorted(missing)]
-            self._drift([table], gone)
+        are read by name); a mapped column missing is asked of the catalog, and if the table
+        lacks it now the stream stops here. A table that has it again logged these rows before
+        it was added (a stream replayed past an ADD COLUMN after a mapping update), and
+        recompute reads current rows."""
+        if set(self._columns[table]) - set(logged):
+            self._drift([table])
         self._columns[table] = logged
 
     def _check_statement(self, event: QueryEvent) -> TableTruncate | None:

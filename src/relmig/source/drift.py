@@ -42,7 +42,8 @@ class Drift:
         if self.kind == NEW_COLUMN:
             return (
                 f"{self.table} has a new column {self.column} ({self.now}), not in the mapping; "
-                "to migrate it, re-import the table and start a new job"
+                "to migrate it, re-import the table and apply the project to this job "
+                "(relmig jobs update JOB PROJECT_FILE, or Update mapping on the job page)"
             )
         if self.kind == COLUMN_GONE:
             what = f"{self.table}.{self.column}, a column of the mapping, was dropped or renamed"
@@ -57,7 +58,8 @@ class Drift:
             what = f"{self.table}, a table of the mapping, was dropped or renamed"
         return (
             f"{what}: the job paused before applying anything after this change; re-import the "
-            "table and start a new job"
+            "table, fix the rules that name it, and apply the project to this job (relmig jobs "
+            "update JOB PROJECT_FILE, or Update mapping on the job page)"
         )
 
 

@@ -37,7 +37,7 @@ from relmig.source.changes import (
     TableTruncate,
     Transaction,
 )
-from relmig.source.drift import COLUMN_GONE, Drift, DriftSink, act_on, current_drift
+from relmig.source.drift import DriftSink, act_on, current_drift
 from relmig.source.pg_partitions import PartitionWatch
 from relmig.source.postgres import CONNECT_SETTINGS, PostgresSource
 from relmig.source.refusals import refusal
@@ -354,6 +354,17 @@ class PostgresCapture(ChangeCapture):
             (self.name,),
         )[0]
         return str(lsn)
+
+    def cover(self) -> None:
+        """relmig's own publication lists exactly the mapped tables (the DBA's is checked by
+        `check`). SET TABLE keeps the publication's options and its slot's position."""
+        if not self.own_publication:
+            return
+        s = self.source
+        name = s.quote(self.name)
+        s.execute(f"ALTER PUBLICATION {name} SET TABLE {self._published(self.tables)}")
+        if self._publication_options():
+            s.execute(f"ALTER PUBLICATION {name} SET (publish_via_partition_root = true)")
 
     def close(self) -> None:
         self.source.close()
@@ -738,19 +749,15 @@ class PgOutputStream(ChangeStream):
         self._queries.execute("SELECT pg_logical_emit_message(true, %s, '')", (HEARTBEAT_PREFIX,))
 
     def _relation(self, rel: pg.Relation) -> None:
+        """A relation whose shape changed is compared with the catalog now, not with the
+        message: a column the message lacks but the table has was added after these rows
+        (a stream replayed past an ADD COLUMN after a mapping update), and recompute reads
+        current rows. A column the table lacks now stops the stream here."""
         table_id = f"{rel.namespace}.{rel.name}"
         shape = frozenset((c.name, c.type_oid, c.type_modifier) for c in rel.columns)
         if table_id in self.table_ids and shape != self._shapes[table_id]:
-            table = self.capture.project.table(table_id)
-            sent = {c.name for c in rel.columns}
-            # pgoutput leaves stored generated columns out (before PostgreSQL 18).
-            gone = [
-                Drift(table_id, COLUMN_GONE, c.name, c.type)
-                for c in table.columns
-                if c.name not in sent and not c.generated
-            ]
             now = current_drift(self.capture.project, self.capture.password, [table_id])
-            act_on(gone + now, self.on_drift)
+            act_on(now, self.on_drift)
             self._shapes[table_id] = shape
         self.relations.add(rel)
 

@@ -19,9 +19,10 @@ from relmig.apply.applier import ChangeApplier, cdc_plans
 from relmig.failpoints import crash_point
 from relmig.runtime.control import Stopped, stop_request
 from relmig.runtime.engine import CdcContext, CdcEngine
+from relmig.runtime.recopy import Recopier
 from relmig.runtime.retry import LinkRetry
 from relmig.runtime.store import IssueRecord, utcnow
-from relmig.source.changes import Transaction, last_change_at
+from relmig.source.changes import Heartbeat, Transaction, last_change_at
 from relmig.source.drift import Drift
 from relmig.transport.inprocess import BatchBudget, InProcessTransport
 
@@ -53,6 +54,14 @@ class CdcRun:
         self.sleep = sleep
         plans = cdc_plans(ctx.project, ctx.source, ctx.target)
         self.applier = ChangeApplier(plans, ctx.source, ctx.gate)
+        self.recopy = Recopier(
+            ctx.store,
+            ctx.job_id,
+            ctx.project,
+            ctx.source,
+            ctx.gate,
+            ctx.options.get("batch_size", 1000),
+        )
         self._lag_checked = 0.0
         self._lag_warned = False
         self._mark: str | None = None
@@ -61,7 +70,8 @@ class CdcRun:
         )
 
     def run(self) -> str:
-        """Stream until a pause, cancel or complete request; return which one ended it."""
+        """Stream until a request (pause, cancel, complete, a mapping update) or a re-copy
+        swapped in (REMAP) ends the session; return which one."""
         self.store.update_job(self.job_id, cdc_status="RUNNING")
         try:
             return self.retry.run(self._session)
@@ -74,31 +84,37 @@ class CdcRun:
         transport = InProcessTransport(stream, idle_seconds=self.settings.idle_seconds)
         budget = BatchBudget()
         try:
-            for batch in transport.batches(budget):
-                started = time.monotonic()
-                txns = [e for e in batch if isinstance(e, Transaction)]
-                if txns:
-                    self.capture.wait_visible(txns)
-                    self.applier.apply(txns)
-                    crash_point("cdc-batch-written")
-                position = batch[-1].position
-                events = sum(len(t.changes) for t in txns)
-                last_commit = txns[-1].commit_time if txns else None
-                # Durable in the target: now, and only now, the position may move on. The
-                # statistics go in the same transaction (one commit per batch).
-                stats = self._observe(position, last_commit)
-                self.store.save_position(
-                    self.job_id, position, events, last_change_at(txns), **stats
-                )
-                if txns:
-                    crash_point("cdc-checkpointed")
-                budget.record(events, time.monotonic() - started)
-                transport.confirm(position)
-                self.retry.healthy()
+            for batch in transport.batches(budget, busy=lambda: self.recopy.pending):
+                if batch:
+                    position = self._apply(batch, budget)
+                    transport.confirm(position)
+                    self.retry.healthy()
                 self._requests(position)
+                if self.recopy.pending:  # between two batches: relmig.runtime.recopy
+                    self.recopy.step()
         finally:
             transport.close()
         raise AssertionError("the change stream ended")
+
+    def _apply(self, batch: list[Transaction | Heartbeat], budget: BatchBudget) -> str:
+        """Apply a batch and save its position; returns the position."""
+        started = time.monotonic()
+        txns = [e for e in batch if isinstance(e, Transaction)]
+        if txns:
+            self.capture.wait_visible(txns)
+            self.applier.apply(txns)
+            crash_point("cdc-batch-written")
+        position = batch[-1].position
+        events = sum(len(t.changes) for t in txns)
+        last_commit = txns[-1].commit_time if txns else None
+        # Durable in the target: now, and only now, the position may move on. The
+        # statistics go in the same transaction (one commit per batch).
+        stats = self._observe(position, last_commit)
+        self.store.save_position(self.job_id, position, events, last_change_at(txns), **stats)
+        if txns:
+            crash_point("cdc-checkpointed")
+        budget.record(events, time.monotonic() - started)
+        return position
 
     def _drifted(self, drifts: list[Drift]) -> None:
         self.store.record_drift(self.job_id, drifts, utcnow())
@@ -133,9 +149,9 @@ class CdcRun:
 
     def _requests(self, position: str) -> None:
         request = self.store.request(self.job_id)
-        if request in ("PAUSE", "CANCEL"):
+        if request in ("PAUSE", "CANCEL", "UPDATE"):
             raise Stopped(request)
-        if request == "COMPLETE":
+        if request == "COMPLETE" and not self.recopy.pending:  # a cutover waits for re-copies
             if self._mark is None:
                 self._mark = self.capture.mark()
                 self.store.update_job(self.job_id, cdc_status="COMPLETING")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from relmig.source.changes import ChangeStream, Heartbeat, Transaction
 
@@ -91,12 +91,22 @@ class InProcessTransport:
     def _fits(self, size: int) -> bool:
         return self._queued == 0 or self._queued + size <= self._max_changes
 
-    def batches(self, budget: BatchBudget | None = None) -> Iterator[list[Event]]:
+    def batches(
+        self, budget: BatchBudget | None = None, busy: Callable[[], bool] = lambda: False
+    ) -> Iterator[list[Event]]:
         """Batches in order: the first waiting event and whatever queued behind it, up to the
-        budget's changes (a transaction larger than that passes alone)."""
+        budget's changes (a transaction larger than that passes alone). While the caller is
+        `busy` with work of its own (a re-copy), nothing is waited for: an empty batch gives
+        it its turn."""
         budget = budget or BatchBudget()
         held: Event | None = None  # taken from the queue, too large for the batch before
         while True:
+            if held is None and busy():
+                try:
+                    held = self._take(self._queue.get_nowait())
+                except queue.Empty:
+                    yield []
+                    continue
             first = held if held is not None else self._take(self._queue.get())
             held = None
             batch = [first]

@@ -38,6 +38,8 @@ jobs = sa.Table(
     sa.Column("position", sa.Text),
     sa.Column("failed_at", sa.DateTime(timezone=True)),
     sa.Column("request", sa.String(20)),
+    # A new version of the project that a running job takes at its next batch (request UPDATE).
+    sa.Column("update_doc", sa.JSON),
     # Why the job was stopped by its process (a signal): "stopped by SIGTERM".
     sa.Column("stop_reason", sa.Text),
     sa.Column("slot_dropped", sa.Boolean, nullable=False, default=False),
@@ -163,6 +165,24 @@ job_drift = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+)
+
+# A mapping change of a running job (`relmig jobs update`): one row per collection it copies
+# again (into `shadow`, swapped in when copied) or drops, with the copy's checkpoint. The rows
+# of the last update stay, DONE, until the next one.
+job_recopies = sa.Table(
+    "job_recopies",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("collection", sa.String(200), primary_key=True),
+    sa.Column("action", sa.String(10), nullable=False),  # copy or drop
+    sa.Column("shadow", sa.String(260)),
+    sa.Column("table_id", sa.String(400)),
+    sa.Column("state", sa.String(10), nullable=False),  # COPYING, COPIED or DONE
+    sa.Column("last_key", sa.Text),
+    sa.Column("rows_done", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rows_total", sa.BigInteger),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # Kafka mode: one row per task (the source task, each sink worker), written by the task

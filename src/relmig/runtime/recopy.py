@@ -1,0 +1,151 @@
+"""Copying a running job's rebuilt and added collections while its CDC goes on.
+
+Debezium's incremental snapshots follow DBLog: a chunk of keys is read between a low and a high
+watermark written to the source, and a change streamed between the two wins over the chunk's
+copy. relmig never writes to the source, and needs no watermark rows for it: the CDC loop reads
+each chunk itself, between two batches, when every change up to the saved position is in the
+target (the low watermark) and none after it is. The chunk holds the source as of its read (the
+high watermark); every change committed after the position is streamed after the chunk and
+applied over it by recompute, which reads current rows, so a change made during the chunk wins,
+as in DBLog. It is the argument that makes a continuous job's first snapshot safe, one chunk at
+a time.
+
+A collection is copied into a shadow collection that CDC keeps current as it fills, and the
+shadow replaces the collection once its last chunk is in. Readers see the old documents,
+complete, until the new ones are complete; writing in place would show a mix of the two mappings
+and keep the documents whose `_id` or filter changed. The price: the old collection no longer
+follows the source while its successor is copied (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relmig.documents.builder import DocumentBuilder
+from relmig.documents.plan import RootPlan, compile_collection
+from relmig.failpoints import crash_point
+from relmig.mongo.writer import MongoTarget
+from relmig.project.model import Project
+from relmig.runtime.control import Stopped
+from relmig.runtime.gate import IssueGate
+from relmig.runtime.keys import dumps_key, loads_key
+from relmig.runtime.records.recopies import COPIED, pending
+from relmig.runtime.store import StateStore
+from relmig.source.sql import SqlSource
+
+SHADOW_PREFIX = "relmig_recopy_"  # no dot: FerretDB v1 refuses one in a collection name
+# The session restarts with the project it streams with after a collection was swapped in.
+REMAP = "REMAP"
+
+
+def shadow_of(collection: str) -> str:
+    return SHADOW_PREFIX + collection
+
+
+def streaming_project(project: Project, recopies: list[dict[str, Any]]) -> Project:
+    """The project CDC applies with: a collection being copied is written to its shadow."""
+    shadows = {r["collection"]: r["shadow"] for r in pending(recopies) if r["action"] == "copy"}
+    if not shadows:
+        return project
+    rules = [
+        c.model_copy(update={"name": shadows[c.name]}) if c.name in shadows else c
+        for c in project.collections
+    ]
+    return project.model_copy(update={"collections": rules})
+
+
+def settle(
+    store: StateStore, job_id: str, project: Project, source: SqlSource, target: MongoTarget
+) -> Project:
+    """Do the target work a recorded update still owes, each step safe to repeat after a
+    crash: drop what it drops, swap in what is copied, make every shadow exist (one not yet
+    checkpointed starts empty). Returns the project to stream with."""
+    recopies = store.recopies_of(job_id)
+    for row in pending(recopies):
+        if row["action"] == "drop":
+            store.clear_floor(job_id, row["collection"])
+            target.drop(row["collection"])
+            crash_point("update-dropped")
+            store.recopy_done(job_id, row["collection"], None)
+        elif row["state"] == COPIED:
+            swap(store, job_id, target, row)
+    recopies = store.recopies_of(job_id)
+    streaming = streaming_project(project, recopies)
+    for row in pending(recopies):
+        shadow = row["shadow"]
+        if row["last_key"] is None and not row["rows_done"]:
+            store.clear_floor(job_id, shadow)
+            target.drop(shadow)
+        target.create(shadow)
+        rule = streaming.collection(shadow)
+        target.prepare(
+            [compile_collection(streaming, rule, source, decimals=target.decimals)], drop=False
+        )
+    return streaming
+
+
+def swap(store: StateStore, job_id: str, target: MongoTarget, row: dict[str, Any]) -> None:
+    """The copied shadow becomes the collection; a shadow already gone was renamed."""
+    if row["shadow"] in target.collections():
+        held = target.count(row["shadow"])  # the stream waits: nothing changes it meanwhile
+        target.replace_collection(row["collection"], row["shadow"])
+        crash_point("recopy-renamed")
+    else:
+        held = target.count(row["collection"])
+    store.recopy_done(job_id, row["collection"], row["shadow"], held)
+
+
+class Recopier:
+    """Copies the next chunk of the first unfinished collection when the CDC loop asks."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        job_id: str,
+        project: Project,
+        source: SqlSource,
+        gate: IssueGate,
+        chunk_roots: int,
+    ) -> None:
+        """`chunk_roots`: roots per chunk, the job's snapshot batch size."""
+        self.store = store
+        self.chunk_roots = chunk_roots
+        self.job_id = job_id
+        self.project = project
+        self.source = source
+        self.gate = gate
+        self.rows = [r for r in pending(store.recopies_of(job_id)) if r["action"] == "copy"]
+        self._plans: dict[str, RootPlan] = {}
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.rows)
+
+    def step(self) -> None:
+        """Copy one chunk, checkpointed; raises Stopped(REMAP) once its collection is swapped
+        in, so the stream goes on with the project that writes to it."""
+        row = self.rows[0]
+        shadow = row["shadow"]
+        if shadow not in self._plans:
+            # The snapshot's plan (with its table filters): a copy is the collection's snapshot.
+            self._plans[shadow] = compile_collection(
+                self.project,
+                self.project.collection(shadow),
+                self.source,
+                decimals=self.gate.target.decimals,
+            )
+        plan = self._plans[shadow]
+        after = loads_key(row["last_key"]) if row["last_key"] else None
+        page = next(DocumentBuilder(plan, self.source).scan(after, self.chunk_roots), None)
+        if page is None:  # no root after the last chunk (or none at all)
+            last, rows, copied = row["last_key"], 0, True
+        else:
+            self.gate.write(shadow, page.built)
+            crash_point("recopy-chunk-written")
+            last, rows, copied = dumps_key(page.last_key), page.rows, page.last
+        self.store.recopy_checkpoint(self.job_id, row["collection"], last, rows, copied)
+        row.update(last_key=last, rows_done=row["rows_done"] + rows)
+        if copied:
+            crash_point("recopy-copied")
+            swap(self.store, self.job_id, self.gate.target, row)
+            raise Stopped(REMAP)
