@@ -608,3 +608,34 @@ def test_a_job_the_server_owns_is_resumed_there_only(client, make_project, targe
         assert (job["status"], job["pending_request"]) == ("PAUSED", None)
     assert client.post(f"{API}/jobs/{job_id}/resume").status_code == 200
     wait_for(client, job_id, lambda j: j["status"] == "RUNNING" and j["cdc_status"] == "RUNNING")
+
+
+def test_a_mapping_update_through_the_api_shows_its_plan_and_refuses_what_it_cannot_do(
+    client, make_project, target_db
+):
+    """The plan alone changes nothing; a project that changes nothing, a snapshot job and a
+    job still copying its snapshot are refused with the reason (the job page's Update mapping
+    posts the same)."""
+    project = make_project()
+    pid = project["id"]
+    snapshot = client.post(f"{API}/projects/{pid}/jobs", json={"target_db": target_db}).json()
+    refused = client.post(f"{API}/jobs/{snapshot['id']}/update", json={"apply": True})
+    assert refused.status_code == 409 and "snapshot job" in refused.json()["detail"]
+    wait_for(client, snapshot["id"], lambda j: j["status"] == "COMPLETED")
+
+    body = {"mode": "continuous", "target_db": f"{target_db}_cdc"}
+    job_id = client.post(f"{API}/projects/{pid}/jobs", json=body).json()["id"]
+    wait_for(client, job_id, lambda j: j["cdc_status"] == "RUNNING")
+    assert "update" in client.get(f"{API}/jobs/{job_id}").json()["actions"]
+    same = client.post(f"{API}/jobs/{job_id}/update", json={"apply": True})
+    assert same.status_code == 422 and "nothing to update" in same.json()["detail"]
+
+    rule = next(c for c in project["project"]["collections"] if c["name"] == "orders")
+    renamed = {**rule, "fields": {**rule.get("fields", {}), "freight": {"name": "shippingCost"}}}
+    saved = client.put(f"{API}/projects/{pid}/collections/orders", json=renamed)
+    assert saved.status_code == 200, saved.text
+    planned = client.post(f"{API}/jobs/{job_id}/update", json={"apply": False}).json()
+    assert planned["applied"] is False and planned["plan"]["rebuild"] == ["orders"]
+    assert "orders: rebuilt" in " ".join(planned["lines"])
+    job = client.get(f"{API}/jobs/{job_id}").json()
+    assert job["update"] == [] and job["pending_request"] is None

@@ -686,7 +686,7 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
         head = page.locator("[data-slot=job]")
         expect(head).to_contain_text("CDC RUNNING", timeout=90_000)
         expect(page).to_have_title(re.compile(rf"^Job {job['id']} \(RUNNING\)"))
-        expect(head.locator("button[data-action]")).to_have_count(3)  # pause, cancel, complete
+        expect(head.locator("button[data-action]")).to_have_count(4)  # + update mapping
         # Schema drift: a new column is listed on the job page while the job goes on.
         with psycopg.connect(server_sample["dsn"], autocommit=True) as source:
             source.execute("ALTER TABLE customers ADD COLUMN nickname text")
@@ -699,6 +699,22 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
         expect(drift).to_contain_text("customers has a new column nickname", timeout=30_000)
         expect(drift).to_contain_text("Schema drift at the source")
         expect(head.locator("[data-status=RUNNING]")).to_be_visible()
+        # The new column into the project, then into the running job: its plan first.
+        drift.get_by_role("button", name="Refresh tables from the source").click()
+        expect(page.locator(".toast", has_text="new column nickname")).to_be_visible()
+        head.get_by_role("button", name="Update mapping").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("customers: rebuilt")
+        expect(dialog).to_contain_text("public.customers: new column nickname")
+        dialog.get_by_role("button", name="Apply the mapping").click()
+        updated = page.locator("[data-slot=update]")
+        expect(updated.locator("[data-update=customers]")).to_contain_text("done", timeout=60_000)
+        target = MongoTarget(server.env["RELMIG_TARGET_URI"], f"t_a11y_{project['id'][4:]}")
+        try:
+            assert target.db["customers"].find_one({"nickname": "n"}) is not None
+        finally:
+            target.close()
+        assert server.api("GET", f"/jobs/{job['id']}")["drift"] == []
         pause = head.locator("[data-action=pause]")
         pause.focus()
         time.sleep(2.5)  # two refreshes

@@ -39,6 +39,7 @@ def root(
 
 
 app.command("import")(project_cmds.import_schema)
+app.command("refresh")(project_cmds.refresh)
 app.command("preview")(project_cmds.preview)
 app.command("analyze")(project_cmds.analyze_cmd)
 app.command("snapshot")(job_cmds.snapshot)

@@ -231,6 +231,34 @@ def _accepted(proposals: list[Proposal], accept: list[str], out: Console) -> lis
 
 
 @user_errors
+def refresh(
+    project_file: Path = typer.Argument(..., help="Project file."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Where to write it (default: over the project file)."
+    ),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Read the project's tables again from the source, keeping its rules: a column added,
+    renamed or retyped there reaches the mapping (then `relmig jobs update` a running job)."""
+    from relmig.project.file import load_project, save_project
+    from relmig.project.refresh import refreshed
+
+    project = load_project(project_file)
+    project, changes = refreshed(project, source_password(project.source))
+    save_project(project, output or project_file)
+    if as_json:
+        emit_json({"project": str(output or project_file), "changes": changes})
+        return
+    for change in changes:
+        console.print(f"  {change}", highlight=False, markup=False)
+    console.print(
+        f"{output or project_file}: {len(changes)} change{'s' if len(changes) != 1 else ''} "
+        "from the source",
+        highlight=False,
+    )
+
+
+@user_errors
 def preview(
     project_file: Path = typer.Argument(..., help="Project file."),
     collection: str = typer.Argument(None, help="Collection (default: the first)."),

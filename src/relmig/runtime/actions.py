@@ -8,8 +8,8 @@ ENDED = ("COMPLETED", "CANCELLED")
 
 
 def actions(job: dict[str, Any]) -> list[str]:
-    """Of pause, resume, cancel and complete, those the job's state allows (a described job:
-    JobManager.describe). While a request is pending only cancel remains."""
+    """Of pause, resume, cancel, complete and update, those the job's state allows (a described
+    job: JobManager.describe). While a request is pending only cancel remains."""
     status, continuous = job["status"], job["mode"] != "snapshot"
     if status in ENDED or status == "CANCELLING":
         return []
@@ -29,4 +29,10 @@ def actions(job: dict[str, Any]) -> list[str]:
         or (resumable and job.get("cdc_status") not in (None, "NOT_STARTED"))
     ):
         out.append("complete")
+    # A new mapping for a streaming job (relmig.runtime.mapping_update says when one can).
+    embedded = (job.get("options") or {}).get("engine", "embedded") == "embedded"
+    idle = not any(u["state"] != "DONE" for u in job.get("update") or [])
+    streams = status in ("RUNNING", "PAUSED") or resumable
+    if continuous and job.get("stage") == "CDC" and embedded and idle and streams:
+        out.append("update")
     return out

@@ -1,4 +1,5 @@
-"""Migration jobs: create, list, watch, and the Pause / Resume / Cancel / Complete CDC actions.
+"""Migration jobs: create, list, watch, the Pause / Resume / Cancel / Complete CDC actions, and
+a mapping update of a running job.
 
 Jobs run inside the server process (the job manager's threads), so they go on when the browser
 closes. The server remembers which project started a job, so that Resume, Cancel and Complete get
@@ -83,6 +84,15 @@ class JobResume(BaseModel):
     )
     max_errors: Annotated[int, Field(ge=1)] | None = Field(
         default=None, description="Stop after this many errors (with on_error: none = no limit)."
+    )
+
+
+class JobUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    apply: bool = Field(default=False, description="Carry the plan out (false: only show it).")
+    project_id: str | None = Field(
+        default=None, description="The project to apply. Default: the one that started the job."
     )
 
 
@@ -232,6 +242,28 @@ def resume_job(job_id: str, svc: Svc, body: JobResume | None = None) -> dict[str
         max_errors=body.max_errors,
     )
     return _job(svc, job_id)
+
+
+@router.post("/jobs/{job_id}/update")
+def update_job(job_id: str, svc: Svc, body: JobUpdate | None = None) -> dict[str, Any]:
+    """Apply a project's mapping, as it is now, to a continuous job while CDC goes on: the
+    plan (collections unchanged, rebuilt, added, dropped), and with `apply` the plan carried
+    out, only the changed collections copied again (`relmig jobs update`)."""
+    body = body or JobUpdate()
+    svc.job(job_id)
+    link = svc.records.job_link(job_id)
+    project_id = body.project_id or (link["project_id"] if link else None)
+    if project_id is None:
+        raise ApiError(422, f"job {job_id} was not started by this server: give project_id")
+    row = svc.project_record(project_id)
+    password = svc.project_password(row)
+    plan = svc.manager.update(job_id, svc.project(row), password, apply=body.apply)
+    return {
+        "plan": plan.as_dict(),
+        "lines": plan.lines(),
+        "applied": body.apply,
+        "job": _job(svc, job_id),
+    }
 
 
 @router.post("/jobs/{job_id}/cancel")

@@ -22,6 +22,7 @@ from relmig.errors import ProjectFileError, RelmigError
 from relmig.project.file import parse_project
 from relmig.project.initial import new_collection, new_embed
 from relmig.project.model import CollectionRule, Project, TableFilter
+from relmig.project.refresh import refreshed
 from relmig.runtime.keys import show_key
 from relmig.server.api.projects import ProjectOut, detail, project_json
 from relmig.server.context import Services, Svc
@@ -116,6 +117,17 @@ def _save(svc: Services, project_id: str, project: Project) -> ProjectOut:
 
 def _stored(svc: Services, project_id: str) -> Project:
     return Project.model_validate(svc.project_record(project_id)["body"])
+
+
+@router.post("/refresh")
+def refresh_tables(project_id: str, svc: Svc) -> dict[str, Any]:
+    """Read the project's tables again from its source, keeping its rules (`relmig
+    refresh`): a column added, renamed or retyped there reaches the mapping, and through a
+    job's Update mapping the running job."""
+    row = svc.project_record(project_id)
+    read, changes = refreshed(svc.project(row), svc.project_password(row))
+    kept = _stored(svc, project_id).model_copy(update={"tables": read.tables})
+    return {"changes": changes, "project": _save(svc, project_id, kept)}
 
 
 @router.post("/rules/new")

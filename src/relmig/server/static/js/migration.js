@@ -156,8 +156,22 @@ const CONFIRM = {
     confirm: "Complete CDC",
   }),
 };
-const LABELS = { pause: "Pause", resume: "Resume", cancel: "Cancel", complete: "Complete CDC" };
-const REQUESTED = { pause: "Pause requested: the job stops after its current batch", resume: "Resume requested", cancel: "Cancel requested", complete: "Complete CDC requested: applying the pending changes" };
+const LABELS = { pause: "Pause", resume: "Resume", cancel: "Cancel", complete: "Complete CDC", update: "Update mapping" };
+const REQUESTED = { pause: "Pause requested: the job stops after its current batch", resume: "Resume requested", cancel: "Cancel requested", complete: "Complete CDC requested: applying the pending changes", update: "Mapping update applied: the changed collections are copied in the background" };
+// A mapping update's work per collection, as the job page shows it.
+const UPDATE_STATES = { COPYING: "copying", COPIED: "swapping in", DONE: "done" };
+
+/** The last mapping update of the job: what each collection's copy or drop has done. */
+function updateCard(rows) {
+  if (!rows || !rows.length) return null;
+  return [h("h2", {}, "Mapping update"),
+    h("table", { class: "list" },
+      h("thead", {}, h("tr", {}, ["Collection", "Change", "State", "Roots copied"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, rows.map((u) => h("tr", { "data-update": u.collection },
+        h("td", {}, h("strong", {}, u.collection)), h("td", {}, u.action === "drop" ? "dropped" : "copied again"),
+        h("td", {}, badge(UPDATE_STATES[u.state] || u.state)),
+        h("td", { class: "nowrap" }, u.action === "drop" ? "—" : `${count(u.rows_done)} / ${count(u.rows_total)}`)))))];
+}
 // What a status change means, for a toast when the page sees it happen.
 const HAPPENED = { PAUSED: "Paused", RUNNING: "Resumed", CANCELLED: "Cancelled", COMPLETED: "Completed", FAILED: "Failed" };
 
@@ -213,6 +227,7 @@ export async function renderJob(view, jobId) {
   const progress = h("div", { class: "card", "data-slot": "progress" });
   const cdc = h("div", { class: "card", "data-slot": "cdc" });
   const verified = h("div", { class: "card", "data-slot": "verify" });
+  const updating = h("div", { class: "card", "data-slot": "update" });
   const kafka = h("div", { class: "card", "data-slot": "kafka" });
   const issues = h("div", { class: "card", "data-slot": "issues" });
   const rates = new Rates();
@@ -229,9 +244,38 @@ export async function renderJob(view, jobId) {
   let seenStatus = job.status;
   clear(view,
     project ? projectBar(project, "migration") : h("div", { class: "page-head" }, h("h1", {}, "Job")),
-    head, progress, cdc, verified, kafka, issues);
+    head, progress, updating, cdc, verified, kafka, issues);
+
+  // The project's tables read again (a column added at the source), its rules kept.
+  const refreshTables = async () => {
+    try {
+      const { changes } = await api.post(`/projects/${job.project_id}/refresh`, {});
+      toast(changes.length ? `Tables refreshed: ${changes.join("; ")}` : "The tables are as the source has them");
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  };
+
+  // The project's mapping as saved now, applied to the running job: its plan is shown first.
+  const update = async () => {
+    try {
+      const planned = await api.post(`/jobs/${jobId}/update`, { apply: false });
+      const ok = await confirmDialog({
+        title: `Apply the project's mapping to job ${job.id}?`,
+        body: [...planned.lines, "Collections to rebuild or add are copied again in the background while change data capture goes on; each replaces its old version when complete. Dropped collections are removed from the target."],
+        confirm: "Apply the mapping",
+      });
+      if (!ok) return;
+      job = (await api.post(`/jobs/${jobId}/update`, { apply: true })).job;
+      toast(REQUESTED.update);
+      draw(null);
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  };
 
   const act = async (action) => {
+    if (action === "update") return update();
     if (CONFIRM[action] && !(await confirmDialog(CONFIRM[action](job)))) return;
     try {
       job = await api.post(`/jobs/${jobId}/${action}`, action === "resume" ? resumeBody() : {});
@@ -273,6 +317,9 @@ export async function renderJob(view, jobId) {
     const drift = (job.drift || []).length ? h("div", { class: `notice ${job.drift.some((d) => d.breaking) ? "error" : "warn"}`, role: "status", "data-slot": "drift" },
       h("strong", {}, job.drift.some((d) => d.breaking) ? "Paused by a schema change at the source" : "Schema drift at the source"),
       h("ul", {}, job.drift.map((d) => h("li", { "data-drift": d.kind }, `${when(d.since)}: ${d.text}`))),
+      job.project_id ? h("div", { class: "row" },
+        h("button", { "data-action": "refresh", "data-focus": "refresh", onclick: refreshTables }, "Refresh tables from the source"),
+        h("span", { class: "muted small" }, "then Update mapping applies the project to this job")) : null,
       job.status === "PAUSED" && job.resume_deadline
         ? h("div", {}, `The source keeps this job's changes until ${when(job.resume_deadline)} (${duration((new Date(job.resume_deadline) - Date.now()) / 1000)} left).`)
         : null) : null;
@@ -284,7 +331,7 @@ export async function renderJob(view, jobId) {
         job.pending_request ? h("span", { class: "badge warn" }, `${job.pending_request.toLowerCase()} requested`) : null,
         h("span", { class: "spacer" }),
         button("pause"), job.status === "FAILED" ? null : button("resume", "primary"), button("cancel", "danger"),
-        continuous ? button("complete", "primary") : null),
+        continuous ? button("complete", "primary") : null, button("update")),
       h("dl", { class: "meta" },
         h("dt", {}, "Mode"), h("dd", {}, job.mode), h("dt", {}, "Stage"), h("dd", {}, job.stage),
         h("dt", {}, "Target"), h("dd", { class: "mono" }, `${job.target_uri} ${job.target_db}`),
@@ -332,6 +379,8 @@ export async function renderJob(view, jobId) {
       ].map(([name, value, key]) => h("div", { class: "figure", "data-figure": key || name }, h("div", { class: "value" }, value), h("div", { class: "name" }, name)))),
       h("div", { "data-slot": "chart" }, history ? chart(history) : null));
 
+    updating.hidden = !(job.update || []).length;
+    clear(updating, updateCard(job.update));
     verified.hidden = !job.verify_result;
     clear(verified, verifyCard(job.verify_result));
     drawKafka(kafka, job.kafka);
