@@ -14,7 +14,7 @@ A collection is copied into a shadow collection that CDC keeps current as it fil
 shadow replaces the collection once its last chunk is in. Readers see the old documents,
 complete, until the new ones are complete; writing in place would show a mix of the two mappings
 and keep the documents whose `_id` or filter changed. The price: the old collection no longer
-follows the source while its successor is copied (docs/operations.md).
+follows the source while its successor is copied (docs/architecture.md).
 """
 
 from __future__ import annotations
