@@ -38,7 +38,8 @@ POINTS: dict[str, str] = {
     "complete-released": "a complete dropped the slot, COMPLETED not recorded",
     "update-recorded": "a mapping update is recorded, the stream not restarted with it",
     "update-dropped": "a collection the update drops is dropped, the drop not recorded",
-    "recopy-chunk-written": "a re-copy's chunk is in its shadow collection, not checkpointed",
+    "recopy-chunk-written": "a re-copy's chunk is in its shadow (Kafka: in the topic), not "
+    "checkpointed",
     "recopy-copied": "a re-copy's last chunk is checkpointed, the shadow not swapped in",
     "recopy-old-dropped": "FerretDB: the old collection dropped, the shadow not renamed",
     "recopy-renamed": "the shadow renamed into place, the swap not recorded",

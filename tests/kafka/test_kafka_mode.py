@@ -24,6 +24,7 @@ from kafka_cluster import wait_for
 from kafka_job import PARTITIONS, KafkaJob
 from relmig.cli.app import app
 from relmig.mongo.writer import MongoTarget
+from relmig.project.model import CollectionRule, FieldRule, Project
 from relmig.source.spool import SPILL_ENV
 from relmig.transport.kafka.topics import topic_name
 
@@ -184,3 +185,44 @@ def test_a_breaking_schema_change_pauses_a_kafka_job(rig, kafka3):
         assert not target.db["orders"].count_documents({"shipper.company_name": "after-ddl"})
     finally:
         target.close()
+
+
+def test_a_mapping_update_of_a_kafka_job_goes_through_its_sinks(rig, kafka3):
+    """`jobs update` on a running Kafka-mode job: the supervisor stops its tasks for it, and
+    the restarted source task publishes the copied collections' roots, a chunk between two
+    batches, for the sinks to rebuild into the shadows; the last chunk waits for the sinks,
+    then the shadow is swapped in and every task goes on with the new mapping."""
+    job = KafkaJob.start(rig, kafka3, workers=2, batch_size=5)  # several chunks
+    rig.workload(random.Random(40), 10)
+    schema = rig.project.table(rig.project.collections[0].table).schema_
+    rules = [
+        c.model_copy(update={"fields": {"description": FieldRule(name="about")}})
+        if c.name == "categories"
+        else c
+        for c in rig.project.collections
+    ]
+    rules.append(CollectionRule(name="shippers", table=f"{schema}.shippers"))
+    new = Project.model_validate(
+        {**rig.project.model_dump(by_alias=True), "collections": [r.model_dump() for r in rules]}
+    )
+    plan = rig.manager.update(job.id, new).as_dict()
+    assert (plan["rebuild"], plan["add"]) == (["categories"], ["shippers"]), plan
+    rig.workload(random.Random(41), 20)  # while the tasks restart and copy
+    rig.wait_for(
+        job.id,
+        lambda _j: (
+            all(r["state"] == "DONE" for r in rig.store.recopies_of(job.id))
+            and len(rig.store.recopies_of(job.id)) == 2
+        ),
+    )
+    rig.workload(random.Random(42), 10)
+    job.applied()
+    rig.project = new
+    rig.verify()
+    target = MongoTarget(rig.target_uri, rig.target_db)
+    try:
+        assert target.db["categories"].count_documents({"about": {"$exists": True}}) > 0
+        assert not [n for n in target.collections() if n.startswith("relmig_recopy_")]
+    finally:
+        target.close()
+    assert rig.store.job(job.id)["status"] == "RUNNING"

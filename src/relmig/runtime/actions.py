@@ -30,9 +30,8 @@ def actions(job: dict[str, Any]) -> list[str]:
     ):
         out.append("complete")
     # A new mapping for a streaming job (relmig.runtime.mapping_update says when one can).
-    embedded = (job.get("options") or {}).get("engine", "embedded") == "embedded"
     idle = not any(u["state"] != "DONE" for u in job.get("update") or [])
     streams = status in ("RUNNING", "PAUSED") or resumable
-    if continuous and job.get("stage") == "CDC" and embedded and idle and streams:
+    if continuous and job.get("stage") == "CDC" and idle and streams:
         out.append("update")
     return out

@@ -460,7 +460,7 @@ class JobManager:
         takes it between two batches; one nothing runs, at once (it stays paused or failed)."""
         job = self.job(job_id)
         old = Project.model_validate(job["project_doc"])
-        refusal = update_refusal(old, project) or job_refusal(self.store, job, _engine_of(job))
+        refusal = update_refusal(old, project) or job_refusal(self.store, job)
         if refusal:
             raise JobError(refusal, "conflict")
         plan = plan_update(old, project)

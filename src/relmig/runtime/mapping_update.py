@@ -24,7 +24,7 @@ from relmig.source.sql import SqlSource
 UPDATABLE = ("RUNNING", "PAUSED", "FAILED")
 
 
-def job_refusal(store: StateStore, job: dict[str, Any], engine: str) -> str | None:
+def job_refusal(store: StateStore, job: dict[str, Any]) -> str | None:
     """Why this job cannot take a new mapping now, or None."""
     name = f"job {job['id']}"
     if job["mode"] == "snapshot":
@@ -33,11 +33,6 @@ def job_refusal(store: StateStore, job: dict[str, Any], engine: str) -> str | No
         return f"{name} is {job['status']}; only a running, paused or failed job can be updated"
     if job["stage"] != "CDC" or CAPTURE_STARTED not in store.steps(job["id"]):
         return f"{name} is still in its snapshot; update it once it streams (stage CDC)"
-    if engine != "embedded":
-        return (
-            f"{name} runs in Kafka mode, where a mapping update is not supported yet; pause "
-            "it and start a new job with the new project, or run the job embedded"
-        )
     if job["request"] == "UPDATE":
         return f"{name} has not taken the previous update yet"
     busy = [r["collection"] for r in pending(store.recopies_of(job["id"]))]

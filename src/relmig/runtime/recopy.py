@@ -19,22 +19,21 @@ follows the source while its successor is copied (docs/architecture.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from relmig.documents.builder import DocumentBuilder
+from relmig.documents.builder import DocumentBuilder, Page
 from relmig.documents.plan import RootPlan, compile_collection
 from relmig.failpoints import crash_point
 from relmig.mongo.writer import MongoTarget
 from relmig.project.model import Project
-from relmig.runtime.control import Stopped
-from relmig.runtime.gate import IssueGate
 from relmig.runtime.keys import dumps_key, loads_key
 from relmig.runtime.records.recopies import COPIED, pending
 from relmig.runtime.store import StateStore
 from relmig.source.sql import SqlSource
 
 SHADOW_PREFIX = "relmig_recopy_"  # no dot: FerretDB v1 refuses one in a collection name
-# The session restarts with the project it streams with after a collection was swapped in.
+# The stream restarts with the project as it now is (a collection swapped in, an update taken).
 REMAP = "REMAP"
 
 
@@ -95,6 +94,11 @@ def swap(store: StateStore, job_id: str, target: MongoTarget, row: dict[str, Any
     store.recopy_done(job_id, row["collection"], row["shadow"], held)
 
 
+# How an engine moves one chunk to its shadow: embedded writes it through the error policy,
+# Kafka mode publishes its roots for the sinks to rebuild.
+ChunkWriter = Callable[[str, Page], None]
+
+
 class Recopier:
     """Copies the next chunk of the first unfinished collection when the CDC loop asks."""
 
@@ -104,16 +108,16 @@ class Recopier:
         job_id: str,
         project: Project,
         source: SqlSource,
-        gate: IssueGate,
+        target: MongoTarget,
         chunk_roots: int,
     ) -> None:
         """`chunk_roots`: roots per chunk, the job's snapshot batch size."""
         self.store = store
-        self.chunk_roots = chunk_roots
         self.job_id = job_id
         self.project = project
         self.source = source
-        self.gate = gate
+        self.target = target
+        self.chunk_roots = chunk_roots
         self.rows = [r for r in pending(store.recopies_of(job_id)) if r["action"] == "copy"]
         self._plans: dict[str, RootPlan] = {}
 
@@ -121,9 +125,11 @@ class Recopier:
     def pending(self) -> bool:
         return bool(self.rows)
 
-    def step(self) -> None:
-        """Copy one chunk, checkpointed; raises Stopped(REMAP) once its collection is swapped
-        in, so the stream goes on with the project that writes to it."""
+    def step(self, write: ChunkWriter, settled: Callable[[], None] = lambda: None) -> bool:
+        """Copy one chunk with `write` and checkpoint it. Once a collection's last chunk is
+        in, `settled` returns when everything written is in the target (Kafka: the sinks have
+        applied it), and the shadow is swapped in: returns True, and the stream must go on
+        with the project as it is now (streaming_project)."""
         row = self.rows[0]
         shadow = row["shadow"]
         if shadow not in self._plans:
@@ -132,20 +138,23 @@ class Recopier:
                 self.project,
                 self.project.collection(shadow),
                 self.source,
-                decimals=self.gate.target.decimals,
+                decimals=self.target.decimals,
             )
-        plan = self._plans[shadow]
         after = loads_key(row["last_key"]) if row["last_key"] else None
-        page = next(DocumentBuilder(plan, self.source).scan(after, self.chunk_roots), None)
+        scan = DocumentBuilder(self._plans[shadow], self.source).scan(after, self.chunk_roots)
+        page = next(scan, None)
         if page is None:  # no root after the last chunk (or none at all)
             last, rows, copied = row["last_key"], 0, True
         else:
-            self.gate.write(shadow, page.built)
+            write(shadow, page)
             crash_point("recopy-chunk-written")
             last, rows, copied = dumps_key(page.last_key), page.rows, page.last
         self.store.recopy_checkpoint(self.job_id, row["collection"], last, rows, copied)
         row.update(last_key=last, rows_done=row["rows_done"] + rows)
-        if copied:
-            crash_point("recopy-copied")
-            swap(self.store, self.job_id, self.gate.target, row)
-            raise Stopped(REMAP)
+        if not copied:
+            return False
+        settled()
+        crash_point("recopy-copied")
+        swap(self.store, self.job_id, self.target, row)
+        self.rows.pop(0)
+        return True

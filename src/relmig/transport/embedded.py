@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from relmig.apply.applier import ChangeApplier, cdc_plans
+from relmig.documents.builder import Page
 from relmig.failpoints import crash_point
 from relmig.runtime.control import Stopped, stop_request
 from relmig.runtime.engine import CdcContext, CdcEngine
-from relmig.runtime.recopy import Recopier
+from relmig.runtime.recopy import REMAP, Recopier
 from relmig.runtime.retry import LinkRetry
 from relmig.runtime.store import IssueRecord, utcnow
 from relmig.source.changes import Heartbeat, Transaction, last_change_at
@@ -54,12 +55,13 @@ class CdcRun:
         self.sleep = sleep
         plans = cdc_plans(ctx.project, ctx.source, ctx.target)
         self.applier = ChangeApplier(plans, ctx.source, ctx.gate)
+        self.gate = ctx.gate
         self.recopy = Recopier(
             ctx.store,
             ctx.job_id,
             ctx.project,
             ctx.source,
-            ctx.gate,
+            ctx.target,
             ctx.options.get("batch_size", 1000),
         )
         self._lag_checked = 0.0
@@ -90,8 +92,9 @@ class CdcRun:
                     transport.confirm(position)
                     self.retry.healthy()
                 self._requests(position)
-                if self.recopy.pending:  # between two batches: relmig.runtime.recopy
-                    self.recopy.step()
+                # Between two batches: relmig.runtime.recopy says why this order is safe.
+                if self.recopy.pending and self.recopy.step(self._write_chunk):
+                    raise Stopped(REMAP)
         finally:
             transport.close()
         raise AssertionError("the change stream ended")
@@ -115,6 +118,9 @@ class CdcRun:
             crash_point("cdc-checkpointed")
         budget.record(events, time.monotonic() - started)
         return position
+
+    def _write_chunk(self, shadow: str, page: Page) -> None:
+        self.gate.write(shadow, page.built)
 
     def _drifted(self, drifts: list[Drift]) -> None:
         self.store.record_drift(self.job_id, drifts, utcnow())

@@ -99,6 +99,22 @@ def change_message(
     )
 
 
+def rebuild_message(origin: Origin, table: str, collection: str, key: Row, position: str) -> bytes:
+    """A root to rebuild as the source has it now: a chunk of a collection copied again for a
+    mapping update (Debezium's "r", a snapshot read)."""
+    now = dt.datetime.now(dt.UTC)
+    return _dumps(
+        {
+            "op": "r",
+            "before": None,
+            "after": None,
+            "source": _source(origin, table, position, now),
+            "ts_ms": _ms(now),
+            "root": {"collection": collection, "key": key_to_json(key)},
+        }
+    )
+
+
 def truncate_message(origin: Origin, table: str, position: str, commit_time: dt.datetime) -> bytes:
     """Debezium's truncate event ("t"); the source task has applied it already (a barrier)."""
     return _dumps(

@@ -88,8 +88,8 @@ class SinkWorker:
             config["group.instance.id"] = self.instance_id
         consumer = Consumer(config)
         try:
-            gate = IssueGate(ctx.project, target, ctx.store, ctx.job_id, ctx.policy())
-            self.applier = ChangeApplier(cdc_plans(ctx.project, source, target), source, gate)
+            self._source, self._target = source, target
+            self._remap()
             self.work = SnapshotWork(ctx, source, target, self.reporter, self.stop)
             consumer.subscribe(
                 [subscription(ctx.job_id)],
@@ -123,6 +123,13 @@ class SinkWorker:
             target.close()
             source.close()
 
+    def _remap(self) -> None:
+        """Build the applier for the job's project as it streams now."""
+        ctx = self.ctx = self.ctx.reloaded()
+        gate = IssueGate(ctx.project, self._target, ctx.store, ctx.job_id, ctx.policy())
+        plans = cdc_plans(ctx.project, self._source, self._target)
+        self.applier = ChangeApplier(plans, self._source, gate)
+
     def _apply(self, messages: list[Message]) -> None:
         fence = time.monotonic() + MAX_POLL_INTERVAL_MS / 2000
         roots: dict[str, set[Row]] = {}
@@ -132,6 +139,12 @@ class SinkWorker:
             newest = max(newest, received.source_ts_ms)
             if received.collection is not None:  # truncates were applied by the source task
                 roots.setdefault(received.collection, set()).add(received.key)
+        if any(c not in self.applier.builders for c in roots):
+            # A mapping update swapped a collection in since this worker started; a root of a
+            # collection still unknown was published under the mapping the update replaced,
+            # and the update's copy, read after it, covers it.
+            self._remap()
+            roots = {c: keys for c, keys in roots.items() if c in self.applier.builders}
         for collection, keys in roots.items():
             ordered = list(keys)
             for start in range(0, len(ordered), CHUNK):

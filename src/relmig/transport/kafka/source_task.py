@@ -17,10 +17,12 @@ import time
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from relmig.apply.applier import ChangeApplier, cdc_plans
+from relmig.documents.builder import Page
 from relmig.errors import SchemaChanged
 from relmig.failpoints import crash_point
 from relmig.mongo.writer import MongoTarget
 from relmig.runtime.gate import IssueGate
+from relmig.runtime.recopy import Recopier
 from relmig.runtime.store import utcnow
 from relmig.source.capture import open_capture
 from relmig.source.changes import RowChange, TableTruncate, Transaction, last_change_at
@@ -66,8 +68,8 @@ class SourceTask:
             }
         )
         try:
-            gate = IssueGate(ctx.project, target, ctx.store, ctx.job_id, ctx.policy())
-            self.applier = ChangeApplier(cdc_plans(ctx.project, source, target), source, gate)
+            self._source, self._target = source, target
+            self._remap()
             position = ctx.store.job(ctx.job_id)["position"]
             stream = capture.stream(
                 position, lambda d: ctx.store.record_drift(ctx.job_id, d, utcnow())
@@ -85,11 +87,25 @@ class SourceTask:
             capture.close()
             source.close()
 
+    def _remap(self) -> None:
+        """Route with the job's project as it streams now (a collection swapped in)."""
+        ctx = self.ctx = self.ctx.reloaded()
+        gate = IssueGate(ctx.project, self._target, ctx.store, ctx.job_id, ctx.policy())
+        plans = cdc_plans(ctx.project, self._source, self._target)
+        self.applier = ChangeApplier(plans, self._source, gate)
+        batch_size = ctx.job["options"].get("batch_size", 1000)
+        self.recopy = Recopier(
+            ctx.store, ctx.job_id, ctx.project, self._source, self._target, batch_size
+        )
+
     def _loop(self, transport: InProcessTransport) -> None:
         budget = BatchBudget()
-        for batch in transport.batches(budget):
+        for batch in transport.batches(budget, busy=lambda: self.recopy.pending):
             if self.stop.is_set():
                 return
+            if not batch:
+                self._copy()
+                continue
             started = time.monotonic()
             txns = [e for e in batch if isinstance(e, Transaction)]
             if txns:
@@ -109,6 +125,29 @@ class SourceTask:
             transport.confirm(position)
             lag = (utcnow() - newest).total_seconds() if newest else 0.0
             self.reporter.progress(events, newest, lag)
+            self._copy()
+
+    def _copy(self) -> None:
+        """A chunk of a mapping update's copy, published as roots for the sinks to rebuild
+        (after every change published so far: relmig.runtime.recopy says why that order is
+        safe); the last one waits for the sinks before its collection is swapped in."""
+        if not self.recopy.pending:
+            return
+        try:
+            if self.recopy.step(self._publish_chunk, lambda: self._drained("a re-copy")):
+                self._remap()
+        except Interrupted:
+            return
+
+    def _publish_chunk(self, shadow: str, page: Page) -> None:
+        builder = self.applier.builders[shadow]
+        table = builder.plan.node.table.id
+        position = self.ctx.store.job(self.ctx.job_id)["position"]
+        for built in page.built:
+            key = built.key
+            root = envelope.root_key(shadow, builder.filter_for(key), key)
+            self._produce(root, envelope.rebuild_message(self.origin, table, shadow, key, position))
+        self._flush()
 
     def _publish(self, txns: list[Transaction]) -> None:
         pending: list[tuple[Transaction, RowChange]] = []
@@ -126,7 +165,7 @@ class SourceTask:
                         self._send(pending)
                         pending = []
                         self._flush()
-                        self._drained()
+                        self._drained("a cascade's lookup")
                     pending.append((txn, change))
                     if len(pending) >= self.applier.route_chunk:  # a large transaction
                         self._send(pending)
@@ -197,21 +236,21 @@ class SourceTask:
 
     def _truncate(self, txn: Transaction, change: TableTruncate) -> None:
         self._flush()
-        self._drained()
+        self._drained("a TRUNCATE")
         self.applier.apply([Transaction(txn.position, txn.commit_time, [change])])
         for table in change.tables:
             value = envelope.truncate_message(self.origin, table, txn.position, txn.commit_time)
             for partition in range(self.ctx.settings.partitions):
                 self._produce(f"truncate {table}".encode(), value, partition)
 
-    def _drained(self) -> None:
+    def _drained(self, what: str) -> None:
         """Wait until the sinks have committed everything published so far."""
         probe = LagProbe(self.ctx.settings, self.ctx.job_id)
         try:
             while True:
                 try:
                     behind = sum(p.lag for p in probe.measure())
-                    reason = f"a TRUNCATE waits for the sinks to apply {behind} message(s)"
+                    reason = f"{what} waits for the sinks to apply {behind} message(s)"
                 except KafkaUnavailable as exc:
                     behind, reason = -1, str(exc)
                 if behind == 0:

@@ -28,6 +28,7 @@ from typing import Any
 from relmig.errors import PositionLost, RelmigError, SchemaChanged
 from relmig.failpoints import crash_point
 from relmig.runtime.engine import CdcContext
+from relmig.runtime.records.recopies import pending
 from relmig.runtime.store import IssueRecord, StateStore, aware, utcnow
 from relmig.source.capture import ChangeCapture
 from relmig.transport.kafka.lag import LagProbe, PartitionLag
@@ -436,11 +437,11 @@ class KafkaRun:
     def _requests(self) -> str | None:
         job = self.store.job(self.job_id)
         request = job["request"]
-        if request in ("PAUSE", "CANCEL"):
+        if request in ("PAUSE", "CANCEL", "UPDATE"):
             self._stop_children()
             return request
-        if request != "COMPLETE":
-            return None
+        if request != "COMPLETE" or pending(self.store.recopies_of(self.job_id)):
+            return None  # a cutover waits for a mapping update's copies
         try:
             if self._mark is None:
                 self._mark = self.capture.mark()

@@ -26,6 +26,7 @@ from relmig.errors import PositionLost, RelmigError, SchemaChanged
 from relmig.project.model import Project
 from relmig.runtime.orphans import watch_parent
 from relmig.runtime.policy import ErrorPolicy, JobFailed
+from relmig.runtime.recopy import streaming_project
 from relmig.runtime.store import StateStore, kafka_tasks, utcnow
 from relmig.transport.kafka.topics import KafkaSettings
 
@@ -89,14 +90,26 @@ class TaskContext:
             task,
             store,
             job,
-            Project.model_validate(job["project_doc"]),
+            _streaming(store, job),
             settings,
             target_uri,
         )
 
+    def reloaded(self) -> TaskContext:
+        """With the job's project as it streams now (a mapping update swapped a collection in)."""
+        job = self.store.job(self.job_id)
+        return dataclasses.replace(self, job=job, project=_streaming(self.store, job))
+
     def policy(self) -> ErrorPolicy:
         options = self.job["options"]
         return ErrorPolicy(options["on_error"], options["max_errors"])
+
+
+def _streaming(store: StateStore, job: dict[str, Any]) -> Project:
+    """The project the tasks apply with: a collection being copied again writes to its
+    shadow (relmig.runtime.recopy)."""
+    project = Project.model_validate(job["project_doc"])
+    return streaming_project(project, store.recopies_of(job["id"]))
 
 
 class Reporter:
