@@ -1,4 +1,5 @@
-"""Job lifecycle: start, run, pause, resume, cancel, complete, and recovery after a crash.
+"""Job lifecycle: start, run, pause, resume, cancel, complete, update, and recovery after a
+crash. The steps of a run itself are relmig.runtime.stages.
 
 Every control action goes through the state store, so it works the same whether the job runs
 in this process (the server), in another one (`relmig jobs pause` while `relmig run` streams),
@@ -26,7 +27,6 @@ from relmig.errors import (
     RelmigError,
     SchemaChanged,
     TargetError,
-    TargetLost,
 )
 from relmig.failpoints import crash_point
 from relmig.links import link_name
@@ -34,28 +34,18 @@ from relmig.mongo.names import database_name_problem
 from relmig.mongo.writer import MongoTarget, display_uri
 from relmig.project.model import Project
 from relmig.project.update_plan import UpdatePlan, plan_update, update_refusal
-from relmig.runtime.control import Stopped, stop_request
 from relmig.runtime.drift import drift_entries, drift_paused_since, pause_for_drift
-from relmig.runtime.engine import CdcContext, engine
-from relmig.runtime.gate import IssueGate
+from relmig.runtime.engine import engine
 from relmig.runtime.mapping_update import job_refusal, take_update, update_progress
-from relmig.runtime.parallel import ParallelSnapshot
-from relmig.runtime.policy import ErrorPolicy, OnError
+from relmig.runtime.policy import OnError
 from relmig.runtime.privileges import privilege_failure
-from relmig.runtime.recopy import REMAP, settle
-from relmig.runtime.retry import LinkRetry
+from relmig.runtime.recopy import REMAP
 from relmig.runtime.snapshot import (
     ProgressCallback,
-    SnapshotOptions,
-    SnapshotRun,
-    snapshot_plans,
 )
+from relmig.runtime.stages import JobSteps, cancelled_cdc, engine_of
 from relmig.runtime.store import (
-    CAPTURE_STARTED,
     CDC_DRAINED,
-    SNAPSHOT_DONE,
-    TARGET_PREPARED,
-    IssueRecord,
     StateStore,
     aware,
     current_slot_lag,
@@ -63,7 +53,6 @@ from relmig.runtime.store import (
 )
 from relmig.source.capture import ChangeCapture, fix_script, missing_prerequisites, open_capture
 from relmig.source.connect import open_source
-from relmig.verify.compare import verify
 
 Mode = Literal["snapshot", "continuous", "cdc-only"]
 Clock = Callable[[], dt.datetime]
@@ -164,9 +153,9 @@ class JobManager:
         out.update(resumable=resumable, resume_deadline=deadline, not_resumable_reason=reason)
         out["pending_request"] = job["request"]
         out["steps"] = self.store.steps(job_id)
-        extra = engine(_engine_of(job)).status(self.store, job_id)
+        extra = engine(engine_of(job)).status(self.store, job_id)
         if extra is not None:
-            out[_engine_of(job)] = extra
+            out[engine_of(job)] = extra
         return out
 
     def conditions(self, job: dict[str, Any]) -> list[dict[str, Any]]:
@@ -242,7 +231,7 @@ class JobManager:
         self.recover_stale()
         resumed = []
         for job in self.store.list_jobs():
-            if job["status"] != "FAILED" or not engine(_engine_of(job)).resumes_by_itself:
+            if job["status"] != "FAILED" or not engine(engine_of(job)).resumes_by_itself:
                 continue
             if job["failure_kind"] != "stopped":
                 continue
@@ -420,12 +409,12 @@ class JobManager:
             return
         # Nothing runs it: clean up here.
         crash_point("cancel-before-release")
-        self._release(job_id, password=password)
+        self.release(job_id, password=password)
         crash_point("cancel-released")
         self.store.update_job(
             job_id,
             status="CANCELLED",
-            cdc_status=_cancelled_cdc(job),
+            cdc_status=cancelled_cdc(job),
             ended_at=self.clock(),
         )
 
@@ -533,14 +522,14 @@ class JobManager:
                 capture.close()
         self.store.update_job(job_id, slot_dropped=True)
 
-    def _release(
+    def release(
         self, job_id: str, capture: ChangeCapture | None = None, password: str | None = None
     ) -> None:
         """At cancel and complete: the slot, and what the engine keeps (Kafka: the topic)."""
         if self.job(job_id)["mode"] == "snapshot":
             return
         self._drop_slot(job_id, capture, password)
-        engine(_engine_of(self.job(job_id))).release(self.store, job_id)
+        engine(engine_of(self.job(job_id))).release(self.store, job_id)
 
     def _target_uri(self, job_id: str, given: str | None) -> str:
         job = self.job(job_id)
@@ -622,7 +611,8 @@ class JobManager:
         beat = threading.Thread(target=self._beat, args=(job_id, stop_beat), daemon=True)
         beat.start()
         try:
-            while (ended := self._execute(job_id, target_uri, password, on_progress)) == REMAP:
+            steps = JobSteps(self)
+            while (ended := steps.execute(job_id, target_uri, password, on_progress)) == REMAP:
                 pass  # the stream goes on with the project as it now is
             return ended
         except BaseException as exc:
@@ -659,206 +649,6 @@ class JobManager:
             except Exception as exc:
                 log.warning("job %s: heartbeat not recorded: %s", job_id, exc)
 
-    def _execute(
-        self,
-        job_id: str,
-        target_uri: str,
-        password: str | None,
-        on_progress: ProgressCallback | None,
-    ) -> str:
-        """Take the job's remaining steps; what is done is read from the recorded steps."""
-        job = self.job(job_id)
-        project = Project.model_validate(job["project_doc"])
-        opts = job["options"]
-        source = open_source(project.source, password)
-        target = MongoTarget(target_uri, job["target_db"])
-        capture: ChangeCapture | None = None
-        try:
-            if job["mode"] != "snapshot":
-                capture = open_capture(project, job_id, password)
-                self._start_capture(job_id, capture)
-                # What a mapping update still owes the target, before its floors are checked.
-                project = settle(self.store, job_id, project, source, target)
-            policy = ErrorPolicy(opts["on_error"], opts["max_errors"])
-            gate = IssueGate(project, target, self.store, job_id, policy)
-            self._prepare_target(job_id, project, source, target)
-            ended: str | None = None
-            ctx = CdcContext(
-                job_id,
-                project,
-                source,
-                target,
-                self.store,
-                capture,
-                gate,
-                target_uri,
-                password,
-                self.clock,
-            )
-            if self.job(job_id)["stage"] == "SNAPSHOT":
-                ended = self._snapshot(ctx, on_progress)
-                if ended is None:
-                    crash_point("snapshot-done")
-                    if capture is None:
-                        return self._finish(job_id, project, source, target)
-                    self.store.record_step(job_id, SNAPSHOT_DONE, stage="CDC")
-                    crash_point("cdc-stage-recorded")
-            if ended is None and capture is not None:
-                if CDC_DRAINED in self.store.steps(job_id):
-                    ended = "COMPLETE"  # a complete that stopped after draining: release only
-                else:
-                    ended = engine(_engine_of(self.job(job_id))).run(ctx)
-            if ended == "UPDATE":
-                update = Project.model_validate(self.job(job_id)["update_doc"])
-                take_update(self.store, job_id, update, source, password)
-                return REMAP
-            if ended == REMAP:
-                return REMAP
-            if ended == "PAUSE":
-                crash_point("pause-stopped")
-                self.store.update_job(job_id, status="PAUSED", request=None)
-                if job["mode"] != "snapshot" and self.job(job_id)["stage"] == "CDC":
-                    self.store.update_job(job_id, cdc_status="PAUSED")
-                return "PAUSED"
-            if ended == "CANCEL":
-                crash_point("cancel-before-release")
-                self._release(job_id, capture)
-                crash_point("cancel-released")
-                self.store.update_job(
-                    job_id,
-                    status="CANCELLED",
-                    cdc_status=_cancelled_cdc(self.job(job_id)),
-                    request=None,
-                    ended_at=utcnow(),
-                )
-                return "CANCELLED"
-            if capture is not None:
-                self.store.record_step(job_id, CDC_DRAINED)
-                crash_point("complete-drained")
-                self._release(job_id, capture)
-                crash_point("complete-released")
-                self.store.update_job(job_id, cdc_status="COMPLETED", request=None)
-            return self._finish(job_id, project, source, target)
-        finally:
-            if capture is not None:
-                capture.close()
-            source.close()
-            target.close()
-
-    def _start_capture(self, job_id: str, capture: ChangeCapture) -> None:
-        """Before the snapshot: the slot (or binlog position) that CDC will stream from."""
-        if CAPTURE_STARTED in self.store.steps(job_id):
-            return
-        position = capture.start()  # idempotent: a slot created before a crash is reused
-        crash_point("capture-started")
-        self.store.record_step(job_id, CAPTURE_STARTED, position=position)
-        crash_point("position-recorded")
-
-    def _prepare_target(
-        self, job_id: str, project: Project, source: Any, target: MongoTarget
-    ) -> None:
-        """Drop (if asked) and index the job's collections exactly once; on every later run,
-        check that the target still holds what the checkpoints say was written."""
-        if TARGET_PREPARED in self.store.steps(job_id):
-            self._check_target(job_id, target)
-            return
-        opts = self.job(job_id)["options"]
-        wanted = opts.get("collections") if self.job(job_id)["mode"] == "snapshot" else None
-        target.prepare(snapshot_plans(project, source, target, wanted), drop=opts["drop"])
-        crash_point("target-prepared")
-        self.store.record_step(job_id, TARGET_PREPARED)
-
-    def _check_target(self, job_id: str, target: MongoTarget) -> None:
-        """A target that lost documents since the job last ran is an error, not a state to
-        stream on from: CDC would only rewrite the roots that later changes touch."""
-        for collection, floor in sorted(self.store.floors(job_id).items()):
-            held = target.count(collection)
-            if held < floor:
-                raise TargetLost(
-                    f"the target collection {collection} in {target.db.name} holds {held:,} "
-                    f"documents, but this job's checkpoints say it wrote at least {floor:,} "
-                    "(deletes applied since included): documents were removed outside this "
-                    "job (the collection dropped or emptied?). Nothing was streamed; start a "
-                    "new job (with --drop) to copy the source again"
-                )
-
-    def _snapshot(self, ctx: CdcContext, on_progress: ProgressCallback | None) -> str | None:
-        """The snapshot stage; returns the request that stopped it (PAUSE, CANCEL) or None.
-        A lost link is retried from the checkpoints (each range's, in parallel), as in CDC."""
-        job_id = ctx.job_id
-        opts = self.job(job_id)["options"]
-        stop = lambda: stop_request(self.store, job_id)  # noqa: E731
-        retry = LinkRetry(self.store, job_id, stop)
-
-        def parallel() -> None:
-            work = ParallelSnapshot(
-                job_id,
-                ctx.project,
-                ctx.source,
-                ctx.target,
-                self.store,
-                ctx.gate,
-                opts["parallel"],
-                opts["range_rows"],
-                ctx.target_uri,
-                ctx.password,
-                opts.get("collections"),
-                on_progress or (lambda *_: None),
-                stop,
-            )
-            work.plan()
-            engine(_engine_of(self.job(job_id))).parallel_snapshot(work, ctx)
-            work.finish()
-
-        def serial() -> None:
-            snapshot = SnapshotOptions(
-                on_error=opts["on_error"],
-                max_errors=opts["max_errors"],
-                batch_size=opts["batch_size"],
-                collections=opts.get("collections"),
-            )
-            SnapshotRun(
-                ctx.project,
-                ctx.source,
-                ctx.target,
-                self.store,
-                job_id,
-                snapshot,
-                on_progress,
-                ctx.gate,
-                stop=stop,
-                checkpointed=retry.healthy,
-            ).run()
-
-        try:
-            retry.run(parallel if opts.get("parallel") else serial)
-        except Stopped as stopped:
-            return stopped.request
-        return None
-
-    def _finish(self, job_id: str, project: Project, source: Any, target: MongoTarget) -> str:
-        options = self.job(job_id)["options"]
-        if options.get("verify"):
-            report = verify(project, source, target, collections=options.get("collections"))
-            self.store.update_job(job_id, verify_result=report.as_dict())
-            if not report.ok:
-                bad = [c.name for c in report.collections if not c.ok]
-                self.store.add_issues(
-                    job_id,
-                    [
-                        IssueRecord(
-                            "ERROR",
-                            None,
-                            None,
-                            None,
-                            None,
-                            f"verify: the target differs from the source in {', '.join(bad)}",
-                        )
-                    ],
-                )
-        self.store.update_job(job_id, status="COMPLETED", stage="DONE", ended_at=utcnow())
-        return "COMPLETED"
-
 
 # The bounds of every count a job takes (CLI and API alike): past them a job would only
 # exhaust the machine or the source.
@@ -890,10 +680,6 @@ def _me() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _engine_of(job: dict[str, Any]) -> str:
-    return str(job["options"].get("engine") or "embedded")
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -902,10 +688,3 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _cancelled_cdc(job: dict[str, Any]) -> str:
-    """A cancelled job's CDC status: cancelled if CDC ever ran (it did not complete: the UI
-    showed a green "CDC COMPLETED" for it), never started otherwise (a continuous job cancelled
-    during its snapshot)."""
-    return "NOT_STARTED" if job["cdc_status"] == "NOT_STARTED" else "CANCELLED"
