@@ -446,7 +446,7 @@ def test_continuous_job_conflicts_and_complete(client, make_project, server_samp
     body = {"mode": "continuous", "target_db": target_db, "drop": True, "verify": True}
     job_id = client.post(f"{API}/projects/{pid}/jobs", json=body).json()["id"]
     running = wait_for(client, job_id, lambda j: j["cdc_status"] == "RUNNING")
-    assert running["actions"] == ["pause", "cancel", "complete"]
+    assert running["actions"] == ["pause", "cancel", "complete", "update"]
 
     second = client.post(f"{API}/projects/{pid}/jobs", json=body)
     assert second.status_code == 409 and "already writes" in second.json()["detail"]
@@ -493,7 +493,7 @@ def test_continuous_job_conflicts_and_complete(client, make_project, server_samp
     assert client.post(f"{API}/jobs/{job_id}/pause").status_code == 200
     paused = wait_for(client, job_id, lambda j: j["status"] == "PAUSED")
     assert paused["resumable"] is True
-    assert paused["actions"] == ["resume", "cancel", "complete"]
+    assert paused["actions"] == ["resume", "cancel", "complete", "update"]
     # While paused the source tells what is waiting: three transactions, their WAL.
     with psycopg.connect(server_sample["dsn"], autocommit=True) as conn:
         for city in ("Bonn", "Kiel", "Jena"):

@@ -28,7 +28,7 @@ from relmig.failpoints import crash_point
 from relmig.mongo.writer import MongoTarget
 from relmig.project.model import Project
 from relmig.runtime.keys import dumps_key, loads_key
-from relmig.runtime.records.recopies import COPIED, pending
+from relmig.runtime.records.recopies import COPIED, COPYING, pending
 from relmig.runtime.store import StateStore
 from relmig.source.sql import SqlSource
 
@@ -125,12 +125,29 @@ class Recopier:
     def pending(self) -> bool:
         return bool(self.rows)
 
+    @property
+    def copied(self) -> bool:
+        """The next collection's last chunk is in, its swap not done (a crash came between)."""
+        return bool(self.rows) and self.rows[0]["state"] == COPIED
+
     def step(self, write: ChunkWriter, settled: Callable[[], None] = lambda: None) -> bool:
         """Copy one chunk with `write` and checkpoint it. Once a collection's last chunk is
         in, `settled` returns when everything written is in the target (Kafka: the sinks have
         applied it), and the shadow is swapped in: returns True, and the stream must go on
         with the project as it is now (streaming_project)."""
         row = self.rows[0]
+        if row["state"] != COPIED and not self._chunk(row, write):
+            return False
+        # The last chunk is in (or was, before a crash): never scan again, since a shadow
+        # renamed already would be recreated by the writes and then replace the collection.
+        settled()
+        crash_point("recopy-copied")
+        swap(self.store, self.job_id, self.target, row)
+        self.rows.pop(0)
+        return True
+
+    def _chunk(self, row: dict[str, Any], write: ChunkWriter) -> bool:
+        """Copy and checkpoint the next chunk of `row`'s collection; True if it was the last."""
         shadow = row["shadow"]
         if shadow not in self._plans:
             # The snapshot's plan (with its table filters): a copy is the collection's snapshot.
@@ -150,11 +167,7 @@ class Recopier:
             crash_point("recopy-chunk-written")
             last, rows, copied = dumps_key(page.last_key), page.rows, page.last
         self.store.recopy_checkpoint(self.job_id, row["collection"], last, rows, copied)
-        row.update(last_key=last, rows_done=row["rows_done"] + rows)
-        if not copied:
-            return False
-        settled()
-        crash_point("recopy-copied")
-        swap(self.store, self.job_id, self.target, row)
-        self.rows.pop(0)
-        return True
+        row.update(
+            last_key=last, rows_done=row["rows_done"] + rows, state=COPIED if copied else COPYING
+        )
+        return copied

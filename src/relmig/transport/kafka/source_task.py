@@ -76,6 +76,8 @@ class SourceTask:
             )
             transport = InProcessTransport(stream)
             try:
+                if self.recopy.copied:  # swap before publishing anything with the shadow
+                    self._copy()
                 self._loop(transport)
             except SchemaChanged as exc:  # the job pauses: its supervisor reads why from here
                 ctx.store.record_drift(ctx.job_id, exc.drifts, utcnow())
