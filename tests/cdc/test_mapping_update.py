@@ -123,6 +123,8 @@ def test_a_running_job_takes_a_new_column_a_new_embedding_and_a_renamed_column(
         rig.verify()
         job = rig.manager.describe(job_id)
         assert job["status"] == "RUNNING" and job["drift"] == []
+        shown = " ".join(cli(rig, monkeypatch, "jobs", "show", job_id).split())
+        assert "Mapping update:" in shown and "orders copy again DONE" in shown, shown
         assert {u["collection"]: u["action"] for u in job["update"]} == {
             "orders": "copy",
             "categories": "copy",

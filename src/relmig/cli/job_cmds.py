@@ -373,6 +373,18 @@ def jobs_show(
         for p in progress
     ]
     table(("collection", "table", "rows", "of", "done"), rows, "Progress")
+    if job["update"]:  # the last mapping update (relmig jobs update)
+        changes = [
+            [
+                u["collection"],
+                "drop" if u["action"] == "drop" else "copy again",
+                u["state"],
+                count(u["rows_done"]) if u["action"] == "copy" else UNKNOWN,
+                count(u["rows_total"]) if u["action"] == "copy" else UNKNOWN,
+            ]
+            for u in job["update"]
+        ]
+        table(("collection", "change", "state", "roots", "of"), changes, "Mapping update")
     if job["verify_result"] is not None:
         print_verify(job["verify_result"])
     if issues:

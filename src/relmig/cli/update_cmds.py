@@ -44,11 +44,11 @@ def jobs_update(
         console.print(f"Plan for job [bold]{job_id}[/]:")
         for line in plan.lines():
             console.print(f"  {line}", highlight=False, markup=False)
+    if not yes and as_json:
+        emit_json({"job": job_id, "plan": plan.as_dict(), "applied": False})
+        return
     if not yes:
-        if as_json or not sys.stdin.isatty():
-            if as_json:
-                emit_json({"job": job_id, "plan": plan.as_dict(), "applied": False})
-                return
+        if not sys.stdin.isatty():
             raise RelmigError("nothing applied: confirm the plan with --yes (no terminal to ask)")
         if not typer.confirm("Apply this plan?"):
             console.print("Nothing changed.")

@@ -462,7 +462,8 @@ class JobManager:
         added = project.model_copy(
             update={"collections": [project.collection(n) for n in plan.names("add")]}
         )
-        self._refuse_overlap(added, self._target_uri(job_id, None), job["target_db"], job_id)
+        # The stored target URI has no secret, and needs none to compare with other jobs'.
+        self._refuse_overlap(added, str(job["target_uri"]), job["target_db"], job_id)
         self._refuse_duplicate_ids(project, password)
         script = self.check(project, password)
         if script:

@@ -2,8 +2,7 @@
 
 The new project, its re-copies and drops, and the end of the drift the old project met are one
 transaction, so a job resumed after a crash has either the old mapping or the new one with all
-of its work recorded. A collection swapped in
-gets the floor of what it holds.
+of its work recorded. A collection swapped in gets the floor of what it holds.
 """
 
 from __future__ import annotations
