@@ -108,6 +108,12 @@ def mongo_uri(services_settings) -> str:
     return target_uri(services_settings, "ferretdb")
 
 
+@pytest.fixture(scope="session")
+def target_uris(services_settings) -> dict[str, str]:
+    """Every target's URI by name, for a test that picks its own."""
+    return {name: target_uri(services_settings, name) for name in TARGET_PORTS}
+
+
 @pytest.fixture(scope="session", params=list(TARGET_PORTS))
 def any_target_uri(request: pytest.FixtureRequest, services_settings) -> str:
     """Each target in turn (the test id names it)."""

@@ -6,6 +6,7 @@ import typer
 
 from relmig import __version__
 from relmig.cli import (
+    convert_cmds,
     job_cmds,
     kafka_cmds,
     project_cmds,
@@ -44,6 +45,7 @@ app.command("preview")(project_cmds.preview)
 app.command("analyze")(project_cmds.analyze_cmd)
 app.command("snapshot")(job_cmds.snapshot)
 app.command("verify")(job_cmds.verify_cmd)
+app.command("convert")(convert_cmds.convert_cmd)
 app.command("check")(sync_cmds.check)
 app.command("sync")(sync_cmds.sync)
 app.add_typer(job_cmds.jobs_app, name="jobs")

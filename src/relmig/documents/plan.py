@@ -48,6 +48,8 @@ class FieldPlan:
     omit_null: bool
     # Its values and name are ones every target stores as they are (see `plain_values`).
     plain: bool = False
+    # Its rule gives it another BSON type than the column's own.
+    coerced: bool = False
 
 
 @dataclass(slots=True)
@@ -385,6 +387,7 @@ class _NodeBuilder:
                     convert=convert,
                     omit_null=rule.nulls == "omit",
                     plain=self.plain(col, rule, path),
+                    coerced=rule.type is not None,
                 )
             )
         key_index = [need(c) for c in table.primary_key]

@@ -18,7 +18,7 @@ from sqlglot.errors import ParseError
 
 from relmig.project.model import Dialect, Table
 
-_DIALECTS: dict[Dialect, str] = {"postgresql": "postgres", "mysql": "mysql"}
+SQLGLOT_DIALECTS: dict[Dialect, str] = {"postgresql": "postgres", "mysql": "mysql"}
 
 # Functions with an effect beyond reading the row: writing (sequences, settings, large
 # objects), waiting, reading files or other servers, or taking locks.
@@ -38,7 +38,7 @@ _CONDITIONS = (exp.Connector, exp.Not, exp.Predicate, exp.Boolean, exp.Column, e
 def filter_problem(where: str, table: Table, dialect: Dialect) -> str | None:
     """Why `where` cannot be the table's snapshot filter; None when it can."""
     try:
-        parsed = sqlglot.parse(where, read=_DIALECTS[dialect])
+        parsed = sqlglot.parse(where, read=SQLGLOT_DIALECTS[dialect])
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         at = f" at column {first['col']}" if first.get("col") else ""
