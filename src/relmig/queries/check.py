@@ -24,7 +24,7 @@ from bson.decimal128 import Decimal128
 from relmig.errors import RelmigError
 from relmig.mongo.writer import MongoTarget
 from relmig.queries.convert import Conversion
-from relmig.source.sql import SqlSource
+from relmig.source.sql import SqlSource, user_text
 from relmig.source.values import Unconvertible
 from relmig.timeouts import query_timeout
 from relmig.verify.compare import CODEC
@@ -62,7 +62,7 @@ def check(
             "this query has parameters: it is converted, but checking it needs literal values "
             "in their place"
         )
-    sql_rows = source.fetch(conversion.sql)
+    sql_rows = source.fetch(user_text(conversion.sql))  # the driver formats it: % is %%
     if len(sql_rows) > row_limit:
         raise RelmigError(
             f"the SQL returned {len(sql_rows):,} rows, more than the check's limit of "
