@@ -129,6 +129,8 @@ class Conditions:
 
     def _value(self, operand: Operand, node: exp.Expression) -> Any:
         """The literal (or parameter) as the documents hold it; None for NULL."""
+        while isinstance(node, exp.Paren):
+            node = node.this
         if isinstance(node, exp.Placeholder | exp.Parameter):
             param = Param(len(self.params) + 1, operand)
             self.params.append(param)
@@ -161,7 +163,9 @@ class Conditions:
 
     def _compare(self, node: exp.Expression, op: str, want: bool) -> dict[str, Any]:
         left, right = node.this, node.expression
-        if isinstance(left, exp.Literal | exp.Null | exp.Placeholder | exp.Parameter | exp.Neg):
+        if isinstance(
+            left, exp.Literal | exp.Null | exp.Placeholder | exp.Parameter | exp.Neg | exp.Cast
+        ):
             left, right, op = right, left, _SWAPPED[op]
         operand = self._operand(left)
         other = self.resolve(right)

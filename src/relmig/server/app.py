@@ -22,7 +22,7 @@ from relmig.errors import RelmigError
 from relmig.runtime.jobs import JobManager
 from relmig.runtime.stopping import pause_all, paused_by_shutdown
 from relmig.runtime.store import StateStore
-from relmig.server.api import connections, jobs, mapping, projects
+from relmig.server.api import connections, jobs, mapping, projects, queries
 from relmig.server.api_docs import add_docs
 from relmig.server.auth import COOKIE, guard
 from relmig.server.browser import browser_rules
@@ -156,7 +156,8 @@ def create_app(
     app.middleware("http")(browser_rules(f"{API}/docs", docs_policy))
     app.add_middleware(BodyLimit)
     install_handlers(app)
-    for router in (about, connections.router, projects.router, mapping.router, jobs.router):
+    routers = (about, connections.router, projects.router, mapping.router, queries.router)
+    for router in (*routers, jobs.router):
         app.include_router(router, prefix=API)
     app.include_router(health)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
