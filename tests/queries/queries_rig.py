@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,13 +65,22 @@ def samples(services_settings: dict[str, str]) -> dict[str, SourceSettings]:
     return {d: _sample(d, services_settings) for d in ("postgresql", "mysql")}
 
 
-def migrate(settings: SourceSettings, uri: str, target_name: str, tmp: Path) -> Iterator[Migrated]:
+def migrate(
+    settings: SourceSettings,
+    uri: str,
+    target_name: str,
+    tmp: Path,
+    remodel: Callable[[Project], Project] = lambda p: p,
+) -> Iterator[Migrated]:
+    """The recommended mapping (`remodel` may change it) migrated by a snapshot job."""
     tables = import_tables(settings)
-    project = Project(
-        name="q",
-        source=settings,
-        tables=tables,
-        collections=initial_collections(tables, "recommended", "camel"),
+    project = remodel(
+        Project(
+            name="q",
+            source=settings,
+            tables=tables,
+            collections=initial_collections(tables, "recommended", "camel"),
+        )
     )
     target = MongoTarget(uri, f"q_{uuid.uuid4().hex[:10]}")
     store = StateStore(f"sqlite:///{tmp / 'state.db'}")

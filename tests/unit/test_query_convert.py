@@ -289,3 +289,14 @@ def test_statements_split_at_semicolons_outside_strings() -> None:
         "SELECT 'a;b' AS x FROM orders",
         "-- c;\nSELECT 2 AS y FROM orders",
     ]
+
+
+def test_a_custom_id_keeps_the_key_in_its_field(project: Project) -> None:
+    """With `_id` from other columns, the primary key stays a field of the document."""
+    rules = [r.model_dump(by_alias=True) for r in project.collections]
+    regions = next(r for r in rules if r["name"] == "regions")
+    regions["id"] = {"columns": ["region_description"]}
+    custom = Project.model_validate({**project.model_dump(by_alias=True), "collections": rules})
+    c = convert(custom, "SELECT region_id FROM regions WHERE region_id = 2")
+    assert match(c) == {"regionId": 2}
+    assert c.pipeline[-1]["$project"] == {"_id": 0, "region_id": "$regionId"}

@@ -164,6 +164,8 @@ class _Converter:
         if node.args.get("distinct") is not None:
             if node.args["distinct"].args.get("on"):
                 raise refuse("DISTINCT ON", node.args["distinct"], self.sql)
+            for output, (_, item) in zip(outputs, items, strict=True):
+                self.equal_strings(Value(None, output.kind), item, "DISTINCT")
             labels = [o.name for o in outputs]
             stages.append({"$group": {"_id": {lb: {"$ifNull": ["$" + lb, None]} for lb in labels}}})
             stages.append({"$project": {"_id": 0, **{lb: "$_id." + lb for lb in labels}}})
@@ -367,6 +369,12 @@ class _Converter:
             return operand
         raise refuse(f"COLLATE {name} (only a binary collation converts)", node, self.sql)
 
+    def equal_strings(self, value: Value, node: exp.Expression, what: str) -> None:
+        """GROUP BY and DISTINCT tell strings apart as the source's collation does."""
+        why = self._ci_strings()
+        if value.kind == "text" and why and not isinstance(node, exp.Collate):
+            raise refuse(f"{what} {shown(node, self.sql)}: {why}", node, self.sql)
+
     def _ci_strings(self) -> str | None:
         if self.dialect == "mysql" and not self.caps.binary_strings:
             return (
@@ -498,6 +506,7 @@ class _Grouping:
         base = Values(conv._value, conv.dialect, conv.sql)
         for i, key in enumerate(self.keys):
             value = base.value(key)
+            conv.equal_strings(value, key, "GROUP BY")
             self.group["_id"][f"k{i}"] = {"$ifNull": [value.expr, None]}
         self.base = base
         self.key_values = [base.value(k) for k in self.keys]
