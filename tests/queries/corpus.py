@@ -80,6 +80,11 @@ CORPUS = [
     "SELECT e.employee_id, t.territory_id, r.region_id FROM employees e JOIN employee_territories et ON et.employee_id = e.employee_id JOIN territories t ON t.territory_id = et.territory_id JOIN regions r ON r.region_id = t.region_id",
     "SELECT p.product_id, c.category_id, s.supplier_id FROM products p JOIN categories c ON c.category_id = p.category_id JOIN suppliers s ON s.supplier_id = p.supplier_id",
     "SELECT t.territory_id, r.region_description FROM territories t JOIN regions r ON r.region_id = t.region_id",
+    # subqueries over an embedded array: $elemMatch
+    "SELECT o.order_id FROM orders o WHERE EXISTS (SELECT 1 FROM order_details d WHERE d.order_id = o.order_id AND d.quantity > 50)",
+    "SELECT o.order_id FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_details d WHERE d.order_id = o.order_id)",
+    "SELECT order_id FROM orders WHERE order_id IN (SELECT order_id FROM order_details WHERE quantity > 50)",
+    "SELECT order_id FROM orders WHERE order_id NOT IN (SELECT order_id FROM order_details WHERE discount > 0.1 AND unit_price > 20)",
     # joins between collections ($lookup)
     "SELECT o.order_id, c.customer_id FROM orders o JOIN customers c ON c.customer_id = o.customer_id WHERE o.order_id < 50",
     "SELECT n.note_id, o.order_date FROM order_detail_notes n JOIN orders o ON o.order_id = n.order_id",
@@ -121,16 +126,16 @@ REFUSED = [
         "RIGHT JOIN",
     ),
     (
-        "SELECT order_id FROM orders WHERE order_id IN (SELECT order_id FROM order_details)",
-        "IN with a subquery",
+        "SELECT order_id FROM orders WHERE customer_id IN (SELECT customer_id FROM customers)",
+        "a subquery over",
     ),
     (
-        "SELECT order_id FROM orders o WHERE EXISTS (SELECT 1 FROM order_details d WHERE d.order_id = o.order_id)",
-        "a subquery",
+        "SELECT order_id FROM orders o WHERE EXISTS (SELECT 1 FROM order_details d, products p WHERE d.order_id = o.order_id)",
+        "a subquery other than one table's rows",
     ),
     (
         "SELECT order_id FROM orders WHERE freight / approved_by > 1",
-        "freight / approved_by in a condition",
+        "in a condition (not a column",
     ),
     (
         "SELECT order_id / approved_by AS q FROM orders",

@@ -251,7 +251,7 @@ def test_a_target_whose_project_cannot_compute_reads_columns_by_path(project: Pr
         ("SELECT order_id\nFROM orders\nWHERE nope = 1", "no column nope at line 3 col 7"),
         ("SELECT 1 AS a FROM orders o RIGHT JOIN shippers s ON s.shipper_id = o.ship_via", "RIGHT"),
         ("DELETE FROM orders", "DELETE (only SELECT)"),
-        ("SELECT order_id FROM orders WHERE order_id IN (SELECT 1)", "IN with a subquery"),
+        ("SELECT order_id FROM orders WHERE order_id IN (SELECT 1)", "IN (SELECT …) other"),
         ("SELECT order_id FROM orders; SELECT 1", "several statements"),
         ("SELEC order_id", "cannot"),
     ],
@@ -300,3 +300,17 @@ def test_a_custom_id_keeps_the_key_in_its_field(project: Project) -> None:
     c = convert(custom, "SELECT region_id FROM regions WHERE region_id = 2")
     assert match(c) == {"regionId": 2}
     assert c.pipeline[-1]["$project"] == {"_id": 0, "region_id": "$regionId"}
+
+
+def test_subqueries_over_an_embedded_array_are_elem_matches(project: Project) -> None:
+    exists = (
+        "SELECT o.order_id FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_details d "
+        "WHERE d.order_id = o.order_id AND d.quantity > 50)"
+    )
+    assert match(convert(project, exists)) == {
+        "$nor": [{"orderDetails": {"$elemMatch": {"quantity": {"$gt": 50}}}}]
+    }
+    within = "SELECT order_id FROM orders WHERE order_id IN (SELECT order_id FROM order_details)"
+    assert match(convert(project, within)) == {"orderDetails.0": {"$exists": True}}
+    other = "SELECT order_id FROM orders WHERE customer_id IN (SELECT customer_id FROM customers)"
+    assert "which orders does not embed as an array" in refusal(project, other)

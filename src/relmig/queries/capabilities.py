@@ -81,6 +81,8 @@ def capabilities(
     caps.missing = {op: "lacks" for op, stage in _PROBES.items() if not _runs(coll, stage)}
     if not _unwind_keeps_fields(coll):
         caps.missing["$unwind"] = "runs wrongly (it keeps only _id and the unwound field)"
+    if not _elem_match_matches(coll):
+        caps.missing["$elemMatch"] = "runs wrongly (it matches no document)"
     computed = list(coll.aggregate([{"$limit": 1}, {"$project": {"_id": 0, "x": "$_id"}}]))
     caps.field_paths = bool(computed) and computed[0].get("x") != "$_id"
     return caps
@@ -95,6 +97,19 @@ def _unwind_keeps_fields(coll: Any) -> bool:
     except OperationFailure:
         return False
     return bool(unwound) and set(unwound[0]) == {*doc, "relmig_probe"}
+
+
+def _elem_match_matches(coll: Any) -> bool:
+    """FerretDB v1's `$elemMatch` in an aggregation matches nothing, silently."""
+    stages = [
+        {"$limit": 1},
+        {"$addFields": {"relmig_probe": [{"a": 1}]}},
+        {"$match": {"relmig_probe": {"$elemMatch": {"a": 1}}}},
+    ]
+    try:
+        return len(list(coll.aggregate(stages))) == 1
+    except OperationFailure:
+        return False
 
 
 def _runs(coll: Any, stage: dict[str, Any]) -> bool:

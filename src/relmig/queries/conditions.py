@@ -61,13 +61,22 @@ class Param:
 
 
 Resolve = Callable[[exp.Expression], Operand | None]
+# EXISTS or IN (SELECT …) → the filter where it is `want` (relmig.queries.subqueries).
+Subquery = Callable[[exp.Expression, bool], dict[str, Any]]
 
 
 class Conditions:
     def __init__(
-        self, resolve: Resolve, params: list[Param], sql: str, *, ci_strings: str | None
+        self,
+        resolve: Resolve,
+        params: list[Param],
+        sql: str,
+        *,
+        ci_strings: str | None,
+        subquery: Subquery | None = None,
     ) -> None:
         self.resolve = resolve
+        self.subquery = subquery
         self.params = params
         self.sql = sql
         self.ci_strings = ci_strings  # why a string comparison is not by code point, if it is not
@@ -111,6 +120,8 @@ class Conditions:
                     self.sql,
                 )
             return {dotted(operand.path): want}
+        if isinstance(node, exp.Exists) and self.subquery is not None:
+            return self.subquery(node, want)
         if isinstance(node, exp.Exists | exp.Subquery):
             raise refuse("a subquery", node, self.sql)
         raise refuse(f"the condition {shown(node, self.sql)}", node, self.sql)
@@ -219,6 +230,8 @@ class Conditions:
         return {path: None} if want else {path: {"$ne": None}}
 
     def _in(self, node: exp.In, want: bool) -> dict[str, Any]:
+        if node.args.get("query") is not None and self.subquery is not None:
+            return self.subquery(node, want)
         if node.args.get("query") is not None or node.args.get("unnest") is not None:
             raise refuse("IN with a subquery", node, self.sql)
         operand = self._operand(node.this)

@@ -21,10 +21,11 @@ from relmig.project.model import Column, Project
 from relmig.queries.capabilities import binary_collation
 from relmig.queries.conditions import Conditions, Operand, Param
 from relmig.queries.expressions import MYSQL_DIV_DIGITS, Value, Values, field_ref
-from relmig.queries.literals import char_width, family, scale
+from relmig.queries.operands import column_named, column_operand, field_of
 from relmig.queries.places import Path, Place
 from relmig.queries.refusal import CannotConvert, refuse, shown
 from relmig.queries.scope import Capabilities, Scope, ScopeBuilder
+from relmig.queries.subqueries import Subqueries
 from relmig.source.connect import open_source
 
 _AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
@@ -126,8 +127,12 @@ class _Converter:
         stages = list(scope.stages)
         where = node.args.get("where")
         if where is not None:
+            ci = self._ci_strings()
+            subqueries = Subqueries(
+                self.project, scope.places, self.params, self.sql, ci, self.caps, self.decimals
+            )
             conditions = Conditions(
-                self._operand, self.params, self.sql, ci_strings=self._ci_strings()
+                self._operand, self.params, self.sql, ci_strings=ci, subquery=subqueries
             )
             matched = conditions.match(where.this)
             if matched:
@@ -298,10 +303,10 @@ class _Converter:
                 )
             candidates = [places[alias]]
         else:
-            candidates = [p for p in places.values() if _has(p, name)]
+            candidates = [p for p in places.values() if column_named(p, name) is not None]
             if len(candidates) > 1:
                 raise refuse(f"the column {name} is ambiguous (name its table)", node, self.sql)
-        if not candidates or not _has(candidates[0], name):
+        if not candidates or not column_named(candidates[0], name) is not None:
             if alias or len(places) == 1:
                 table = (places[alias] if alias else next(iter(places.values()))).table
                 what = f"{table} has no column {name}"
@@ -309,7 +314,7 @@ class _Converter:
                 what = f"none of the joined tables has a column {name}"
             raise refuse(what, node, self.sql)
         place = candidates[0]
-        return place, _exact(place, name)
+        return place, column_named(place, name)  # type: ignore[return-value]
 
     def _path(self, node: exp.Expression, place: Place, column: str) -> Path:
         path = place.path_of(column)
@@ -330,30 +335,7 @@ class _Converter:
             return None
         place, column = found
         path = self._path(node, place, column)
-        col = place.node.table.column(column)
-        kind = family(col)
-        plan = _field(place, column)
-        operand = Operand(path, kind, plan, char_width(col, self.dialect), scale(col))
-        operand.nullable = col.nullable or place.maybe_absent
-        if plan is not None and plan.coerced:
-            operand.ordered = (
-                f"{column} is stored with another BSON type than the source's, so its order differs"
-            )
-        if kind == "decimal" and self.decimals != "decimal128":
-            why = (
-                f"{column} holds exact decimals, which {self.caps.target} stores as "
-                f"{self.decimals}s here"
-            )
-            operand.ordered = why
-            if self.decimals == "string":
-                operand.equal = why
-        if kind == "text" and not self.caps.binary_strings:
-            operand.ordered = (
-                f"the source orders strings by its collation ({self.caps.collation}), MongoDB "
-                'by code point; add COLLATE "C" (PostgreSQL) or COLLATE utf8mb4_bin (MariaDB) '
-                "to convert it"
-            )
-        return operand
+        return column_operand(place, column, path, self.dialect, self.caps, self.decimals)
 
     def _collated(self, node: exp.Collate) -> Operand | None:
         operand = self._operand(node.this)
@@ -402,7 +384,7 @@ class _Converter:
         if found is None:
             return None, None
         place, column = found
-        return _field(place, column), place.node.table.column(column)
+        return field_of(place, column), place.node.table.column(column)
 
     # --- order, limit -------------------------------------------------------------------------
 
@@ -645,11 +627,16 @@ def _operators(value: Any) -> set[str]:
 
 
 def _expressions(match: Any) -> set[str]:
-    """The aggregation operators inside a filter's `$expr`s."""
+    """In a filter: the operators some targets lack or run wrongly (`$expr` and the aggregation
+    operators inside it, `$elemMatch`)."""
     if isinstance(match, dict):
+        found = {"$elemMatch"} if "$elemMatch" in match else set()
         if "$expr" in match:
-            return {"$expr"} | _operators(match["$expr"])
-        return set().union(*(_expressions(v) for v in match.values())) if match else set()
+            found |= {"$expr"} | _operators(match["$expr"])
+        for key, value in match.items():
+            if key != "$expr":
+                found |= _expressions(value)
+        return found
     if isinstance(match, list):
         return set().union(*(_expressions(v) for v in match)) if match else set()
     return set()
@@ -659,19 +646,3 @@ def _select_items(node: exp.Select) -> list[tuple[str, exp.Expression]]:
     return [
         (it.alias_or_name, it.this if isinstance(it, exp.Alias) else it) for it in node.expressions
     ]
-
-
-def _has(place: Place, name: str) -> bool:
-    return any(c.name == name or c.name.lower() == name.lower() for c in place.node.table.columns)
-
-
-def _exact(place: Place, name: str) -> str:
-    columns = [c.name for c in place.node.table.columns]
-    return name if name in columns else next(c for c in columns if c.lower() == name.lower())
-
-
-def _field(place: Place, column: str) -> FieldPlan | None:
-    for f in place.node.fields:
-        if f.column == column:
-            return f
-    return None

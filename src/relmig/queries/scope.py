@@ -158,7 +158,7 @@ class ScopeBuilder:
             child = link.node.table
             if link.kind != "array" or link.primitive is not None:
                 return f"{child.id} is embedded as {'values' if link.primitive else 'a document'}"
-            why = _partial(link)
+            why = partial(link)
             if why:
                 return why
             fk_nullable = any(child.column(c).nullable for c in link.match_columns)
@@ -246,7 +246,7 @@ class ScopeBuilder:
             parent_columns = [other.node.columns[i] for i in link.parent_index]
             if not _same(zip(parent_columns, link.match_columns, strict=True), theirs, mine):
                 continue
-            why = _partial(link)
+            why = partial(link)
             if why:
                 raise refuse(
                     f"the join follows {dotted(other.base + link.path)}, but {why}", on, self.sql
@@ -332,7 +332,7 @@ def _same(pairs: Any, theirs: list[str], mine: list[str]) -> bool:
     return sorted(pairs) == sorted(zip(theirs, mine, strict=True))
 
 
-def _partial(link: LinkPlan) -> str | None:
+def partial(link: LinkPlan) -> str | None:
     """Why an embedding may not hold every matching row."""
     table = link.node.table.id
     if link.node.computed is not None and link.node.computed.has_filter:
