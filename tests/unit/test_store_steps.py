@@ -141,3 +141,17 @@ def test_the_same_fault_retried_is_one_issue_with_a_count(store: StateStore) -> 
     assert (issue["severity"], issue["occurrences"]) == ("WARNING", 2)
     assert issue["detail"] == "lost the source; retried from the checkpoint"
     assert store.retries_of(job) == 2
+
+
+def test_a_retry_knows_which_links_are_failing(store: StateStore) -> None:
+    """What the CDC loop proves with a round trip before heartbeats clear a condition."""
+    from relmig.errors import SourceError, TargetError
+    from relmig.runtime.retry import LinkRetry
+
+    job = _job(store)
+    retry = LinkRetry(store, job, sleep=lambda _: None)
+    retry.failed(SourceError("the source stalled"))
+    retry.failed(TargetError("the target stalled"))
+    assert retry.failing == {"source", "target"}
+    retry.healthy()
+    assert retry.failing == set() and store.conditions_of(job) == [] and retry.failures == 0

@@ -292,6 +292,10 @@ class MongoTarget:
             )
         return out
 
+    def ping(self) -> None:
+        """A round trip to the server; TargetError if it is not answering."""
+        self._with_retries(lambda: self.client.admin.command("ping"), attempts=1)
+
     def _alive(self) -> bool:
         try:
             self.client.admin.command("ping")

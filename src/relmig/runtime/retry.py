@@ -57,6 +57,7 @@ class LinkRetry:
         self.delays = delays if delays is not None else RETRY_DELAYS
         self.failures = 0
         self._since: dt.datetime | None = None
+        self._failing: set[str] = set()
 
     def run(self, attempt: Callable[[], T]) -> T:
         """Call `attempt` until it returns; a link's failure is recorded and retried (from the
@@ -73,6 +74,7 @@ class LinkRetry:
         link = exc.link or "source"
         now = utcnow()
         self._since = self._since or now
+        self._failing.add(link)
         if self.failures >= len(self.delays):
             raise LinkDown(
                 f"the {link_name(link)} link failed and did not come back: {exc}. relmig "
@@ -97,13 +99,20 @@ class LinkRetry:
         )
         self._wait(delay)
 
+    @property
+    def failing(self) -> set[str]:
+        """The links that failed since work last went through every link."""
+        return set(self._failing)
+
     def healthy(self) -> None:
-        """Work went through: every link works, and the budget starts afresh."""
+        """Work went through every link (the caller proved the ones it did not use): the
+        conditions clear, and the budget starts afresh."""
         if self._since is None:
             return
         self.store.clear_conditions(self.job_id)
         self.failures = 0
         self._since = None
+        self._failing = set()
 
     def _wait(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

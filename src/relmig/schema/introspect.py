@@ -28,9 +28,13 @@ def import_tables(
 ) -> list[Table]:
     """Every base table of the configured schemas (or `only` these `schema.table` ids)."""
     source = open_source(settings, password)
+    # Autocommit: the catalog is only read, and a connection closed after its statements
+    # then sends no ROLLBACK, which no statement deadline covers (a stalled link held a
+    # running job's drift check there for two minutes).
     engine = sa.create_engine(
         source.sqlalchemy_url(),
         connect_args={"connect_timeout": 10, **source.sqlalchemy_connect_args()},
+        isolation_level="AUTOCOMMIT",
     )
     guards = _bounded_statements(engine, source)
     try:

@@ -51,6 +51,8 @@ class CdcRun:
         self.job_id = ctx.job_id
         self.store = ctx.store
         self.capture = ctx.capture
+        self.source = ctx.source
+        self.target = ctx.target
         self.settings = settings or CdcSettings()
         self.sleep = sleep
         plans = cdc_plans(ctx.project, ctx.source, ctx.target)
@@ -90,6 +92,8 @@ class CdcRun:
                 if batch:
                     position = self._apply(batch, budget)
                     transport.confirm(position)
+                    if not any(isinstance(e, Transaction) for e in batch):
+                        self._prove(self.retry.failing)
                     self.retry.healthy()
                 self._requests(position)
                 # Between two batches: relmig.runtime.recopy says why this order is safe.
@@ -118,6 +122,14 @@ class CdcRun:
             crash_point("cdc-checkpointed")
         budget.record(events, time.monotonic() - started)
         return position
+
+    def _prove(self, links: set[str]) -> None:
+        """Heartbeats come through the change stream only: a failing source or target link is
+        shown until a round trip to it works (it raises while the link is down)."""
+        if "source" in links:
+            self.source.fetch("SELECT 1")
+        if "target" in links:
+            self.target.ping()
 
     def _write_chunk(self, shadow: str, page: Page) -> None:
         self.gate.write(shadow, page.built)
