@@ -41,6 +41,7 @@ from relmig.transport.kafka.topics import (
 BATCH = 5000
 BATCH_WAIT = 0.2
 CHUNK = 500  # roots per write, and how often the fence is checked
+DYNAMIC_SESSION_MS = 10_000
 MAX_POLL_INTERVAL_MS = 300_000
 
 
@@ -86,6 +87,11 @@ class SinkWorker:
         if self.instance_id:
             # Static membership: a restarted worker gets its partitions back without a rebalance.
             config["group.instance.id"] = self.instance_id
+        else:
+            # A dynamic member (a parallel snapshot's worker, a `relmig worker` elsewhere) that
+            # dies holds its work items until its session times out: 10 s, not librdkafka's
+            # 45, so the group hands them on sooner (a range copied twice is harmless).
+            config["session.timeout.ms"] = DYNAMIC_SESSION_MS
         consumer = Consumer(config)
         try:
             self._source, self._target = source, target
