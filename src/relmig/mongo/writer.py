@@ -21,6 +21,7 @@ from pymongo.errors import (
     ConnectionFailure,
     OperationFailure,
     PyMongoError,
+    ServerSelectionTimeoutError,
 )
 from pymongo.write_concern import WriteConcern
 
@@ -310,7 +311,9 @@ class MongoTarget:
             try:
                 return call()
             except (AutoReconnect, ConnectionFailure) as exc:
-                if attempt == attempts - 1:
+                # No server answered within the selection timeout: the job's retry of the
+                # link (relmig.runtime.retry) waits between attempts, this loop would not.
+                if attempt == attempts - 1 or isinstance(exc, ServerSelectionTimeoutError):
                     raise TargetError(
                         f"lost the MongoDB target {display_uri(self.uri)}: {exc}"
                     ) from None
@@ -417,14 +420,16 @@ def _key_of(doc: dict[str, Any], template: dict[str, Any]) -> bytes:
 
 
 def client_settings(uri: str) -> dict[str, Any]:
-    """Bounded waits on the target link: connect and server selection 10 s, and a socket
+    """Bounded waits on the target link: connect and server selection 10 s (or the client
+    timeout, if shorter), and a socket
     timeout of the query timeout plus its grace (relmig.timeouts), so a write whose answer
     never comes fails and is retried. A timeout the URI sets itself wins."""
     given = {k.lower() for k in parse_qs(urlsplit(uri).query)}
+    answer = int(client_timeout() * 1000)
     settings = {
-        "serverSelectionTimeoutMS": 10_000,
-        "connectTimeoutMS": 10_000,
-        "socketTimeoutMS": int(client_timeout() * 1000),
+        "serverSelectionTimeoutMS": min(10_000, answer),
+        "connectTimeoutMS": min(10_000, answer),
+        "socketTimeoutMS": answer,
     }
     return {k: v for k, v in settings.items() if k.lower() not in given}
 
