@@ -676,6 +676,23 @@ def test_keyboard_only_accessibility_and_1024px(chromium: Browser, server: Serve
         )
         shot(page, "14-analysis")
 
+        # Code Generation: queries converted from the mapping, a refusal said where it is.
+        page.get_by_role("link", name="Code Generation").click()
+        expect(page).to_have_title("Code Generation · northwind · relmig")
+        page.get_by_label("SQL").fill(
+            "SELECT order_id, order_date FROM orders WHERE order_id < 5 ORDER BY order_id;\n"
+            "SELECT ROW_NUMBER() OVER () AS n FROM orders"
+        )
+        page.get_by_label("Output").select_option("python")
+        page.get_by_role("button", name="Convert").click()
+        first = page.locator("[data-statement='1'] [data-slot=code]")
+        expect(first).to_contain_text("def query(db):")
+        expect(page.locator("[data-statement='2'] [role=alert]")).to_contain_text(
+            "a window function at line 1 col 8"
+        )
+        assert unnamed_controls(page) == []
+        shot(page, "15-codegen")
+
         # The job page: a continuous job, driven with the keyboard.
         job = server.api(
             "POST",
@@ -789,6 +806,7 @@ def test_the_pages_break_no_rule_of_their_content_security_policy(
         f"#/projects/{project['id']}/mapping",
         f"#/projects/{project['id']}/migration",
         f"#/projects/{project['id']}/analysis",
+        f"#/projects/{project['id']}/codegen",
     ):
         page.goto(f"{server.url}/{route}")
         expect(page.locator("#view")).not_to_be_empty()
@@ -823,6 +841,7 @@ def test_every_page_passes_the_axe_core_rules(
             ("#/projects", "table.list"),
             (f"#/projects/{project['id']}/mapping", "svg.relational"),
             (f"#/projects/{project['id']}/analysis", "button"),
+            (f"#/projects/{project['id']}/codegen", "textarea"),
             (f"#/projects/{project['id']}/migration", "form"),
             (f"#/jobs/{job['id']}", "[data-slot=job]"),
         ):

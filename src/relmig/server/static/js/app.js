@@ -4,6 +4,7 @@ import { session } from "./api.js";
 import { clear, h, toast } from "./dom.js";
 import { renderConnections } from "./connections.js";
 import { renderAnalysis, renderProjects } from "./projects.js";
+import { renderCodegen } from "./codegen.js";
 import { renderMapping } from "./mapping.js";
 import { renderJob, renderMigration } from "./migration.js";
 
@@ -14,6 +15,7 @@ const routes = [
   [/^#\/projects\/([^/]+)\/mapping$/, (id) => renderMapping(view, id)],
   [/^#\/projects\/([^/]+)\/migration$/, (id) => renderMigration(view, id)],
   [/^#\/projects\/([^/]+)\/analysis$/, (id) => renderAnalysis(view, id)],
+  [/^#\/projects\/([^/]+)\/codegen$/, (id) => renderCodegen(view, id)],
   [/^#\/jobs\/([^/]+)$/, (id) => renderJob(view, id)],
 ];
 

@@ -7,12 +7,12 @@ const MAPPINGS = [["recommended", "Recommended"], ["one-to-one", "One-to-one"], 
 const CASINGS = [["keep", "Keep names"], ["camel", "camelCase"], ["pascal", "PascalCase"],
   ["snake", "snake_case"], ["lower", "lowercase"], ["upper", "UPPERCASE"]];
 
-/** The header of every project page: its name and the Mapping / Data Migration tabs. */
+/** The header of every project page: its name and its tabs. */
 export function projectBar(project, active) {
   const tab = (key, label) => h("a", { href: `#/projects/${project.id}/${key}`, class: active === key ? "active" : null, "aria-current": active === key ? "page" : null }, label);
   return h("div", { class: "project-bar" },
     h("h1", {}, project.name),
-    h("nav", { class: "tabs", "aria-label": "Project" }, tab("mapping", "Mapping"), tab("analysis", "Analysis"), tab("migration", "Data Migration")),
+    h("nav", { class: "tabs", "aria-label": "Project" }, tab("mapping", "Mapping"), tab("analysis", "Analysis"), tab("migration", "Data Migration"), tab("codegen", "Code Generation")),
     h("span", { class: "spacer" }),
     h("span", { class: "muted small" }, `${project.dialect} · ${project.database}`),
     h("button", { class: "small", onclick: () => api.download(`/projects/${project.id}/export`, `${project.name}.yaml`) }, "Export"));
