@@ -11,6 +11,8 @@ import base64
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bson.binary import Binary
@@ -23,7 +25,6 @@ from relmig.queries.conditions import Param
 from relmig.queries.convert import Conversion
 
 LANGUAGES = ("shell", "python")
-_INDENT = "  "
 _INLINE = 72  # a value whose one-line form is this short stays on one line
 
 
@@ -43,7 +44,7 @@ def _params(conversion: Conversion) -> list[str]:
 
 
 def _shell(conversion: Conversion) -> str:
-    pipeline = _shell_value(conversion.pipeline, 0)
+    pipeline = _layout(conversion.pipeline, 0, SHELL)
     head = [f"// {line}" for line in conversion.sql.strip().splitlines()]
     names = _params(conversion)
     if names:
@@ -56,38 +57,15 @@ def _shell(conversion: Conversion) -> str:
         )
         call = f"{call}.toArray().map(d => ({{{fields}}}))"
     if conversion.when_empty is not None:
-        empty = _shell_value(conversion.when_empty, 0)
+        empty = _layout(conversion.when_empty, 0, SHELL)
         rows = call if conversion.columns is not None else f"{call}.toArray()"
         call = f"(rows => rows.length ? rows : [{empty}])({rows})"
     return "\n".join([*head, call]) + "\n"
 
 
-def _shell_value(value: Any, depth: int, inline: bool = False) -> str:
-    if not inline and isinstance(value, dict | list):
-        flat = _shell_value(value, depth, inline=True)
-        if len(flat) <= _INLINE:
-            return flat
-    if inline and isinstance(value, dict):
-        return (
-            "{"
-            + ", ".join(f"{json.dumps(k)}: {_shell_value(v, 0, True)}" for k, v in value.items())
-            + "}"
-        )
-    if inline and isinstance(value, list):
-        return "[" + ", ".join(_shell_value(v, 0, True) for v in value) + "]"
-    pad, inner = _INDENT * depth, _INDENT * (depth + 1)
+def _shell_scalar(value: Any) -> str:
     if isinstance(value, Param):
         return f"p{value.index}"
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        items = [f"{inner}{json.dumps(k)}: {_shell_value(v, depth + 1)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
-    if isinstance(value, list):
-        if not value:
-            return "[]"
-        items = [f"{inner}{_shell_value(v, depth + 1)}" for v in value]
-        return "[\n" + ",\n".join(items) + f"\n{pad}]"
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     if isinstance(value, Int64):
@@ -112,7 +90,7 @@ def _shell_value(value: Any, depth: int, inline: bool = False) -> str:
 
 def _python(conversion: Conversion) -> str:
     args = ", ".join(["db", *_params(conversion)])
-    pipeline = _python_value(conversion.pipeline, 1)
+    pipeline = _layout(conversion.pipeline, 1, PYTHON)
     body = f"rows = list(db[{conversion.collection!r}].aggregate({pipeline}))"
     if conversion.columns is not None:
         # The target's $project cannot rename: each column is read from its path here.
@@ -122,7 +100,7 @@ def _python(conversion: Conversion) -> str:
         body += f"\n    rows = [{{{fields}}} for d in rows]"
     result = "rows"
     if conversion.when_empty is not None:
-        result = f"rows or [{_python_value(conversion.when_empty, 1)}]"
+        result = f"rows or [{_layout(conversion.when_empty, 1, PYTHON)}]"
     sql = "\n".join(f"    # {line}" for line in conversion.sql.strip().splitlines())
     code = f"def query({args}):\n{sql}\n    {body}\n    return {result}\n"
     used = [n for n in ("Binary", "Decimal128", "Int64", "ObjectId", "Regex") if f"{n}(" in code]
@@ -141,30 +119,9 @@ def _at(doc, path):
 """
 
 
-def _python_value(value: Any, depth: int, inline: bool = False) -> str:
-    if not inline and isinstance(value, dict | list):
-        flat = _python_value(value, depth, inline=True)
-        if len(flat) <= _INLINE:
-            return flat
-    if inline and isinstance(value, dict):
-        return (
-            "{" + ", ".join(f"{k!r}: {_python_value(v, 0, True)}" for k, v in value.items()) + "}"
-        )
-    if inline and isinstance(value, list):
-        return "[" + ", ".join(_python_value(v, 0, True) for v in value) + "]"
-    pad, inner = "    " * depth, "    " * (depth + 1)
+def _python_scalar(value: Any) -> str:
     if isinstance(value, Param):
         return f"p{value.index}"
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        items = [f"{inner}{k!r}: {_python_value(v, depth + 1)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + f",\n{pad}}}"
-    if isinstance(value, list):
-        if not value:
-            return "[]"
-        items = [f"{inner}{_python_value(v, depth + 1)}" for v in value]
-        return "[\n" + ",\n".join(items) + f",\n{pad}]"
     if isinstance(value, Int64):
         return f"Int64({int(value)})"
     if isinstance(value, bool | int | float | str) or value is None:
@@ -180,6 +137,45 @@ def _python_value(value: Any, depth: int, inline: bool = False) -> str:
     if isinstance(value, Binary):
         return f"Binary({bytes(value)!r}, {value.subtype})"
     raise TypeError(f"no Python form for {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class _Syntax:
+    scalar: Callable[[Any], str]
+    key: Callable[[str], str]
+    indent: str
+    trailing: str  # after the last item of a multi-line object or array
+
+
+SHELL = _Syntax(_shell_scalar, json.dumps, "  ", "")
+PYTHON = _Syntax(_python_scalar, repr, "    ", ",")
+
+
+def _layout(value: Any, depth: int, syntax: _Syntax) -> str:
+    """One line where it fits in _INLINE characters, else an item a line, indented."""
+    flat = _inline(value, syntax)
+    if not isinstance(value, dict | list) or len(flat) <= _INLINE:
+        return flat
+    inner = syntax.indent * (depth + 1)
+    if isinstance(value, dict):
+        items = [
+            f"{inner}{syntax.key(k)}: {_layout(v, depth + 1, syntax)}" for k, v in value.items()
+        ]
+        ends = "{}"
+    else:
+        items = [f"{inner}{_layout(v, depth + 1, syntax)}" for v in value]
+        ends = "[]"
+    body = ",\n".join(items) + syntax.trailing
+    return f"{ends[0]}\n{body}\n{syntax.indent * depth}{ends[1]}"
+
+
+def _inline(value: Any, syntax: _Syntax) -> str:
+    if isinstance(value, dict):
+        items = (f"{syntax.key(k)}: {_inline(v, syntax)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v, syntax) for v in value) + "]"
+    return syntax.scalar(value)
 
 
 def _iso(value: dt.datetime) -> str:
