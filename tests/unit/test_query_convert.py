@@ -314,3 +314,19 @@ def test_subqueries_over_an_embedded_array_are_elem_matches(project: Project) ->
     assert match(convert(project, within)) == {"orderDetails.0": {"$exists": True}}
     other = "SELECT order_id FROM orders WHERE customer_id IN (SELECT customer_id FROM customers)"
     assert "which orders does not embed as an array" in refusal(project, other)
+
+
+def test_a_literal_that_is_no_value_of_the_column_is_refused(project: Project) -> None:
+    assert "the literal 'abc' ('abc' is not a number)" in refusal(
+        project, "SELECT order_id FROM orders WHERE order_id = 'abc'"
+    )
+    assert "the literal '2023-13-45'" in refusal(
+        project, "SELECT order_id FROM orders WHERE order_date = '2023-13-45'"
+    )
+
+
+def test_char_n_literals_are_padded_and_like_on_them_refused(project: Project) -> None:
+    got = match(convert(project, "SELECT company_name FROM customers WHERE customer_id = 'AB  '"))
+    assert got == {"_id": "AB   "}  # char(5): PostgreSQL compares without trailing spaces
+    why = refusal(project, "SELECT company_name FROM customers WHERE customer_id LIKE 'A%'")
+    assert "LIKE on a char(n) column" in why

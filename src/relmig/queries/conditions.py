@@ -257,6 +257,13 @@ class Conditions:
         operand = self._operand(node.this)
         if operand.kind != "text":
             raise refuse("LIKE on a column that is not a string", node, self.sql)
+        if operand.width is not None:
+            raise refuse(
+                "LIKE on a char(n) column: PostgreSQL matches it without the padding the "
+                "documents keep",
+                node,
+                self.sql,
+            )
         insensitive = isinstance(node, exp.ILike)
         if self.ci_strings and not insensitive and not operand.collated:
             raise refuse(self.ci_strings, node, self.sql)

@@ -72,7 +72,10 @@ def python_value(kind: str, value: Any) -> Any:
             return False
         raise ValueError(f"{value!r} is not a boolean")
     if kind == "int":
-        number = Decimal(str(value))
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a number") from None
         if number != number.to_integral_value():
             return number  # compared as the number it is
         return int(number)
@@ -94,7 +97,7 @@ def stored(field: FieldPlan | None, kind: str, value: Any, width: int | None = N
     """The value the documents hold for `value` in this column."""
     converted = python_value(kind, value)
     if kind == "text" and width is not None and isinstance(converted, str):
-        converted = converted.ljust(width)
+        converted = converted.rstrip(" ").ljust(width)  # char(n) compares without padding
     if field is not None and field.convert is not None and converted is not None:
         converted = field.convert(converted)
         if isinstance(converted, Unconvertible):
