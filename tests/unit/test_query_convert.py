@@ -330,3 +330,14 @@ def test_char_n_literals_are_padded_and_like_on_them_refused(project: Project) -
     assert got == {"_id": "AB   "}  # char(5): PostgreSQL compares without trailing spaces
     why = refusal(project, "SELECT company_name FROM customers WHERE customer_id LIKE 'A%'")
     assert "LIKE on a char(n) column" in why
+
+
+def test_what_an_empty_input_would_answer_otherwise_is_refused(project: Project) -> None:
+    """Without GROUP BY SQL answers an empty input with one row; only plain aggregates are
+    known there."""
+    assert "beside aggregates without GROUP BY" in refusal(
+        project, "SELECT COUNT(*) + 1 AS n FROM orders"
+    )
+    assert "HAVING without GROUP BY" in refusal(
+        project, "SELECT COUNT(*) AS n FROM orders HAVING COUNT(*) = 0"
+    )

@@ -191,7 +191,8 @@ class _Converter:
         if extra:
             stages.append({"$project": {name: 0 for name in extra}})
         if grouping and not node.args.get("group"):
-            conversion.when_empty = group.empty_row(items)
+            # SQL answers an empty input with one row; the output code returns it.
+            conversion.when_empty = group.empty_row(items, node)
         if not self.caps.field_paths:
             self._read_by_client(conversion, project)
         self._refuse_missing(conversion.pipeline)
@@ -594,10 +595,14 @@ class _Grouping:
             tuple(value.expr[1:].split(".")), value.kind, ordered=value.ordered, equal=value.equal
         )
 
-    def empty_row(self, items: list[tuple[str, exp.Expression]]) -> dict[str, Any] | None:
-        """Without GROUP BY, SQL answers an empty input with one row: counts 0, the rest NULL."""
-        if self.node.args.get("having") is not None:
-            return None
+    def empty_row(
+        self, items: list[tuple[str, exp.Expression]], node: exp.Select
+    ) -> dict[str, Any]:
+        """Without GROUP BY, SQL answers an empty input with one row: counts 0, the rest NULL.
+        What else that row would hold is not worked out: refused."""
+        sql = self.conv.sql
+        if node.args.get("having") is not None:
+            raise refuse("HAVING without GROUP BY", node.args["having"], sql)
         row: dict[str, Any] = {}
         for label, item in items:
             if isinstance(item, exp.Count):
@@ -605,7 +610,11 @@ class _Grouping:
             elif isinstance(item, _AGGREGATES):
                 row[label] = None
             else:
-                return None  # an expression over aggregates: refused below
+                raise refuse(
+                    f"{shown(item, sql)} beside aggregates without GROUP BY (only aggregates)",
+                    item,
+                    sql,
+                )
         return row
 
 
