@@ -253,6 +253,7 @@ def test_a_target_whose_project_cannot_compute_reads_columns_by_path(project: Pr
         ("DELETE FROM orders", "DELETE (only SELECT)"),
         ("SELECT order_id FROM orders WHERE order_id IN (SELECT 1)", "IN (SELECT …) other"),
         ("SELECT order_id FROM orders; SELECT 1", "several statements"),
+        ("SELECT upper(city) AS u FROM customers", "UPPER (only COALESCE) at line 1 col 8"),
         ("SELEC order_id", "cannot"),
     ],
 )  # fmt: skip

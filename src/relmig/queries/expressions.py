@@ -87,7 +87,10 @@ class Values:
             for part in reversed(parts[:-1]):
                 expr = {"$ifNull": [part.expr, expr]}
             return Value(expr, parts[0].kind, max(p.scale for p in parts))
-        raise refuse(f"{shown(node, self.sql)}", node, self.sql)
+        if isinstance(node, exp.Func):
+            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            raise refuse(f"the function {name.upper()} (only COALESCE)", node, self.sql)
+        raise refuse(shown(node, self.sql), node, self.sql)
 
     def _number(self, node: exp.Expression) -> Value:
         value = self.value(node)
