@@ -342,3 +342,12 @@ def test_what_an_empty_input_would_answer_otherwise_is_refused(project: Project)
     assert "HAVING without GROUP BY" in refusal(
         project, "SELECT COUNT(*) AS n FROM orders HAVING COUNT(*) = 0"
     )
+
+
+def test_a_subquery_whose_condition_is_never_true_never_exists(project: Project) -> None:
+    sql = (
+        "SELECT o.order_id FROM orders o WHERE {}EXISTS (SELECT 1 FROM order_details d "
+        "WHERE d.order_id = o.order_id AND d.quantity = NULL)"
+    )
+    assert match(convert(project, sql.format(""))) == NEVER
+    assert not [s for s in convert(project, sql.format("NOT ")).pipeline if "$match" in s]

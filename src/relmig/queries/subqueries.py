@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from relmig.documents.plan import DecimalMode, LinkPlan
 from relmig.project.model import Project
-from relmig.queries.conditions import Conditions, Operand, Param
+from relmig.queries.conditions import ALWAYS, NEVER, Conditions, Operand, Param
 from relmig.queries.operands import column_named, column_operand
 from relmig.queries.places import Place, dotted
 from relmig.queries.refusal import refuse, shown
@@ -92,6 +92,8 @@ class Subqueries:
         )
         path = dotted(outer.base + link.path)
         inner = [conditions.match(t) for t in rest]
+        if any(m is NEVER for m in inner):  # no element can match (`= NULL`): never exists
+            return NEVER if want else ALWAYS
         matched = [m for m in inner if m]
         if matched:
             found: dict[str, Any] = {
