@@ -95,3 +95,11 @@ def test_a_project_that_maps_nothing_is_refused(migrated: Migrated, tmp_path: Pa
     save_project(migrated.project.model_copy(update={"collections": []}), path)
     code, out = run(str(path), "SELECT 1")
     assert code == 2 and "maps no collections" in out
+
+
+def test_a_refused_query_is_printed_as_written(project_file: Path) -> None:
+    """The SQL and the refusal quoting it are the user's text, brackets included (no markup)."""
+    sql = "SELECT ROW_NUMBER() OVER () AS x FROM orders WHERE ship_name = '[red]'"
+    code, out = run(str(project_file), sql)
+    assert code == 1 and f"-- {sql}" in out, out
+    assert "cannot convert: a window function" in out

@@ -80,8 +80,9 @@ def _print(answers: list[Answer], lang: str) -> None:
 
     for a in answers:
         if a.conversion is None:
-            console.print(f"[dim]-- {a.sql}[/]", highlight=False, soft_wrap=True)
-            console.print(f"[red]{a.refused}[/]\n", highlight=False)
+            # The SQL and messages quoting it are the user's text: never read as markup.
+            console.print(f"-- {a.sql}", style="dim", markup=False, highlight=False, soft_wrap=True)
+            console.print(f"{a.refused}\n", style="red", markup=False, highlight=False)
             continue
         console.print(render(a.conversion, lang), highlight=False, markup=False, soft_wrap=True)
         if a.checked is not None:
@@ -94,4 +95,4 @@ def _print(answers: list[Answer], lang: str) -> None:
                     console.print(f"  {d}", highlight=False, markup=False)
                 console.print()
         elif a.unchecked:
-            console.print(f"[yellow]not checked[/]: {a.unchecked}\n", highlight=False)
+            console.print(f"not checked: {a.unchecked}\n", style="yellow", markup=False)
