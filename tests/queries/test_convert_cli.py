@@ -103,3 +103,15 @@ def test_a_refused_query_is_printed_as_written(project_file: Path) -> None:
     code, out = run(str(project_file), sql)
     assert code == 1 and f"-- {sql}" in out, out
     assert "cannot convert: a window function" in out
+
+
+def test_a_pipeline_the_target_refuses_is_reported_not_raised(migrated: Migrated) -> None:
+    """An operator no probe covers: the check says the target did not run it (no traceback)."""
+    from relmig.errors import RelmigError
+    from relmig.queries.check import check
+    from relmig.queries.convert import Conversion, Output
+
+    bogus = Conversion("SELECT order_id FROM orders", "orders", [{"$noSuchStage": {}}],
+                       [Output("order_id", "order_id", "int")])  # fmt: skip
+    with pytest.raises(RelmigError, match="the target did not run the converted query"):
+        check(bogus, migrated.source, migrated.target)

@@ -20,6 +20,7 @@ from typing import Any
 
 import bson
 from bson.decimal128 import Decimal128
+from pymongo.errors import PyMongoError
 
 from relmig.errors import RelmigError
 from relmig.mongo.writer import MongoTarget
@@ -70,7 +71,10 @@ def check(
         )
     coll = target.db.get_collection(conversion.collection, codec_options=CODEC)
     pipeline = [*conversion.pipeline, {"$limit": row_limit + 1}]
-    docs = list(coll.aggregate(pipeline, maxTimeMS=int(query_timeout() * 1000)))
+    try:
+        docs = list(coll.aggregate(pipeline, maxTimeMS=int(query_timeout() * 1000)))
+    except PyMongoError as exc:
+        raise RelmigError(f"the target did not run the converted query: {exc}") from None
     if not docs and conversion.when_empty is not None:
         docs = [conversion.when_empty]
     names = [o.name for o in conversion.outputs]
